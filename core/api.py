@@ -1,0 +1,67 @@
+"""The library entry points: :func:`run` and :func:`iter_records`.
+
+Each call builds its own plugin registry and logger, so runs in one process
+never share state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .manager import make_registry
+from .recipe import Plan, load_recipe, resolve
+from .records import OutputRecord
+from .runner import Runner, RunSummary
+
+RecipeLike = str | Path | Mapping[str, Any]
+
+
+def plan(
+    recipe: RecipeLike,
+    *,
+    plugins: Iterable[object] = (),
+    overrides: Sequence[str] = (),
+    autoload: bool | None = None,
+) -> tuple[Plan, Any]:
+    """Load and resolve a recipe against a fresh registry; returns (plan, registry)."""
+    registry = make_registry(plugins, autoload=autoload)
+    return resolve(load_recipe(recipe, overrides), registry), registry
+
+
+def run(
+    recipe: RecipeLike,
+    *,
+    plugins: Iterable[object] = (),
+    overrides: Sequence[str] = (),
+    fresh: bool = False,
+    backend: Any = None,
+    log: Any = None,
+    progress: bool = False,
+    autoload: bool | None = None,
+) -> RunSummary:
+    """Run ``recipe`` into its output directory and return the counts.
+
+    ``backend`` replaces the recipe's backend with a ready object (tests,
+    notebooks holding a loaded model); ``plugins`` adds plugin objects.
+    """
+    the_plan, registry = plan(recipe, plugins=plugins, overrides=overrides, autoload=autoload)
+    runner = Runner(the_plan, registry, fresh=fresh, backend=backend, log=log, progress=progress)
+    return runner.run()
+
+
+def iter_records(
+    recipe: RecipeLike,
+    *,
+    plugins: Iterable[object] = (),
+    overrides: Sequence[str] = (),
+    write: bool = False,
+    backend: Any = None,
+    log: Any = None,
+    autoload: bool | None = None,
+) -> Iterator[OutputRecord]:
+    """Stream accepted records. By default nothing is written (a preview)."""
+    the_plan, registry = plan(recipe, plugins=plugins, overrides=overrides, autoload=autoload)
+    runner = Runner(the_plan, registry, write=write, backend=backend, log=log, progress=False)
+    return runner.records()

@@ -1,0 +1,38 @@
+"""Structured logs without global configuration: each run builds its own logger."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import IO, Any, Literal
+
+import structlog
+
+LogFormat = Literal["console", "json"]
+
+
+def make_logger(
+    fmt: LogFormat = "console", level: int = logging.INFO, stream: IO[str] | None = None
+) -> Any:
+    """A structlog logger writing to ``stream`` (stderr); ``structlog.configure`` is never called."""
+    stream = stream or sys.stderr
+    processors: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=False),
+    ]
+    if fmt == "json":
+        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    else:
+        colors = hasattr(stream, "isatty") and stream.isatty()
+        processors.append(structlog.dev.ConsoleRenderer(colors=colors))
+    return structlog.wrap_logger(
+        structlog.PrintLogger(stream),
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        cache_logger_on_first_use=True,
+    )
+
+
+def quiet_logger() -> Any:
+    """The library default: only warnings and errors, on stderr."""
+    return make_logger("console", logging.WARNING)

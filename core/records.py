@@ -1,0 +1,197 @@
+"""The frozen records that flow between stages: source → generator → sink.
+
+Every record converts to and from plain JSON through :data:`converter`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import cattrs
+from attrs import field, frozen
+
+#: Key under which a source item keeps fields that no plugin asked for.
+EXTRA_KEY = "extra"
+
+FinishReason = Literal["stop", "length", "error"]
+
+
+def _tuple_of(kind: type) -> Any:
+    def convert(value: Any) -> tuple:
+        if isinstance(value, kind):
+            return (value,)
+        return tuple(value)
+
+    return convert
+
+
+def _messages(value: Any) -> tuple[Message, ...]:
+    out = []
+    for m in value:
+        if isinstance(m, Message):
+            out.append(m)
+        elif isinstance(m, Mapping):
+            out.append(Message(role=m["role"], content=m["content"]))
+        else:
+            role, content = m
+            out.append(Message(role=role, content=content))
+    return tuple(out)
+
+
+@frozen
+class Message:
+    """One chat turn."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@frozen
+class SourceItem:
+    """One unit of work read from a source.
+
+    ``id`` is stable across runs (it seeds the item and keys resume);
+    ``data`` holds the fields generators read; ``extra`` keeps every other field
+    of the input row so nothing is dropped on the way to the output.
+    """
+
+    id: str
+    data: Mapping[str, Any]
+    source: str = ""
+    extra: Mapping[str, Any] = field(factory=dict)
+
+
+@frozen
+class LLMRequest:
+    """What a generator asks a backend. Hashable into a cache key."""
+
+    messages: tuple[Message, ...] = field(converter=_messages)
+    max_tokens: int = 128
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    #: ``None`` lets the runner derive one from the item seed and attempt.
+    seed: int | None = None
+    stop: tuple[str, ...] = field(default=(), converter=_tuple_of(str))
+    schema: Mapping[str, Any] | None = None
+
+    def cache_payload(self) -> dict[str, Any]:
+        """Everything about the request that can change the answer."""
+        return converter.unstructure(self)
+
+
+@frozen
+class Completion:
+    """A backend's answer to one request."""
+
+    text: str
+    parsed: Any = None
+    finish_reason: FinishReason = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+
+
+@frozen
+class BackendIdentity:
+    """Who answered: part of every cache key and every manifest."""
+
+    name: str
+    model: str
+    sha256: str = ""
+    quantization: str = ""
+    settings: Mapping[str, Any] = field(factory=dict)
+
+    def key(self) -> str:
+        return stable_hash(converter.unstructure(self))
+
+
+@frozen
+class Provenance:
+    """Where an output record came from, enough to reproduce it."""
+
+    recipe_hash: str
+    plugins: Mapping[str, str]
+    backend: BackendIdentity | None
+    seed: int
+    item_seed: int
+
+
+@frozen
+class OutputRecord:
+    """One finished record as written by a sink.
+
+    ``data`` is the generator's payload (snake_case keys); ``item_id`` ties it
+    back to its source item; ``extra`` carries the item's unknown fields.
+    """
+
+    id: str
+    item_id: str
+    generator: str
+    data: Mapping[str, Any]
+    provenance: Provenance | None = None
+    extra: Mapping[str, Any] = field(factory=dict)
+
+
+@frozen
+class Rejection:
+    """A record or item that did not make it, and why."""
+
+    item_id: str
+    stage: str
+    plugin: str
+    reason: str
+    detail: str = ""
+    raw: str | None = None
+    data: Mapping[str, Any] | None = None
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_unstructure_hook(tuple, list)
+    return conv
+
+
+#: The converter for records (not for recipes: those use a stricter one).
+converter = _make_converter()
+
+
+def to_json(record: Any) -> str:
+    """Serialise a record as one compact JSON line (no trailing newline)."""
+    return json.dumps(converter.unstructure(record), ensure_ascii=False, separators=(",", ":"))
+
+
+def from_json(text: str | bytes, cls: type) -> Any:
+    """Rebuild a record of ``cls`` from :func:`to_json` output."""
+    return converter.structure(json.loads(text), cls)
+
+
+def stable_hash(obj: Any) -> str:
+    """SHA-256 of the canonical JSON of ``obj`` (sorted keys, compact)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def messages(*pairs: tuple[str, str]) -> tuple[Message, ...]:
+    """Shorthand: ``messages(("system", s), ("user", u))``."""
+    return _messages(pairs)
+
+
+__all__ = [
+    "EXTRA_KEY",
+    "BackendIdentity",
+    "Completion",
+    "LLMRequest",
+    "Message",
+    "OutputRecord",
+    "Provenance",
+    "Rejection",
+    "SourceItem",
+    "from_json",
+    "messages",
+    "stable_hash",
+    "to_json",
+]

@@ -1,0 +1,10 @@
+"""The builtin plugins. They load through the same path as third-party ones.
+
+Each module listed in :data:`BUILTIN_PLUGINS` is registered under its module
+name, so ``make_registry(block=["instructgen.plugins.text"])`` leaves it out.
+"""
+
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "instructgen.backends.registry",
+    "instructgen.plugins.io",
+)
