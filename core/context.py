@@ -30,6 +30,9 @@ class RunInfo:
     seed: int
     recipe_hash: str
     max_retries: int
+    #: The run's plugin registry, for generators that look up more plugins
+    #: (edit types, say) by name.
+    registry: Any = None
 
 
 class _Ask:

@@ -154,6 +154,8 @@ class Runner:
         sink: Sink | None = plan.sink.build() if plan.sink else None
         run_dir = Path(recipe.output_dir)
         recipe_hash = plan.hash
+        generator.setup(RunInfo(run_dir if self.write else None, recipe.seed, recipe_hash,
+                                recipe.max_retries, self.registry))
         previous = self._check_previous(run_dir, recipe_hash) if self.write else None
         if previous == "finished":
             self.summary.status = "already_finished"
@@ -194,9 +196,6 @@ class Runner:
         self._journal = journal
         self._save_manifest()
 
-        info = RunInfo(run_dir if self.write else None, recipe.seed, recipe_hash,
-                       recipe.max_retries)
-        generator.setup(info)
         self.registry.hook.instructgen_run_start(manifest=manifest)
         self.log.info("run_started", run_dir=str(run_dir), recipe_hash=recipe_hash[:12],
                       backend=identity.name, model=identity.model,
@@ -285,10 +284,11 @@ class Runner:
         next_commit = skip
         next_index = skip
         source_iter = iter(source)
-        exhausted = False
+        exhausted = False  # no more items will be started
+        source_done = False  # the source itself ran out (not just the limit)
         for _ in range(skip):  # resume: the first ``skip`` items are already written
             if next(source_iter, None) is None:
-                exhausted = True
+                exhausted = source_done = True
                 break
         last_commit = time.perf_counter()
         bar = _Progress(self.progress, source.total(), limit, skip, summary)
@@ -462,7 +462,7 @@ class Runner:
             nonlocal last_commit
             if journal is not None:
                 journal.commit(next_commit, {
-                    "exhausted": final and exhausted,
+                    "exhausted": final and source_done,
                     "counts": {"items": summary.items, "accepted": summary.accepted,
                                "rejected": summary.rejected,
                                "rejected_items": summary.rejected_items},
@@ -479,7 +479,7 @@ class Runner:
                         break
                     item = next(source_iter, None)
                     if item is None:
-                        exhausted = True
+                        exhausted = source_done = True
                         break
                     if not isinstance(item, SourceItem):
                         raise UserError(f"source {self.plan.source.spec.name!r} yielded "

@@ -1,0 +1,81 @@
+"""The ``instructgen`` command line.
+
+Each command group lives in its own module with a ``register(subparsers)``
+function; :func:`main` wires them together and turns user errors into a
+one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from instructgen import __version__
+from instructgen.errors import RunAborted, UserError
+
+from . import inspect_cmds, run_cmds
+
+#: Command-group modules, in help order.
+COMMAND_GROUPS = ("run_cmds", "inspect_cmds", "concepts")
+
+EXIT_USER_ERROR = 2
+EXIT_ABORTED = 3
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="instructgen",
+        description="Generate image-editing instructions and captions with local LLMs.",
+    )
+    parser.add_argument("--version", action="version", version=f"instructgen {__version__}")
+    parser.add_argument("--log-format", choices=["console", "json"], default="console",
+                        help="log lines as human-readable console text or JSON lines "
+                             "(default: console)")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="count", default=0,
+                           help="more log output (-v: debug events such as batch_done)")
+    verbosity.add_argument("-q", "--quiet", action="count", default=0,
+                           help="less log output (-q: warnings only, -qq: errors only)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                help="what to do; see instructgen COMMAND --help")
+    run_cmds.register(sub)
+    inspect_cmds.register(sub)
+    try:
+        from . import concepts
+    except ImportError:  # pragma: no cover - the concept tools are optional here
+        pass
+    else:
+        concepts.register(sub)
+    return parser
+
+
+def log_level(args: argparse.Namespace) -> int:
+    if args.verbose:
+        return logging.DEBUG
+    return {0: logging.INFO, 1: logging.WARNING}.get(args.quiet, logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RunAborted as exc:
+        print(f"instructgen: {exc}", file=sys.stderr)
+        return EXIT_ABORTED
+    except UserError as exc:
+        message = " ".join(str(exc).split("\n"))
+        print(f"instructgen: error: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("instructgen: interrupted; finished work is saved, rerun the same command to "
+              "resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def console_main() -> None:
+    sys.exit(main())

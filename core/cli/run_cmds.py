@@ -1,0 +1,99 @@
+"""``run``, ``validate`` and ``preview``: the commands that take a recipe."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from instructgen.api import plan
+from instructgen.logs import make_logger
+from instructgen.records import converter
+from instructgen.runner import Runner
+
+
+def _recipe_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recipe", help="path to the TOML recipe")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe value, e.g. --set generator.max_words=10 "
+                        "(TOML value syntax; repeatable)")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a recipe into its output directory",
+                       description="Run a recipe. An interrupted run resumes when the same "
+                                   "command is run again.")
+    _recipe_args(p)
+    p.add_argument("--fresh", action="store_true",
+                   help="discard what the output directory holds from an earlier run and "
+                        "start afresh")
+    p.add_argument("--no-progress", action="store_true",
+                   help="never show the progress bar (it is shown only on terminals anyway)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check a recipe without running it",
+                       description="Load the recipe, find every plugin and validate every "
+                                   "option; exit 2 with the first problems if any.")
+    _recipe_args(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("preview", help="print a few finished records; write nothing",
+                       description="Run the recipe in memory until N records are accepted "
+                                   "and print them as JSON lines. Nothing is written, not "
+                                   "even the call cache.")
+    _recipe_args(p)
+    p.add_argument("-n", type=int, default=3, metavar="N",
+                   help="how many records to print (default: 3)")
+    p.set_defaults(func=cmd_preview)
+
+
+def _logger(args: argparse.Namespace) -> Any:
+    from . import log_level
+
+    return make_logger(args.log_format, log_level(args))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    the_plan, registry = plan(args.recipe, overrides=args.overrides)
+    runner = Runner(the_plan, registry, fresh=args.fresh, log=_logger(args),
+                    progress=False if args.no_progress else None)
+    summary = runner.run()
+    if summary.status == "already_finished":
+        print(summary.message, file=sys.stderr)
+        return 0
+    reasons = ", ".join(f"{k}={v}" for k, v in list(summary.rejection_reasons.items())[:5])
+    print(f"{summary.run_dir}: {summary.items} items, {summary.accepted} accepted, "
+          f"{summary.rejected} rejected{f' ({reasons})' if reasons else ''}, "
+          f"{summary.elapsed_s:.1f}s", file=sys.stderr)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    the_plan, _ = plan(args.recipe, overrides=args.overrides)
+    stages = ", ".join(f"{s.where}={s.spec.name}" for s in the_plan.stages)
+    print(f"{args.recipe}: ok ({stages}; recipe hash {the_plan.hash[:12]})")
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    if args.n < 1:
+        from instructgen.errors import UserError
+
+        raise UserError("-n: must be at least 1")
+    the_plan, registry = plan(args.recipe, overrides=args.overrides)
+    runner = Runner(the_plan, registry, write=False, log=_logger(args), progress=False)
+    records = runner.records()
+    shown = 0
+    try:
+        for record in records:
+            print(json.dumps(converter.unstructure(record), ensure_ascii=False))
+            shown += 1
+            if shown >= args.n:
+                break
+    finally:
+        records.close()
+    if shown < args.n:
+        print(f"preview: only {shown} record(s) accepted out of {runner.summary.items} items",
+              file=sys.stderr)
+    return 0

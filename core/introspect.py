@@ -1,0 +1,109 @@
+"""Describe plugins and their options for humans: the CLI table and the docs.
+
+Option help comes from ``#:`` comments above each attrs field, so the recipe
+reference is generated from the code and cannot drift from it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from functools import lru_cache
+from typing import Any
+
+import attrs
+
+from .plugin import PluginSpec
+
+_FIELD = re.compile(r"^\s{4}(\w+)\s*:")
+
+
+@lru_cache(maxsize=None)
+def option_comments(cls: type) -> dict[str, str]:
+    """``{field: help}`` from the ``#:`` comment lines just above each field."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not attrs.has(klass):
+            continue
+        try:
+            lines = inspect.getsource(klass).splitlines()
+        except (OSError, TypeError):
+            continue
+        pending: list[str] = []
+        for line in lines:
+            stripped = line.strip()
+            if stripped.startswith("#:"):
+                pending.append(stripped[2:].strip())
+                continue
+            m = _FIELD.match(line)
+            if m and pending:
+                out[m.group(1)] = " ".join(pending)
+            pending = []
+    return out
+
+
+def type_name(tp: Any) -> str:
+    """A readable type: ``list[str]``, ``int | None``, ``'a' | 'b'``."""
+    if isinstance(tp, str):
+        return tp
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return " | ".join(type_name(a) for a in typing.get_args(tp))
+    if origin is not None:
+        args = ", ".join(type_name(a) for a in typing.get_args(tp))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    if tp is type(None):
+        return "None"
+    return getattr(tp, "__name__", str(tp))
+
+
+def describe_options(cls: type) -> list[dict[str, Any]]:
+    """One row per option: name, type, default (or ``required``), help."""
+    hints = typing.get_type_hints(cls) if attrs.has(cls) else {}
+    helps = option_comments(cls)
+    rows = []
+    for f in attrs.fields(cls):
+        if not f.init:
+            continue
+        if f.default is attrs.NOTHING:
+            default: Any = "required"
+            required = True
+        elif isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
+            default = f.default.factory() if not f.default.takes_self else "(computed)"
+            required = False
+        else:
+            default, required = f.default, False
+        rows.append({
+            "name": f.alias or f.name,
+            "type": type_name(hints.get(f.name, f.type)),
+            "default": _jsonable(default),
+            "required": required,
+            "help": helps.get(f.name, ""),
+        })
+    return rows
+
+
+def describe_plugin(spec: PluginSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "dist": spec.dist,
+        "version": spec.version,
+        "description": spec.description,
+        "options": describe_options(spec.options),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if attrs.has(type(value)):
+        return _jsonable(attrs.asdict(value))
+    return str(value)

@@ -1,0 +1,99 @@
+"""Pytest fixtures and helpers for plugin authors (and our own tests).
+
+Enable them in a ``conftest.py``::
+
+    pytest_plugins = ["instructgen.testing"]
+
+Fixtures: ``registry`` (a fresh registry with builtins, entry points off),
+``fake_backend`` (scripted, recording), ``run_recipe`` (runs a recipe mapping
+in a temporary folder and returns the summary and records).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from .api import run
+from .manager import make_registry
+from .manager import PluginRegistry
+from .records import OutputRecord, Rejection, converter
+from .runner import RunSummary
+from instructgen.backends.fake import FakeBackend, FakeOptions
+
+
+@attrs.frozen
+class RunResult:
+    """What :func:`run_recipe` returns: the summary and the files, read back."""
+
+    summary: RunSummary
+    run_dir: Path
+    records: list[OutputRecord]
+    rejections: list[Rejection]
+
+    @property
+    def data(self) -> list[dict[str, Any]]:
+        return [dict(r.data) for r in self.records]
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return json.loads((self.run_dir / "manifest.json").read_text())
+
+
+def read_run(run_dir: Path, summary: RunSummary) -> RunResult:
+    def lines(name: str, cls: type) -> list[Any]:
+        path = run_dir / name
+        if not path.exists():
+            return []
+        return [converter.structure(json.loads(x), cls) for x in path.read_text().splitlines()
+                if x.strip()]
+
+    return RunResult(summary, run_dir, lines("records.jsonl", OutputRecord),
+                     lines("rejects.jsonl", Rejection))
+
+
+def run_recipe(
+    recipe: Mapping[str, Any],
+    tmp_path: Path,
+    *,
+    backend: Any = None,
+    plugins: Iterable[object] = (),
+    **kwargs: Any,
+) -> RunResult:
+    """Run ``recipe`` with its ``output_dir`` and cache under ``tmp_path``."""
+    data = dict(recipe)
+    data.setdefault("output_dir", str(tmp_path / "run"))
+    data.setdefault("cache", {"path": str(tmp_path / "cache.sqlite")})
+    summary = run(data, plugins=plugins, backend=backend, autoload=False, **kwargs)
+    return read_run(Path(data["output_dir"]), summary)
+
+
+@pytest.fixture
+def registry() -> PluginRegistry:
+    """A fresh plugin registry: builtins only, entry points off."""
+    return make_registry(autoload=False)
+
+
+@pytest.fixture
+def fake_backend() -> Callable[..., FakeBackend]:
+    """Factory: ``fake_backend(responses={...}, answers=[...], responder=fn)``."""
+
+    def make(responder: Any = None, **options: Any) -> FakeBackend:
+        return FakeBackend(FakeOptions(**options), responder=responder)
+
+    return make
+
+
+@pytest.fixture(name="run_recipe")
+def run_recipe_fixture(tmp_path: Path) -> Callable[..., RunResult]:
+    """``run_recipe(recipe_mapping, backend=..., plugins=[...]) -> RunResult``."""
+
+    def go(recipe: Mapping[str, Any], **kwargs: Any) -> RunResult:
+        return run_recipe(recipe, tmp_path, **kwargs)
+
+    return go

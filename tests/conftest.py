@@ -1,0 +1,13 @@
+"""Shared fixtures: the plugin-author kit, plus an isolated cache per test."""
+
+import pytest
+
+pytest_plugins = ["instructgen.testing"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Keep caches and sha256 memos out of the real home directory."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD", "1")
