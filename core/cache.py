@@ -39,6 +39,7 @@ class CallCache:
         self._prefix = identity.key()
         self.hits = 0
         self.misses = 0
+        self._queued: list[tuple[str, str]] = []
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -74,20 +75,28 @@ class CallCache:
         return found
 
     def put_many(self, entries: Iterable[tuple[str, Completion]]) -> None:
+        """Queue completions; they reach the disk at the next :meth:`flush`."""
         if self._db is None or self.readonly:
             return
-        rows = []
+        rows = self._queued
         for key, completion in entries:
             if completion.finish_reason == "error":
                 continue  # never cache failures
             payload = converter.unstructure(completion)
             payload.pop("cached", None)
             rows.append((key, json.dumps(payload, ensure_ascii=False, separators=(",", ":"))))
+
+    def flush(self) -> None:
+        """Write queued completions in one transaction (one commit per batch is costly)."""
+        if self._db is None or not self._queued:
+            return
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO calls (key, completion) VALUES (?, ?)",
-                                 rows)
+                                 self._queued)
+        self._queued.clear()
 
     def close(self) -> None:
+        self.flush()
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -57,13 +57,19 @@ class ItemContext:
         self.item = item
         #: The item's seed, derived from the run seed and ``item.id``.
         self.seed = seed
-        #: A random generator seeded with the item seed, for sampling choices.
-        self.rng = random.Random(seed)
+        self._rng: random.Random | None = None
         self.max_retries = max_retries
         self.log = log
         self.rejections: list[Rejection] = []
         self.calls = 0
         self.invalid_answers = 0
+
+    @property
+    def rng(self) -> random.Random:
+        """A random generator seeded with the item seed, for sampling choices."""
+        if self._rng is None:
+            self._rng = random.Random(self.seed)
+        return self._rng
 
     def derive_seed(self, *salt: object) -> int:
         """A seed for a sub-choice of this item, stable across runs."""

@@ -78,9 +78,13 @@ class LLMRequest:
     stop: tuple[str, ...] = field(default=(), converter=_tuple_of(str))
     schema: Mapping[str, Any] | None = None
 
-    def cache_payload(self) -> dict[str, Any]:
-        """Everything about the request that can change the answer."""
-        return converter.unstructure(self)
+    def cache_payload(self) -> list[Any]:
+        """Everything about the request that can change the answer (hot path: no cattrs)."""
+        return [
+            [[m.role, m.content] for m in self.messages],
+            self.max_tokens, self.temperature, self.top_p, self.top_k, self.seed,
+            list(self.stop), self.schema,
+        ]
 
 
 @frozen

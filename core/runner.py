@@ -280,6 +280,7 @@ class Runner:
         max_share = recipe.max_failure_share
 
         pending: collections.deque[_Parked] = collections.deque()
+        unchecked: list[_Parked] = []  # parked, not yet looked up in the cache
         inflight: dict[int, _Work] = {}
         next_commit = skip
         next_index = skip
@@ -295,44 +296,61 @@ class Runner:
 
         def step(work: _Work, value: Any) -> None:
             # Run the item's coroutine until it parks on requests or finishes.
-            while True:
-                try:
-                    ask = work.coro.send(value)
-                except StopIteration as stop:
-                    work.done, work.result = True, stop.value
-                    return
-                except Reject as rej:
-                    work.done, work.error = True, rej
-                    return
-                except UserError:
-                    raise
-                except Exception as exc:  # one item's bug must not kill the run
-                    work.done = True
-                    work.error = Reject("plugin_error", f"{type(exc).__name__}: {exc}",
-                                        stage="generate")
-                    return
-                if not isinstance(ask, _Ask):
-                    work.coro.close()
-                    work.done = True
-                    work.error = Reject("plugin_error", f"generator awaited {ask!r}; generators "
-                                        "may only await ctx.ask / ctx.ask_all", stage="generate")
-                    return
-                work.waiting = ask
-                ask.results = [None] * len(ask.requests)  # type: ignore[list-item]
-                keys = [cache.key(r) for r in ask.requests] if cache else [None] * len(ask.requests)
-                hits = cache.get_many([k for k in keys if k]) if cache else {}
-                missing = 0
-                for pos, (req, key) in enumerate(zip(ask.requests, keys, strict=True)):
-                    if key in hits:
-                        ask.results[pos] = hits[key]
-                        summary.cache_hits += 1
-                    else:
-                        pending.append(_Parked(work, ask, pos, req, key))
-                        missing += 1
-                if missing:
-                    return
-                value = ask.results
-                work.waiting = None
+            try:
+                ask = work.coro.send(value)
+            except StopIteration as stop:
+                work.done, work.result = True, stop.value
+                return
+            except Reject as rej:
+                work.done, work.error = True, rej
+                return
+            except UserError:
+                raise
+            except Exception as exc:  # one item's bug must not kill the run
+                work.done = True
+                work.error = Reject("plugin_error", f"{type(exc).__name__}: {exc}",
+                                    stage="generate")
+                return
+            if not isinstance(ask, _Ask):
+                work.coro.close()
+                work.done = True
+                work.error = Reject("plugin_error", f"generator awaited {ask!r}; generators "
+                                    "may only await ctx.ask / ctx.ask_all", stage="generate")
+                return
+            park(work, ask)
+
+        def park(work: _Work, ask: _Ask) -> None:
+            work.waiting = ask
+            ask.results = [None] * len(ask.requests)  # type: ignore[list-item]
+            queue = unchecked if cache else pending
+            for pos, req in enumerate(ask.requests):
+                queue.append(_Parked(work, ask, pos, req, cache.key(req) if cache else None))
+
+        def resume(work: _Work) -> None:
+            ask, work.waiting = work.waiting, None
+            assert ask is not None
+            step(work, ask.results)
+
+        def serve_from_cache() -> None:
+            # One query for everything parked since the last look, not one per item.
+            while unchecked:
+                batch = list(unchecked)
+                unchecked.clear()
+                hits = cache.get_many(list({p.key for p in batch}))
+                ready = []
+                for parked in batch:
+                    hit = hits.get(parked.key)
+                    if hit is None:
+                        pending.append(parked)
+                        continue
+                    summary.cache_hits += 1
+                    results = parked.ask.results
+                    results[parked.pos] = hit
+                    if all(r is not None for r in results):
+                        ready.append(parked.work)
+                for work in ready:
+                    if not work.done and work.waiting is not None:
+                        resume(work)
 
         def start(index: int, item: SourceItem) -> None:
             seed = derive_seed(recipe.seed, item.id)
@@ -379,11 +397,8 @@ class Runner:
             log.debug("batch_done", size=len(batch), seconds=round(took, 4), tokens=tokens,
                       pending=len(pending), in_flight=len(inflight))
             for work in resumed:
-                if work.done:
-                    continue
-                ask, work.waiting = work.waiting, None
-                assert ask is not None
-                step(work, ask.results)
+                if not work.done:
+                    resume(work)
 
         def commit(work: _Work) -> list[OutputRecord]:
             item, ctx = work.item, work.ctx
@@ -460,6 +475,8 @@ class Runner:
 
         def checkpoint(final: bool = False) -> None:
             nonlocal last_commit
+            if cache is not None:
+                cache.flush()
             if journal is not None:
                 journal.commit(next_commit, {
                     "exhausted": final and source_done,
@@ -486,6 +503,7 @@ class Runner:
                                         f"{type(item).__name__}, expected SourceItem")
                     start(next_index, item)
                     next_index += 1
+                serve_from_cache()
                 # Commit finished items in order.
                 while next_commit in inflight and inflight[next_commit].done:
                     work = inflight.pop(next_commit)
@@ -499,6 +517,7 @@ class Runner:
                 if pending and (len(pending) >= batch_size or exhausted
                                 or len(inflight) >= window):
                     dispatch()
+                    serve_from_cache()
                     continue
                 if not inflight and exhausted:
                     break

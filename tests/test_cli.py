@@ -99,10 +99,10 @@ def test_validate_and_preview_write_nothing(recipe, tmp_path, capsys):
 @pytest.mark.parametrize("mutate, expected", [
     (lambda t: t.replace('name = "prompt"', 'name = "promt"'),
      "generator.name: unknown generator 'promt'; did you mean 'prompt'?"),
-    (lambda t: t + "batch_size = 'x'\n", "batch_size: expected an integer, got 'x'"),
+    (lambda t: "batch_size = 'x'\n" + t, "batch_size: expected an integer, got 'x'"),
     (lambda t: t.replace('template = "Describe {{caption}}."', ""),
      "generator.template: missing required option"),
-    (lambda t: t + "seed = \n", "invalid TOML"),
+    (lambda t: "seed = \n" + t, "invalid TOML: Invalid value (at line 1, column 8)"),
     (lambda t: t.replace('path = "{items}"', 'path = "/nonexistent/items.jsonl"'),
      "source.path: file not found: /nonexistent/items.jsonl"),
 ])

@@ -81,3 +81,25 @@ def test_kill_9_at_random_points_then_resume_gives_identical_files(tmp_path):
     assert _files(out) == expected
     done = subprocess.run(_cmd(recipe), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "nothing to do" in done.stderr
+
+
+def test_ctrl_c_saves_finished_work_and_the_rerun_completes(tmp_path):
+    recipe, out = _setup(tmp_path, "clean")
+    subprocess.run(_cmd(recipe), check=True, timeout=120)
+    expected = _files(out)
+    recipe, out = _setup(tmp_path, "interrupted")
+    proc = subprocess.Popen(_cmd(recipe), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (out / "state.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the first checkpoint: the run is under way
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "rerun the same command to resume" in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    state = json.loads((out / "state.json").read_text())
+    assert 0 < state["committed_items"] < 120
+    assert (out / "records.jsonl").read_bytes().count(b"\n") <= state["committed_items"]
+    subprocess.run(_cmd(recipe), check=True, timeout=120)
+    assert _files(out) == expected
