@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import attrs
@@ -19,7 +19,7 @@ from .plugin import PluginSpec
 _FIELD = re.compile(r"^\s{4}(\w+)\s*:")
 
 
-@lru_cache(maxsize=None)
+@cache
 def option_comments(cls: type) -> dict[str, str]:
     """``{field: help}`` from the ``#:`` comment lines just above each field."""
     out: dict[str, str] = {}

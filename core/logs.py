@@ -14,7 +14,7 @@ LogFormat = Literal["console", "json"]
 def make_logger(
     fmt: LogFormat = "console", level: int = logging.INFO, stream: IO[str] | None = None
 ) -> Any:
-    """A structlog logger writing to ``stream`` (stderr); ``structlog.configure`` is never called."""
+    """A structlog logger on ``stream`` (stderr); never calls ``structlog.configure``."""
     stream = stream or sys.stderr
     processors: list[Any] = [
         structlog.processors.add_log_level,

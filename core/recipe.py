@@ -75,7 +75,9 @@ class Recipe:
     batch_size: int = field(default=16, validator=attrs.validators.ge(1))
     #: Items worked on at once; default ``2 * batch_size``.
     in_flight: int | None = None
-    limit: int | None = field(default=None, validator=attrs.validators.optional(attrs.validators.ge(0)))
+    limit: int | None = field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(0))
+    )
     max_retries: int = field(default=2, validator=attrs.validators.ge(0))
     #: Stop when more than this share of the last ``failure_window`` items fail.
     max_failure_share: float = field(default=0.5, validator=[attrs.validators.ge(0.0),

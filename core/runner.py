@@ -408,8 +408,9 @@ class Runner:
             accepted: list[OutputRecord] = []
             failed = False
             if work.error is None and not _is_payload_list(work.result):
-                work.error = Reject("plugin_error", f"generator returned {type(work.result).__name__}"
-                                    ", expected a list of mappings", stage="generate")
+                got = type(work.result).__name__
+                work.error = Reject("plugin_error", f"generator returned {got}, expected a list "
+                                    "of mappings", stage="generate")
             if work.error is not None:
                 err = work.error
                 failed = err.reason in FAILURE_REASONS

@@ -142,7 +142,9 @@ def parse_json(text: str, schema: Mapping[str, Any] | None = None) -> tuple[Any,
 
 
 def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
     for name, kinds in _TYPES.items():
-        if isinstance(value, kinds) and not (name in ("integer", "number") and isinstance(value, bool)):
-            return "integer" if name == "integer" else name
+        if isinstance(value, kinds):
+            return name
     return type(value).__name__

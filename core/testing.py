@@ -19,12 +19,12 @@ from typing import Any
 import attrs
 import pytest
 
+from instructgen.backends.fake import FakeBackend, FakeOptions
+
 from .api import run
-from .manager import make_registry
-from .manager import PluginRegistry
+from .manager import PluginRegistry, make_registry
 from .records import OutputRecord, Rejection, converter
 from .runner import RunSummary
-from instructgen.backends.fake import FakeBackend, FakeOptions
 
 
 @attrs.frozen

@@ -38,7 +38,8 @@ def test_wheel_contains_core_plugins_and_backends(tmp_path):
     assert "Requires-Python: >=3.11" in text
     assert "Requires-Dist: torch" in text and "extra == \"transformers\"" in text
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "instructgen = instructgen.cli:console_main" in zipfile.ZipFile(wheel).read(entry).decode()
+    scripts = zipfile.ZipFile(wheel).read(entry).decode()
+    assert "instructgen = instructgen.cli:console_main" in scripts
 
 
 def test_import_does_not_pull_heavy_dependencies():

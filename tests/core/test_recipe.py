@@ -44,7 +44,7 @@ def test_invalid_toml_names_line_and_column(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(RecipeError, match="nope.toml: recipe file not found"):
+    with pytest.raises(RecipeError, match=r"nope\.toml: recipe file not found"):
         load_recipe(tmp_path / "nope.toml")
 
 
@@ -70,8 +70,8 @@ def test_plugin_option_errors_are_prefixed_with_the_stage(tmp_path):
 
 def test_unknown_plugin_suggests_the_closest(tmp_path):
     text = BASE.replace('name = "prompt"', 'name = "promt"')
-    with pytest.raises(RecipeError, match="generator.name: unknown generator 'promt'; "
-                                          "did you mean 'prompt'"):
+    with pytest.raises(RecipeError, match=r"generator\.name: unknown generator 'promt'; "
+                                          r"did you mean 'prompt'"):
         resolve(load_recipe(_write(tmp_path, "r.toml", text)), make_registry(autoload=False))
 
 
@@ -99,7 +99,7 @@ def test_set_overrides_any_value_with_toml_syntax(tmp_path):
     assert recipe.generator.options["max_tokens"] == 7
     assert recipe.backend.options["rule"] == "echo"
     assert recipe.generator.options["stop"] == ["x", "y"]
-    with pytest.raises(RecipeError, match="expected KEY.PATH=VALUE"):
+    with pytest.raises(RecipeError, match=r"expected KEY\.PATH=VALUE"):
         load_recipe(path, ["seed"])
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from instructgen import GeneratorPlugin, Generator, NoOptions, SourcePlugin, hookimpl, hookspecs
+from instructgen import Generator, GeneratorPlugin, NoOptions, SourcePlugin, hookimpl, hookspecs
 from instructgen.errors import DuplicatePluginError, UnknownPluginError
 from instructgen.manager import PluginLoadWarning, make_registry
 from instructgen.plugins import BUILTIN_PLUGINS
