@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from instructgen.plugins.edits.types import EditType
+
     from .plugin import (
         BackendPlugin,
         GeneratorPlugin,
@@ -151,3 +153,21 @@ def instructgen_review_record(review: RecordReview) -> None:
             else:
                 review.replace(data={**review.record.data, "checked": True})
     """
+
+
+@_hookspec
+def instructgen_edit_types() -> Iterable[EditType]:
+    """Register edit types for the ``edit`` generator (name them in ``generator.types``).
+
+    .. code-block:: python
+
+        @hookimpl
+        def instructgen_edit_types():
+            yield EditType(name="weather_swap", title="weather change",
+                           description="change only the weather", verbs=("make",),
+                           fields=("new_state",), field_hints={"new_state": "the weather"},
+                           needs=None, examples=MY_EIGHT_EXAMPLES,
+                           judge_question="Is this a weather change instruction?",
+                           checks=(output_differs(),))
+    """
+    yield from ()

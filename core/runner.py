@@ -14,21 +14,19 @@ import collections
 import json
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from .cache import CallCache, default_cache_path
-from .context import ItemContext, RunInfo, _Ask
-from .errors import ContextOverflowError, Reject, RunAborted, UserError
+from .context import RunInfo
+from .errors import Reject, RunAborted, UserError
 from .manager import PluginRegistry
 from .plugin import Generator, PostProcessor, Sink, Source
 from .recipe import Plan
 from .records import (
-    Completion,
-    LLMRequest,
     OutputRecord,
     Provenance,
     Rejection,
@@ -50,7 +48,7 @@ from .rundir import (
     recipe_diff,
     write_json_atomic,
 )
-from .seeds import derive_seed
+from .scheduler import Counters, ItemOutcome, Scheduler
 
 #: Reasons that count as failures for the abort rule (content rejections do not).
 FAILURE_REASONS = frozenset({"invalid_output", "plugin_error"})
@@ -87,28 +85,6 @@ class RunSummary:
         return self.completion_tokens / self.elapsed_s if self.elapsed_s else 0.0
 
 
-class _Work:
-    """One item in flight."""
-
-    __slots__ = ("coro", "ctx", "done", "error", "index", "item", "result", "waiting")
-
-    def __init__(self, index: int, item: SourceItem, ctx: ItemContext, coro: Any) -> None:
-        self.index, self.item, self.ctx, self.coro = index, item, ctx, coro
-        self.done = False
-        self.result: Any = None
-        self.error: Reject | None = None
-        self.waiting: _Ask | None = None
-
-
-class _Parked:
-    """A request waiting for the backend, and where its answer goes."""
-
-    __slots__ = ("ask", "key", "pos", "request", "work")
-
-    def __init__(self, work: _Work, ask: _Ask, pos: int, request: LLMRequest, key: str | None):
-        self.work, self.ask, self.pos, self.request, self.key = work, ask, pos, request, key
-
-
 class Runner:
     """Runs one resolved recipe. Use :meth:`records` to stream, :meth:`run` to finish."""
 
@@ -134,6 +110,7 @@ class Runner:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self._backend_override = backend
         self.summary = RunSummary(run_dir=Path(self.recipe.output_dir) if write else None)
+        self.counters = Counters()
         self.backend: Any = None
 
     # -- public ---------------------------------------------------------------------
@@ -268,265 +245,141 @@ class Runner:
     # -- the loop ---------------------------------------------------------------------------
 
     def _loop(self, source, generator, post, sink, cache, journal, provenance_base):
-        recipe, summary, log = self.recipe, self.summary, self.log
-        batch_size = recipe.batch_size
-        window = recipe.in_flight or max(2 * batch_size, 8)
+        recipe, summary = self.recipe, self.summary
         skip = journal.committed_items if journal else 0
         limit = recipe.limit
-        gen_name = self.plan.generator.spec.name
-        hook = self.registry.hook.instructgen_review_record
-        has_review = bool(hook.get_hookimpls())
         failures: collections.deque[bool] = collections.deque(maxlen=recipe.failure_window)
-        max_share = recipe.max_failure_share
-
-        pending: collections.deque[_Parked] = collections.deque()
-        unchecked: list[_Parked] = []  # parked, not yet looked up in the cache
-        inflight: dict[int, _Work] = {}
-        next_commit = skip
-        next_index = skip
+        self._committed = skip
+        self._source_done = False
         source_iter = iter(source)
-        exhausted = False  # no more items will be started
-        source_done = False  # the source itself ran out (not just the limit)
         for _ in range(skip):  # resume: the first ``skip`` items are already written
             if next(source_iter, None) is None:
-                exhausted = source_done = True
+                self._source_done = True
                 break
-        last_commit = time.perf_counter()
+
+        def numbered() -> Iterator[tuple[int, SourceItem]]:
+            if self._source_done:
+                return
+            for index, item in enumerate(source_iter, start=skip):
+                if limit is not None and index >= limit:
+                    return
+                yield index, item
+            self._source_done = True
+
+        scheduler = Scheduler(
+            generator, self.plan.generator.spec.name, self.backend, cache,
+            run_seed=recipe.seed, batch_size=recipe.batch_size,
+            window=recipe.in_flight or max(2 * recipe.batch_size, 8),
+            max_retries=recipe.max_retries, log=self.log, counters=self.counters,
+        )
         bar = _Progress(self.progress, source.total(), limit, skip, summary)
-
-        def step(work: _Work, value: Any) -> None:
-            # Run the item's coroutine until it parks on requests or finishes.
-            try:
-                ask = work.coro.send(value)
-            except StopIteration as stop:
-                work.done, work.result = True, stop.value
-                return
-            except Reject as rej:
-                work.done, work.error = True, rej
-                return
-            except UserError:
-                raise
-            except Exception as exc:  # one item's bug must not kill the run
-                work.done = True
-                work.error = Reject("plugin_error", f"{type(exc).__name__}: {exc}",
-                                    stage="generate")
-                return
-            if not isinstance(ask, _Ask):
-                work.coro.close()
-                work.done = True
-                work.error = Reject("plugin_error", f"generator awaited {ask!r}; generators "
-                                    "may only await ctx.ask / ctx.ask_all", stage="generate")
-                return
-            park(work, ask)
-
-        def park(work: _Work, ask: _Ask) -> None:
-            work.waiting = ask
-            ask.results = [None] * len(ask.requests)  # type: ignore[list-item]
-            queue = unchecked if cache else pending
-            for pos, req in enumerate(ask.requests):
-                queue.append(_Parked(work, ask, pos, req, cache.key(req) if cache else None))
-
-        def resume(work: _Work) -> None:
-            ask, work.waiting = work.waiting, None
-            assert ask is not None
-            step(work, ask.results)
-
-        def serve_from_cache() -> None:
-            # One query for everything parked since the last look, not one per item.
-            while unchecked:
-                batch = list(unchecked)
-                unchecked.clear()
-                hits = cache.get_many(list({p.key for p in batch}))
-                ready = []
-                for parked in batch:
-                    hit = hits.get(parked.key)
-                    if hit is None:
-                        pending.append(parked)
-                        continue
-                    summary.cache_hits += 1
-                    results = parked.ask.results
-                    results[parked.pos] = hit
-                    if all(r is not None for r in results):
-                        ready.append(parked.work)
-                for work in ready:
-                    if not work.done and work.waiting is not None:
-                        resume(work)
-
-        def start(index: int, item: SourceItem) -> None:
-            seed = derive_seed(recipe.seed, item.id)
-            ctx = ItemContext(item, seed, max_retries=recipe.max_retries, log=log)
-            try:
-                coro = generator.generate(item, ctx)
-            except Exception as exc:
-                coro = _raise(exc)
-            work = _Work(index, item, ctx, coro)
-            inflight[index] = work
-            step(work, None)
-
-        def dispatch() -> None:
-            batch = [pending.popleft() for _ in range(min(batch_size, len(pending)))]
-            requests = [p.request for p in batch]
-            t0 = time.perf_counter()
-            answers = self._generate(requests)
-            took = time.perf_counter() - t0
-            summary.backend_s += took
-            summary.backend_calls += 1
-            summary.requests += len(batch)
-            tokens = 0
-            to_cache = []
-            resumed: list[_Work] = []
-            for parked, answer in zip(batch, answers, strict=True):
-                if isinstance(answer, Reject):
-                    work = parked.work
-                    if not work.done:
-                        work.coro.close()
-                        work.done, work.error = True, answer
-                    continue
-                summary.prompt_tokens += answer.prompt_tokens
-                summary.completion_tokens += answer.completion_tokens
-                tokens += answer.completion_tokens
-                if parked.key:
-                    to_cache.append((parked.key, answer))
-                ask = parked.ask
-                assert ask.results is not None
-                ask.results[parked.pos] = answer
-                if parked.work.waiting is ask and all(r is not None for r in ask.results):
-                    resumed.append(parked.work)
-            if cache and to_cache:
-                cache.put_many(to_cache)
-            log.debug("batch_done", size=len(batch), seconds=round(took, 4), tokens=tokens,
-                      pending=len(pending), in_flight=len(inflight))
-            for work in resumed:
-                if not work.done:
-                    resume(work)
-
-        def commit(work: _Work) -> list[OutputRecord]:
-            item, ctx = work.item, work.ctx
-            summary.items += 1
-            summary.invalid_answers += ctx.invalid_answers
-            rejections = [attrs.evolve(r, plugin=r.plugin or gen_name) for r in ctx.rejections]
-            accepted: list[OutputRecord] = []
-            failed = False
-            if work.error is None and not _is_payload_list(work.result):
-                got = type(work.result).__name__
-                work.error = Reject("plugin_error", f"generator returned {got}, expected a list "
-                                    "of mappings", stage="generate")
-            if work.error is not None:
-                err = work.error
-                failed = err.reason in FAILURE_REASONS
-                rejections.append(Rejection(item_id=item.id, stage=err.stage or "generate",
-                                            plugin=gen_name, reason=err.reason,
-                                            detail=err.detail, raw=err.raw,
-                                            data=dict(item.data)))
-                summary.rejected_items += 1
-            else:
-                prov = Provenance(item_seed=ctx.seed, **provenance_base)
-                payloads = list(work.result)
-                for k, payload in enumerate(payloads):
-                    rid = item.id if len(payloads) == 1 else f"{item.id}#{k}"
-                    record: OutputRecord | None = OutputRecord(
-                        id=rid, item_id=item.id, generator=gen_name, data=dict(payload),
-                        provenance=prov, extra=dict(item.extra))
-                    for pp, stage in zip(post, self.plan.postprocess, strict=True):
-                        try:
-                            record = pp.process(record)
-                        except Reject as rej:
-                            rejections.append(Rejection(
-                                item_id=item.id, stage="postprocess", plugin=stage.spec.name,
-                                reason=rej.reason, detail=rej.detail, raw=rej.raw,
-                                data=dict(record.data)))
-                            record = None
-                            break
-                        except Exception as exc:
-                            rejections.append(Rejection(
-                                item_id=item.id, stage="postprocess", plugin=stage.spec.name,
-                                reason="plugin_error", detail=f"{type(exc).__name__}: {exc}",
-                                data=dict(record.data)))
-                            record = None
-                            failed = True
-                            break
-                    if record is not None and has_review:
-                        review = RecordReview(record)
-                        hook(review=review)
-                        if review.vetoed:
-                            rejections.append(Rejection(
-                                item_id=item.id, stage="review", plugin=review.vetoed_by or "",
-                                reason=review.veto_reason or "vetoed", data=dict(record.data)))
-                            record = None
-                        else:
-                            record = review.record
-                    if record is not None:
-                        accepted.append(record)
-            failures.append(failed)
-            for rej in rejections:
-                summary.rejected += 1
-                summary.rejection_reasons[rej.reason] = (
-                    summary.rejection_reasons.get(rej.reason, 0) + 1)
-                log.debug("item_rejected", item=item.id, stage=rej.stage, plugin=rej.plugin,
-                          reason=rej.reason, detail=rej.detail[:200])
-            summary.accepted += len(accepted)
-            if journal is not None:
-                for rej in rejections:
-                    journal.write(REJECTS, to_json(rej))
-                for record in accepted:
-                    journal.write(RECORDS, to_json(record))
-                    if sink is not None and sink.filename:
-                        journal.write(sink.filename, sink.encode(record))
-            return accepted
-
-        def checkpoint(final: bool = False) -> None:
-            nonlocal last_commit
-            if cache is not None:
-                cache.flush()
-            if journal is not None:
-                journal.commit(next_commit, {
-                    "exhausted": final and source_done,
-                    "counts": {"items": summary.items, "accepted": summary.accepted,
-                               "rejected": summary.rejected,
-                               "rejected_items": summary.rejected_items},
-                    "reasons": summary.rejection_reasons,
-                })
-            last_commit = time.perf_counter()
-
+        last_checkpoint = time.perf_counter()
+        finished = False
         try:
-            while True:
-                # Start new items while the window has room.
-                while not exhausted and len(inflight) < window:
-                    if limit is not None and next_index >= limit:
-                        exhausted = True
-                        break
-                    item = next(source_iter, None)
-                    if item is None:
-                        exhausted = source_done = True
-                        break
-                    if not isinstance(item, SourceItem):
-                        raise UserError(f"source {self.plan.source.spec.name!r} yielded "
-                                        f"{type(item).__name__}, expected SourceItem")
-                    start(next_index, item)
-                    next_index += 1
-                serve_from_cache()
-                # Commit finished items in order.
-                while next_commit in inflight and inflight[next_commit].done:
-                    work = inflight.pop(next_commit)
-                    records = commit(work)
-                    next_commit += 1
-                    bar.advance()
-                    self._check_failures(failures, max_share)
-                    if time.perf_counter() - last_commit > _COMMIT_EVERY_S:
-                        checkpoint()
-                    yield from records
-                if pending and (len(pending) >= batch_size or exhausted
-                                or len(inflight) >= window):
-                    dispatch()
-                    serve_from_cache()
-                    continue
-                if not inflight and exhausted:
-                    break
-                if not pending and inflight and not any(w.done for w in inflight.values()):
-                    raise RuntimeError("scheduler stalled: items in flight but no requests")
+            for outcome in scheduler.run(numbered()):
+                records, failed = self._commit(outcome, post, sink, journal, provenance_base)
+                self._committed += 1
+                failures.append(failed)
+                bar.advance()
+                self._check_failures(failures, recipe.max_failure_share)
+                if time.perf_counter() - last_checkpoint > _COMMIT_EVERY_S:
+                    self._checkpoint(journal, cache, final=False)
+                    last_checkpoint = time.perf_counter()
+                yield from records
+            finished = True
         finally:
             bar.close()
-            checkpoint(final=not inflight and exhausted)
+            self._checkpoint(journal, cache, final=finished)
+
+    def _checkpoint(self, journal: Journal | None, cache: CallCache | None, *, final: bool) -> None:
+        """Make committed work durable: cache writes, journal lines, then the state."""
+        summary = self.summary
+        self._sync_counters()
+        if cache is not None:
+            cache.flush()
+        if journal is not None:
+            journal.commit(self._committed, {
+                "exhausted": final and self._source_done,
+                "counts": {"items": summary.items, "accepted": summary.accepted,
+                           "rejected": summary.rejected, "rejected_items": summary.rejected_items},
+                "reasons": summary.rejection_reasons,
+            })
+
+    def _commit(self, outcome: ItemOutcome, post, sink, journal, provenance_base,
+                ) -> tuple[list[OutputRecord], bool]:
+        """Post-process, review and write one item's records; returns (accepted, failed)."""
+        summary, item = self.summary, outcome.item
+        gen_name = self.plan.generator.spec.name
+        summary.items += 1
+        summary.invalid_answers += outcome.invalid_answers
+        rejections = list(outcome.rejections)
+        accepted: list[OutputRecord] = []
+        failed = False
+        if outcome.error is not None:
+            failed = outcome.error.reason in FAILURE_REASONS
+            rejections.append(outcome.error)
+            summary.rejected_items += 1
+        else:
+            prov = Provenance(item_seed=outcome.seed, **provenance_base)
+            payloads = outcome.payloads or []
+            for k, payload in enumerate(payloads):
+                rid = item.id if len(payloads) == 1 else f"{item.id}#{k}"
+                record = OutputRecord(id=rid, item_id=item.id, generator=gen_name,
+                                      data=dict(payload), provenance=prov, extra=dict(item.extra))
+                record, rejection, broke = self._finish_record(record, post)
+                failed = failed or broke
+                if rejection is not None:
+                    rejections.append(rejection)
+                if record is not None:
+                    accepted.append(record)
+        for rej in rejections:
+            summary.rejected += 1
+            summary.rejection_reasons[rej.reason] = summary.rejection_reasons.get(rej.reason, 0) + 1
+            self.log.debug("item_rejected", item=item.id, stage=rej.stage, plugin=rej.plugin,
+                           reason=rej.reason, detail=rej.detail[:200])
+        summary.accepted += len(accepted)
+        if journal is not None:
+            for rej in rejections:
+                journal.write(REJECTS, to_json(rej))
+            for record in accepted:
+                journal.write(RECORDS, to_json(record))
+                if sink is not None and sink.filename:
+                    journal.write(sink.filename, sink.encode(record))
+        return accepted, failed
+
+    def _finish_record(self, record: OutputRecord, post: list[PostProcessor],
+                       ) -> tuple[OutputRecord | None, Rejection | None, bool]:
+        """Run post-processors, then the review hook. Returns (record, rejection, crashed)."""
+        for pp, stage in zip(post, self.plan.postprocess, strict=True):
+            try:
+                record = pp.process(record)
+            except Reject as rej:
+                return None, Rejection(item_id=record.item_id, stage="postprocess",
+                                       plugin=stage.spec.name, reason=rej.reason,
+                                       detail=rej.detail, raw=rej.raw,
+                                       data=dict(record.data)), False
+            except Exception as exc:  # a post-processor bug rejects this record only
+                return None, Rejection(item_id=record.item_id, stage="postprocess",
+                                       plugin=stage.spec.name, reason="plugin_error",
+                                       detail=f"{type(exc).__name__}: {exc}",
+                                       data=dict(record.data)), True
+        hook = self.registry.hook.instructgen_review_record
+        if hook.get_hookimpls():
+            review = RecordReview(record)
+            hook(review=review)
+            if review.vetoed:
+                return None, Rejection(item_id=record.item_id, stage="review",
+                                       plugin=review.vetoed_by or "",
+                                       reason=review.veto_reason or "vetoed",
+                                       data=dict(record.data)), False
+            record = review.record
+        return record, None, False
+
+    def _sync_counters(self) -> None:
+        c, s = self.counters, self.summary
+        s.backend_calls, s.requests, s.cache_hits = c.backend_calls, c.requests, c.cache_hits
+        s.prompt_tokens, s.completion_tokens = c.prompt_tokens, c.completion_tokens
+        s.backend_s = c.backend_s
 
     def _check_failures(self, failures: collections.deque[bool], max_share: float) -> None:
         seen = len(failures)
@@ -539,29 +392,11 @@ class Runner:
                 f"({share:.0%} > max_failure_share {max_share:.0%}); see "
                 f"{REJECTS} for reasons (invalid model output or plugin errors)")
 
-    def _generate(self, requests: list[LLMRequest]) -> list[Completion | Reject]:
-        """One backend call; a prompt too long for the context rejects only its item."""
-        try:
-            answers = self.backend.generate(requests)
-        except ContextOverflowError:
-            if len(requests) == 1:
-                raise
-            out: list[Completion | Reject] = []
-            for req in requests:
-                try:
-                    out.extend(self.backend.generate([req]))
-                except ContextOverflowError as exc:
-                    out.append(Reject("context_overflow", str(exc), stage="generate"))
-            return out
-        if len(answers) != len(requests):
-            raise RuntimeError(f"backend returned {len(answers)} answers for "
-                               f"{len(requests)} requests")
-        return answers
-
     # -- teardown -----------------------------------------------------------------------
 
     def _finish(self, source, sink, cache, journal) -> None:
         summary = self.summary
+        self._sync_counters()
         if summary.status == "running":
             summary.status = "finished"
         if cache is not None:
@@ -657,16 +492,6 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
-
-
-async def _raise(exc: BaseException) -> Any:
-    """A coroutine that fails at once: a generator that raised before its first await."""
-    raise exc
-
-
-def _is_payload_list(value: Any) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and all(
-        isinstance(v, Mapping) for v in value)
 
 
 def _hashed(recipe: dict[str, Any]) -> dict[str, Any]:
