@@ -29,7 +29,7 @@ import tomllib
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import cattrs
@@ -42,7 +42,7 @@ from .plugin import PluginSpec
 from .records import stable_hash
 
 #: Keys that change how a run goes, not what it produces; left out of the recipe hash.
-RUNTIME_KEYS = ("batch_size", "in_flight", "limit", "progress", "cache", "output_dir")
+RUNTIME_KEYS = ("batch_size", "in_flight", "limit", "progress", "cache", "output_dir", "engine")
 
 
 @frozen
@@ -59,6 +59,27 @@ class CacheConfig:
 
     enabled: bool = True
     path: Path | None = None
+
+
+def _replicas(_inst: Any, _attr: Any, value: int | str) -> None:
+    if value != "auto" and (not isinstance(value, int) or value < 1):
+        raise ValueError(f"expected \"auto\" or a positive integer, got {value!r}")
+
+
+@frozen
+class EngineConfig:
+    """Where the generation stage runs: in this process, or on a Ray cluster."""
+
+    #: ``local`` (default) or ``ray``.
+    kind: Literal["local", "ray"] = "local"
+    #: Ray cluster address (``ray://host:10001``, ``auto``); none starts a local instance.
+    ray_address: str | None = None
+    #: Ray actors, each holding one backend.
+    actors: int = field(default=2, validator=attrs.validators.ge(1))
+    #: GPUs per actor; unset: 1 when the cluster has GPUs, else 0.
+    actor_gpus: float | None = None
+    #: Items per Ray block sent to an actor.
+    items_per_task: int = field(default=64, validator=attrs.validators.ge(1))
 
 
 @frozen
@@ -84,6 +105,7 @@ class Recipe:
                                                             attrs.validators.le(1.0)])
     failure_window: int = field(default=200, validator=attrs.validators.ge(1))
     cache: CacheConfig = CacheConfig()
+    engine: EngineConfig = EngineConfig()
 
     def as_dict(self) -> dict[str, Any]:
         """The recipe as plain data, defaults filled in: what manifests store."""
@@ -91,7 +113,11 @@ class Recipe:
 
 
 def hashable_view(raw: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in raw.items() if k not in RUNTIME_KEYS}
+    """The recipe without the keys that cannot change records (see RUNTIME_KEYS)."""
+    out = {k: v for k, v in raw.items() if k not in RUNTIME_KEYS}
+    if isinstance(out.get("backend"), Mapping) and "replicas" in out["backend"]:
+        out["backend"] = {k: v for k, v in out["backend"].items() if k != "replicas"}
+    return out
 
 
 # -- strict converter -----------------------------------------------------------------
@@ -327,6 +353,8 @@ class Plan:
     backend: Stage
     postprocess: tuple[Stage, ...]
     sink: Stage | None
+    #: ``backend.replicas``: backend instances serving one run (1, N or "auto").
+    replicas: int | str = 1
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -344,6 +372,7 @@ class Plan:
                 out[head][int(index.rstrip("]"))] = entry
             else:
                 out[head] = entry
+        out["backend"]["replicas"] = self.replicas
         return out
 
     @property
@@ -371,11 +400,18 @@ def resolve(recipe: Recipe, registry: PluginRegistry) -> Plan:
 
     source = stage("source", recipe.source, "source")
     generator = stage("generator", recipe.generator, "generator")
-    backend = stage("backend", recipe.backend, "backend")
+    # ``replicas`` belongs to the runner, not to the backend's own options.
+    backend_opts = dict(recipe.backend.options)
+    replicas = backend_opts.pop("replicas", 1)
+    try:
+        _replicas(None, None, replicas)
+    except ValueError as exc:
+        errors.append(f"backend.replicas: {exc}")
+    backend = stage("backend", PluginRef(recipe.backend.name, backend_opts), "backend")
     post = [stage("postprocessor", ref, f"postprocess[{i}]")
             for i, ref in enumerate(recipe.postprocess)]
     sink = stage("sink", recipe.sink, "sink") if recipe.sink else None
     if errors:
         raise RecipeError("; ".join(errors))
     assert source and generator and backend
-    return Plan(recipe, source, generator, backend, tuple(p for p in post if p), sink)
+    return Plan(recipe, source, generator, backend, tuple(p for p in post if p), sink, replicas)

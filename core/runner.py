@@ -22,6 +22,7 @@ import attrs
 
 from .cache import CallCache, default_cache_path
 from .context import RunInfo
+from .engines import LocalEngine
 from .errors import Reject, RunAborted, UserError
 from .manager import PluginRegistry
 from .plugin import Generator, PostProcessor, Sink, Source
@@ -48,7 +49,7 @@ from .rundir import (
     recipe_diff,
     write_json_atomic,
 )
-from .scheduler import Counters, ItemOutcome, Scheduler
+from .scheduler import ItemOutcome
 
 #: Reasons that count as failures for the abort rule (content rejections do not).
 FAILURE_REASONS = frozenset({"invalid_output", "plugin_error"})
@@ -110,8 +111,7 @@ class Runner:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self._backend_override = backend
         self.summary = RunSummary(run_dir=Path(self.recipe.output_dir) if write else None)
-        self.counters = Counters()
-        self.backend: Any = None
+        self.engine: Any = None
 
     # -- public ---------------------------------------------------------------------
 
@@ -140,8 +140,8 @@ class Runner:
                                     f"(use {FRESH_FLAG} to start afresh)")
             self.log.info("run_already_finished", run_dir=str(run_dir))
             return
-        self.backend = self._backend_override or plan.backend.build()
-        identity = self.backend.identity
+        self.engine = self._make_engine(generator)
+        identity = self.engine.identity
         cache = self._open_cache(identity)
 
         manifest = Manifest(
@@ -203,6 +203,27 @@ class Runner:
             self._finish(source, sink, cache, journal)
 
     # -- setup helpers --------------------------------------------------------------------
+
+    def _make_engine(self, generator: Generator) -> Any:
+        """The local engine (one backend or a replica pool), or the Ray engine."""
+        plan, recipe = self.plan, self.recipe
+        window = recipe.in_flight or max(2 * recipe.batch_size, 8)
+        if recipe.engine.kind == "ray":
+            from .engines.ray import RayEngine
+
+            return RayEngine(plan, log=self.log)
+        if self._backend_override is not None:
+            backend = self._backend_override
+        elif plan.replicas != 1:
+            from instructgen.backends.replicas import ReplicaPool
+
+            backend = ReplicaPool(plan.backend.spec, plan.backend.options, plan.replicas)
+        else:
+            backend = plan.backend.build()
+        return LocalEngine(generator, plan.generator.spec.name, backend,
+                           run_seed=recipe.seed, batch_size=recipe.batch_size, window=window,
+                           max_retries=recipe.max_retries, log=self.log,
+                           owns_backend=self._backend_override is None)
 
     def _check_previous(self, run_dir: Path, recipe_hash: str) -> str | None:
         if self.fresh:
@@ -266,17 +287,11 @@ class Runner:
                 yield index, item
             self._source_done = True
 
-        scheduler = Scheduler(
-            generator, self.plan.generator.spec.name, self.backend, cache,
-            run_seed=recipe.seed, batch_size=recipe.batch_size,
-            window=recipe.in_flight or max(2 * recipe.batch_size, 8),
-            max_retries=recipe.max_retries, log=self.log, counters=self.counters,
-        )
         bar = _Progress(self.progress, source.total(), limit, skip, summary)
         last_checkpoint = time.perf_counter()
         finished = False
         try:
-            for outcome in scheduler.run(numbered()):
+            for outcome in self.engine.run(numbered(), cache):
                 records, failed = self._commit(outcome, post, sink, journal, provenance_base)
                 self._committed += 1
                 failures.append(failed)
@@ -376,7 +391,9 @@ class Runner:
         return record, None, False
 
     def _sync_counters(self) -> None:
-        c, s = self.counters, self.summary
+        if self.engine is None:
+            return
+        c, s = self.engine.counters, self.summary
         s.backend_calls, s.requests, s.cache_hits = c.backend_calls, c.requests, c.cache_hits
         s.prompt_tokens, s.completion_tokens = c.prompt_tokens, c.completion_tokens
         s.backend_s = c.backend_s
@@ -436,8 +453,8 @@ class Runner:
                       accepted=summary.accepted, rejected=summary.rejected,
                       seconds=round(summary.elapsed_s, 2),
                       items_per_s=round(summary.items_per_s, 1))
-        if self.backend is not None and self._backend_override is None:
-            self.backend.close()
+        if self.engine is not None:
+            self.engine.close()
 
     def _save_manifest(self) -> None:
         if self.write:

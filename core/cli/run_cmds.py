@@ -30,6 +30,10 @@ def register(sub: Any) -> None:
                         "start afresh")
     p.add_argument("--no-progress", action="store_true",
                    help="never show the progress bar (it is shown only on terminals anyway)")
+    p.add_argument("--engine", choices=["local", "ray"],
+                   help="where generation runs (overrides engine.kind; default: local)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster address for --engine ray (overrides engine.ray_address)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check a recipe without running it",
@@ -55,7 +59,12 @@ def _logger(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    the_plan, registry = plan(args.recipe, overrides=args.overrides)
+    overrides = list(args.overrides)
+    if args.engine:
+        overrides.append(f"engine.kind={args.engine}")
+    if args.ray_address:
+        overrides.append(f"engine.ray_address={json.dumps(args.ray_address)}")
+    the_plan, registry = plan(args.recipe, overrides=overrides)
     runner = Runner(the_plan, registry, fresh=args.fresh, log=_logger(args),
                     progress=False if args.no_progress else None)
     summary = runner.run()
