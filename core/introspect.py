@@ -107,3 +107,100 @@ def _jsonable(value: Any) -> Any:
     if attrs.has(type(value)):
         return _jsonable(attrs.asdict(value))
     return str(value)
+
+
+# -- generated reference pages ------------------------------------------------------------
+
+_KIND_TITLES = {
+    "source": "Sources",
+    "generator": "Generators",
+    "postprocessor": "Post-processors",
+    "sink": "Sinks",
+    "backend": "Backends",
+}
+
+
+def render_recipe_reference(registry: Any) -> str:
+    """Markdown reference of every plugin's options, straight from the options classes."""
+    from .recipe import CacheConfig, EngineConfig, Recipe
+
+    out = [
+        "# Recipe reference",
+        "",
+        "Generated from the code by `python docs/generate.py`; do not edit by hand.",
+        "A test fails when this page and the plugins' options classes disagree.",
+        "",
+        "## Top level",
+        "",
+        _options_table(Recipe, skip={"source", "generator", "backend", "postprocess", "sink",
+                                     "cache", "engine"}),
+        "",
+        "Stage tables: `[source]`, `[generator]`, `[backend]`, `[[postprocess]]` (a list), "
+        "`[sink]`. Each takes `name` plus the options of that plugin, listed below. "
+        "`[backend]` also takes `replicas` (`1`, `N` or `\"auto\"`).",
+        "",
+        "### `[cache]`",
+        "",
+        _options_table(CacheConfig),
+        "",
+        "### `[engine]`",
+        "",
+        _options_table(EngineConfig),
+        "",
+    ]
+    for kind, title in _KIND_TITLES.items():
+        out += [f"## {title}", ""]
+        for spec in registry.plugins(kind).values():
+            out += [f"### `{spec.name}`", "", f"{spec.description} *({spec.dist})*", ""]
+            table = _options_table(spec.options)
+            out += [table if table else "No options.", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _options_table(cls: type, skip: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    rows = [r for r in describe_options(cls) if r["name"] not in skip]
+    if not rows:
+        return ""
+    lines = ["| option | type | default | meaning |", "|---|---|---|---|"]
+    for r in rows:
+        default = "*required*" if r["required"] else f"`{_toml(r['default'])}`"
+        typ = r["type"].replace("|", "\\|")
+        lines.append(f"| `{r['name']}` | {typ} | {default} | {r['help']} |")
+    return "\n".join(lines)
+
+
+def _toml(value: Any) -> str:
+    import json
+
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False).replace("|", "\\|")
+
+
+def render_hook_reference() -> str:
+    """Markdown reference of every hook, from the hookspec module's docstrings."""
+    import inspect as _inspect
+
+    from . import hookspecs
+
+    out = ["# Hook reference", "",
+           "Generated from `instructgen.hookspecs` by `python docs/generate.py`.",
+           "Implement hooks with `instructgen.hookimpl`.", ""]
+    for name, fn in sorted(_inspect.getmembers(hookspecs, _inspect.isfunction)):
+        if not name.startswith("instructgen_"):
+            continue
+        sig = str(_inspect.signature(fn)).replace("'", "")
+        out += [f"## `{name}{sig}`", "", _rst_to_markdown(_inspect.getdoc(fn) or ""), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _rst_to_markdown(doc: str) -> str:
+    """Turn ``.. code-block:: python`` sections of a docstring into fenced blocks."""
+    import textwrap
+
+    text, sep, code = doc.partition(".. code-block:: python")
+    if not sep:
+        return doc
+    return f"{text.rstrip()}\n\n```python\n{textwrap.dedent(code).strip()}\n```"

@@ -57,7 +57,9 @@ class PluginRef:
 class CacheConfig:
     """Where LLM calls are cached; ``path`` defaults to the user cache folder."""
 
+    #: Look up and store every LLM call.
     enabled: bool = True
+    #: SQLite file; default ``$XDG_CACHE_HOME/instructgen/calls.sqlite``.
     path: Path | None = None
 
 
@@ -86,25 +88,38 @@ class EngineConfig:
 class Recipe:
     """A validated recipe. Plugin options are still raw; see :func:`resolve`."""
 
+    #: Where items come from.
     source: PluginRef
+    #: What turns an item into records.
     generator: PluginRef
+    #: Run directory: records, rejects, manifest and resume state.
     output_dir: Path
+    #: The model server; default: llama.cpp with the embedded SmolLM2 model.
     backend: PluginRef = PluginRef("llamacpp", {"model": "smollm2-135m-instruct"})
+    #: Checks and rewrites applied to each record, in order.
     postprocess: tuple[PluginRef, ...] = ()
+    #: Extra output format besides records.jsonl (e.g. anyedit, parquet).
     sink: PluginRef | None = None
+    #: Run seed; every item's seed derives from it and the item's id.
     seed: int = 0
+    #: Most requests per backend call.
     batch_size: int = field(default=16, validator=attrs.validators.ge(1))
     #: Items worked on at once; default ``2 * batch_size``.
     in_flight: int | None = None
+    #: Stop after this many source items (resume and raising it continue the run).
     limit: int | None = field(
         default=None, validator=attrs.validators.optional(attrs.validators.ge(0))
     )
+    #: Extra attempts, each with a new derived seed, for an answer that fails validation.
     max_retries: int = field(default=2, validator=attrs.validators.ge(0))
     #: Stop when more than this share of the last ``failure_window`` items fail.
     max_failure_share: float = field(default=0.5, validator=[attrs.validators.ge(0.0),
                                                             attrs.validators.le(1.0)])
+    #: How many recent items the failure share is computed over.
     failure_window: int = field(default=200, validator=attrs.validators.ge(1))
+    #: The LLM-call cache.
     cache: CacheConfig = CacheConfig()
+    #: Where generation runs.
     engine: EngineConfig = EngineConfig()
 
     def as_dict(self) -> dict[str, Any]:

@@ -57,9 +57,13 @@ class PromptOptions:
     schema: str | None = attrs.field(default=None, validator=_check_schema_text)
     #: Field of the output record that receives the answer text (or parsed JSON fields).
     output_field: str = "text"
+    #: Most tokens in the answer.
     max_tokens: int = 96
+    #: Sampling temperature (0: greedy).
     temperature: float = 0.7
+    #: Nucleus sampling: keep the smallest token set with this total probability.
     top_p: float = 0.95
+    #: Sample among the k most likely tokens.
     top_k: int = 40
     #: Stop strings.
     stop: list[str] = attrs.field(factory=list)

@@ -128,4 +128,4 @@ def test_plugins_json_lists_kinds_and_options():
     prompt = next(r for r in rows if r["name"] == "prompt")
     assert prompt["dist"] == "instructgen"
     assert {"name": "max_tokens", "type": "int", "default": 96, "required": False,
-            "help": ""} in prompt["options"]
+            "help": "Most tokens in the answer."} in prompt["options"]

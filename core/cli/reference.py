@@ -1,0 +1,29 @@
+"""The CLI reference page, rendered from the argparse parsers themselves."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def render_cli_reference() -> str:
+    from . import build_parser
+
+    os.environ.setdefault("COLUMNS", "100")  # stable wrapping for the generated page
+    parser = build_parser()
+    out = ["# CLI reference", "",
+           "Generated from the parsers by `python docs/generate.py`; do not edit by hand.", ""]
+    out += _section("instructgen", parser)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _section(name: str, parser: argparse.ArgumentParser) -> list[str]:
+    out = [f"{'#' * min(name.count(' ') + 2, 4)} `{name}`", ""]
+    if parser.description:
+        out += [parser.description, ""]
+    out += ["```text", parser.format_help().rstrip(), "```", ""]
+    for action in parser._actions:  # argparse has no public walk over sub-commands
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                out += _section(f"{name} {sub_name}", sub)
+    return out
