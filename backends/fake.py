@@ -9,6 +9,7 @@ the request, for constrained ones.
 
 from __future__ import annotations
 
+import collections
 import json
 import random
 import re
@@ -31,6 +32,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 class FakeOptions:
     """Options of the ``fake`` backend."""
 
+    #: ``auto``: schema-valid JSON for constrained requests, echo otherwise; ``echo``: always echo.
     rule: Literal["auto", "echo"] = "auto"
     #: Regex (searched in the last user message) → answer text.
     responses: dict[str, str] = attrs.field(factory=dict)
@@ -40,6 +42,8 @@ class FakeOptions:
     delay: float = 0.0
     #: Context window in tokens (whitespace words); longer prompts are refused.
     n_ctx: int = 8192
+    #: How many recent calls ``calls`` keeps, so long runs stay in bounded memory.
+    keep_calls: int = 256
 
 
 class FakeBackend(Backend):
@@ -48,7 +52,8 @@ class FakeBackend(Backend):
     def __init__(self, options: FakeOptions | None = None, responder: Responder | None = None):
         self.options = options or FakeOptions()
         self.responder = responder
-        self.calls: list[list[LLMRequest]] = []
+        self.calls: collections.deque[list[LLMRequest]] = collections.deque(
+            maxlen=self.options.keep_calls)
         self._scripted = list(self.options.answers)
         self._compiled = [(re.compile(p), a) for p, a in self.options.responses.items()]
         self._lock = threading.Lock()
@@ -57,6 +62,7 @@ class FakeBackend(Backend):
     def identity(self) -> BackendIdentity:
         settings = attrs.asdict(self.options)
         settings.pop("delay")
+        settings.pop("keep_calls")
         if self.responder is not None:
             settings["responder"] = getattr(self.responder, "__qualname__", repr(self.responder))
         return BackendIdentity(name="fake", model="fake", settings=settings)
