@@ -5,13 +5,16 @@ Enable them in a ``conftest.py``::
     pytest_plugins = ["instructgen.testing"]
 
 Fixtures: ``registry`` (a fresh registry with builtins, entry points off),
-``fake_backend`` (scripted, recording), ``run_recipe`` (runs a recipe mapping
-in a temporary folder and returns the summary and records).
+``registry_with`` (the same plus your plugin objects), ``fake_backend``
+(scripted, recording), ``run_recipe`` (runs a recipe mapping in a temporary
+folder and returns the summary and records). :func:`load_recipe_file` reads a
+recipe file for ``run_recipe``, leaving its output to the temporary folder.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -73,10 +76,38 @@ def run_recipe(
     return read_run(Path(data["output_dir"]), summary)
 
 
+def load_recipe_file(path: str | Path) -> dict[str, Any]:
+    """A TOML recipe as a mapping for :func:`run_recipe`, without its output folder and cache.
+
+    ``run_recipe`` then puts both under the test's temporary folder, so a
+    recipe shipped with a package can be run in its tests without writing
+    next to it.
+    """
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    data.pop("output_dir", None)
+    cache = data.get("cache")
+    if isinstance(cache, dict):
+        cache.pop("path", None)
+        if not cache:
+            data.pop("cache")
+    return data
+
+
 @pytest.fixture
 def registry() -> PluginRegistry:
     """A fresh plugin registry: builtins only, entry points off."""
     return make_registry(autoload=False)
+
+
+@pytest.fixture
+def registry_with() -> Callable[..., PluginRegistry]:
+    """Factory: ``registry_with(my_plugin_module, ...)``, a fresh registry with builtins
+    and those plugin objects, entry points off (so an installed copy cannot interfere)."""
+
+    def make(*plugins: object) -> PluginRegistry:
+        return make_registry(plugins, autoload=False)
+
+    return make
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from collections.abc import Iterable
 
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
@@ -77,13 +78,23 @@ def dedup_key(text: str) -> str:
     return " ".join(w.lower() for w in words(normalize(text)))
 
 
+#: Stems per text used as lookup keys: its bottom-k sketch under one fixed hash.
+_SKETCH = 4
+#: Most recent texts looked at per key; bounds the cost when a key is very common.
+_BUCKET_SCAN = 200
+#: Candidates scored per query, most shared keys first.
+_MAX_CANDIDATES = 50
+
+
 class NearDuplicateIndex:
     """Remembers texts and tells whether a new one is a near-duplicate of any of them.
 
     Similarity is rapidfuzz's ``token_sort_ratio`` / 100 when rapidfuzz is
     installed, else a word-bigram Jaccard score; ``threshold`` is on that 0–1
-    scale. Candidates are narrowed by shared words, so checks stay fast on
-    large sets.
+    scale. Candidates are texts sharing a key with the query, the keys being
+    a bottom-k sketch of its word stems (the 4 stems with the smallest
+    CRC-32): two texts with most words in common almost always share one, and
+    each check costs about the same however many texts are stored.
     """
 
     def __init__(self, threshold: float = 0.9) -> None:
@@ -92,11 +103,13 @@ class NearDuplicateIndex:
         self.threshold = threshold
         self._texts: list[str] = []
         self._exact: set[str] = set()
-        self._by_word: dict[str, list[int]] = {}
+        self._buckets: dict[int, list[int]] = {}
         try:
             from rapidfuzz import fuzz
 
-            self._score = lambda a, b: fuzz.token_sort_ratio(a, b) / 100.0
+            cutoff = threshold * 100.0
+            # The cutoff lets rapidfuzz give up early on clearly different pairs.
+            self._score = lambda a, b: fuzz.token_sort_ratio(a, b, score_cutoff=cutoff) / 100.0
         except ImportError:  # pragma: no cover - depends on the environment
             self._score = _jaccard_bigrams
 
@@ -108,15 +121,19 @@ class NearDuplicateIndex:
         key = dedup_key(text)
         if key in self._exact:
             return key, 1.0
-        if self.threshold >= 1.0:
+        if self.threshold >= 1.0 or not self._texts:
             return None
-        counts: dict[int, int] = {}
-        for w in set(key.split()):
-            for idx in self._by_word.get(w, ()):
-                counts[idx] = counts.get(idx, 0) + 1
+        votes: dict[int, int] = {}
+        keys = _sketch(key)
+        for sketch_key in keys:
+            for idx in self._buckets.get(sketch_key, ())[-_BUCKET_SCAN:]:
+                votes[idx] = votes.get(idx, 0) + 1
         best: tuple[str, float] | None = None
-        # Only texts sharing several words can be near-duplicates; check the top few.
-        for idx, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:50]:
+        # Near-duplicates of a longer text share most of its sketch, not just one key.
+        need = 2 if len(keys) >= _SKETCH else 1
+        ranked = sorted((kv for kv in votes.items() if kv[1] >= need),
+                        key=lambda kv: (-kv[1], -kv[0]))
+        for idx, _ in ranked[:_MAX_CANDIDATES]:
             score = self._score(key, self._texts[idx])
             if score >= self.threshold and (best is None or score > best[1]):
                 best = (self._texts[idx], score)
@@ -129,8 +146,8 @@ class NearDuplicateIndex:
         self._exact.add(key)
         idx = len(self._texts)
         self._texts.append(key)
-        for w in set(key.split()):
-            self._by_word.setdefault(w, []).append(idx)
+        for sketch_key in _sketch(key):
+            self._buckets.setdefault(sketch_key, []).append(idx)
 
     def check_and_add(self, text: str) -> tuple[str, float] | None:
         """:meth:`match`, then :meth:`add` when it is new."""
@@ -138,6 +155,12 @@ class NearDuplicateIndex:
         if found is None:
             self.add(text)
         return found
+
+
+def _sketch(key: str) -> list[int]:
+    """Bottom-k sketch of a dedup key's word stems (stable across processes)."""
+    stems = {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in key.split()}
+    return sorted(zlib.crc32(w.encode()) for w in stems)[:_SKETCH]
 
 
 def _jaccard_bigrams(a: str, b: str) -> float:

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from instructgen import __version__
 from instructgen.errors import RunAborted, UserError
 
-from . import inspect_cmds, run_cmds
+from . import concepts, inspect_cmds, report_cmds, run_cmds
 
 #: Command-group modules, in help order.
-COMMAND_GROUPS = ("run_cmds", "inspect_cmds", "concepts")
+COMMAND_GROUPS = (run_cmds, inspect_cmds, report_cmds, concepts)
 
 EXIT_USER_ERROR = 2
 EXIT_ABORTED = 3
@@ -41,14 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="less log output (-q: warnings only, -qq: errors only)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 help="what to do; see instructgen COMMAND --help")
-    run_cmds.register(sub)
-    inspect_cmds.register(sub)
-    try:
-        from . import concepts
-    except ImportError:  # pragma: no cover - the concept tools are optional here
-        pass
-    else:
-        concepts.register(sub)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
     return parser
 
 
