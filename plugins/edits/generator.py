@@ -1,0 +1,261 @@
+"""The ``edit`` generator: edit instructions from captions, one turn or a chain of turns.
+
+Per item and per turn:
+
+1. pick the edit type with the item's random generator (weighted mix);
+2. prefilter: does the caption have what the type needs (noun, verb, quoted text);
+3. ask for the edit as constrained JSON, with ``examples`` few-shot examples
+   drawn from the type's pool;
+4. run the type's consistency checks (word-boundary matching), and check that
+   the instruction uses one of the type's verbs;
+5. ask the self-check judge "is this a <type> instruction?" and accept only a
+   strict "yes".
+
+A failed turn is tried again up to ``attempts`` times, each time with a fresh
+seed and a fresh draw of examples; every failed attempt is logged as a
+rejection with its stage and reason. When the last attempt fails the item is
+rejected; in a chain, the whole chain is dropped. A chain's turn k starts from
+turn k-1's output caption.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+
+from instructgen.context import ItemContext, RunInfo
+from instructgen.errors import RecipeError, Reject
+from instructgen.plugin import Generator
+from instructgen.records import SourceItem
+from instructgen.text import normalize
+
+from .checks import uses_a_verb
+from .prefilter import CaptionAnalyzer, make_analyzer
+from .prompts import edit_request, judge_request, parse_edit, parse_verdict, sample_examples
+from .types import EditType, get_edit_types, select_edit_types
+
+#: The builtin types that work on any caption (textual needs quoted text, e.g. AnyWord).
+DEFAULT_TYPES = ["add", "remove", "replace", "color_alter", "appearance_alter",
+                 "material_alter", "texture_alter", "action_change", "background_change",
+                 "tone_transfer"]
+
+
+def _positive_weights(inst: Any, _a: Any, value: list[float]) -> None:
+    if any(w <= 0 for w in value):
+        raise ValueError("every weight must be greater than 0")
+
+
+@attrs.frozen
+class EditOptions:
+    """Options of the ``edit`` generator."""
+
+    #: Edit types to draw from (any registered through ``instructgen_edit_types``).
+    types: list[str] = attrs.field(factory=lambda: list(DEFAULT_TYPES),
+                                   validator=attrs.validators.min_len(1))
+    #: Relative weight of each entry of ``types``; empty: all equal.
+    weights: list[float] = attrs.field(factory=list, validator=_positive_weights)
+    #: Edits per chain; each turn edits the previous turn's output caption.
+    turns: int = attrs.field(default=1, validator=[attrs.validators.ge(1),
+                                                   attrs.validators.le(10)])
+    #: In chains, allow global types (background_change, tone_transfer) only in the last turn.
+    global_last: bool = True
+    #: Few-shot examples per request, drawn from the type's pool with the item's seed.
+    examples: int = attrs.field(default=3, validator=attrs.validators.ge(0))
+    #: Tries per turn before the item (or chain) is dropped.
+    attempts: int = attrs.field(default=2, validator=attrs.validators.ge(1))
+    #: Ask the model whether each edit really is of its type; only "yes" accepts.
+    judge: bool = True
+    #: ``json``: the judge answers {"answer": "yes"|"no"} (constrained); ``text``: one word.
+    judge_format: Literal["json", "text"] = "json"
+    #: Sampling temperature of the judge (low: a steady verdict).
+    judge_temperature: float = attrs.field(default=0.2, validator=attrs.validators.ge(0.0))
+    #: Token limit of each edit answer.
+    max_tokens: int = attrs.field(default=160, validator=attrs.validators.ge(16))
+    #: Sampling temperature of the edit answers.
+    temperature: float = attrs.field(default=0.7, validator=attrs.validators.ge(0.0))
+    #: The item field holding the caption.
+    caption_field: str = "caption"
+    #: Reject instructions that use none of their type's verbs ("The dog jumps" is
+    #: a caption, not an instruction).
+    require_verb: bool = True
+    #: ``auto``: spaCy POS tags when en_core_web_sm is installed, else word lists;
+    #: ``heuristic``: always word lists; ``off``: no prefilter.
+    prefilter: Literal["auto", "spacy", "heuristic", "off"] = "auto"
+
+    def __attrs_post_init__(self) -> None:
+        if self.weights and len(self.weights) != len(self.types):
+            raise ValueError(f"weights has {len(self.weights)} entries but types has "
+                             f"{len(self.types)}; give one weight per type or none")
+
+
+@attrs.frozen
+class TurnFailure:
+    """Why one attempt at a turn failed."""
+
+    stage: str
+    reason: str
+    detail: str
+    raw: str | None = None
+
+
+class EditGenerator(Generator):
+    """Writes edit instructions (or chains of them) from each item's caption."""
+
+    def __init__(self, options: EditOptions) -> None:
+        self.options = options
+        self._types: list[EditType] = []
+        self._weights: list[float] = []
+        self._analyzer: CaptionAnalyzer | None = None
+        self._logged = False
+
+    # -- setup ------------------------------------------------------------------------
+
+    def setup(self, run: RunInfo) -> None:
+        """Resolve type names against the run's registry; unknown names name their key path."""
+        registry = run.registry
+        if registry is None:  # a RunInfo built by hand, outside the runner
+            from instructgen.manager import make_registry
+
+            registry = make_registry()
+        opts = self.options
+        self._types = select_edit_types(get_edit_types(registry), opts.types, "generator.types")
+        self._weights = list(opts.weights) or [1.0] * len(self._types)
+        if opts.turns > 1 and opts.global_last and not any(
+            t.scope == "local" for t in self._types
+        ):
+            raise RecipeError("generator.global_last: every type in generator.types is global, "
+                              "so no turn but the last could be filled; add a local type or "
+                              "set global_last = false")
+        self._analyzer = make_analyzer(opts.prefilter)
+
+    def _ready(self) -> None:
+        if not self._types:
+            raise RuntimeError("EditGenerator.setup() was not called")
+
+    # -- per item ---------------------------------------------------------------------------
+
+    async def generate(self, item: SourceItem, ctx: ItemContext) -> Sequence[Mapping[str, Any]]:
+        self._ready()
+        opts = self.options
+        if not self._logged and ctx.log is not None:
+            self._logged = True
+            method = self._analyzer.method if self._analyzer else "off"
+            ctx.log.info("edit_prefilter", method=method,
+                         skips=list(getattr(self._analyzer, "skips", ())))
+        caption = caption_of(item, opts.caption_field)
+        turns: list[dict[str, Any]] = []
+        current = caption
+        for k in range(opts.turns):
+            turns.append(await self._turn_with_retries(k, current, ctx))
+            current = turns[-1]["output"]
+        payload: dict[str, Any]
+        if opts.turns == 1:
+            payload = dict(turns[0])
+        else:
+            payload = {"edit_type": "multi_turn", "num_turns": len(turns),
+                       "input": caption, "output": current, "turns": turns}
+        payload.update(image_of(item))
+        payload["prefilter"] = self._analyzer.method if self._analyzer else "off"
+        if "record_id" in item.data:  # read back from an earlier run (composition flow)
+            payload["derived_from"] = {"record_id": item.data["record_id"],
+                                       "generator": item.data.get("record_generator")}
+        return [payload]
+
+    def _pick(self, k: int, ctx: ItemContext) -> EditType:
+        types, weights = self._types, self._weights
+        if self.options.turns > 1 and self.options.global_last and k < self.options.turns - 1:
+            pairs = [(t, w) for t, w in zip(types, weights, strict=True) if t.scope == "local"]
+            types, weights = [p[0] for p in pairs], [p[1] for p in pairs]
+        return ctx.rng.choices(types, weights=weights, k=1)[0]
+
+    async def _turn_with_retries(self, k: int, caption: str, ctx: ItemContext) -> dict[str, Any]:
+        opts = self.options
+        chain = opts.turns > 1
+        etype = self._pick(k, ctx)
+        for attempt in range(1, opts.attempts + 1):
+            outcome = await self._turn(etype, caption, ctx)
+            if not isinstance(outcome, TurnFailure):
+                outcome["attempts"] = attempt
+                return outcome
+            where = f"turn {k + 1} of {opts.turns}: " if chain else ""
+            # A caption without what the type needs fails the same way again; a
+            # chain picks another type instead, a single edit stops here.
+            last = attempt == opts.attempts or (outcome.stage == "prefilter" and not chain)
+            if last:
+                tail = "; chain dropped" if chain else ""
+                raise Reject(outcome.reason,
+                             f"{where}{etype.name}: {outcome.detail} (attempt {attempt} of "
+                             f"{opts.attempts}){tail}", stage=outcome.stage, raw=outcome.raw)
+            ctx.reject(outcome.reason, f"{where}{etype.name}: {outcome.detail} (attempt "
+                       f"{attempt} of {opts.attempts}; retrying)", stage=outcome.stage,
+                       raw=outcome.raw, data={"edit_type": etype.name, "input": caption,
+                                              "turn": k + 1})
+            if outcome.stage == "prefilter":
+                etype = self._pick(k, ctx)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _turn(self, etype: EditType, caption: str,
+                    ctx: ItemContext) -> dict[str, Any] | TurnFailure:
+        opts = self.options
+        if etype.needs and self._analyzer is not None and not self._analyzer.has(caption,
+                                                                                 etype.needs):
+            return TurnFailure("prefilter", f"missing_{etype.needs}",
+                               f"the caption has no {etype.needs.replace('_', ' ')} "
+                               f"({self._analyzer.method} prefilter)")
+        examples = sample_examples(etype, opts.examples, ctx.rng)
+        request = edit_request(etype, caption, examples, max_tokens=opts.max_tokens,
+                               temperature=opts.temperature)
+        try:
+            result = await ctx.ask(request, validate=parse_edit(etype), stage="generate")
+        except Reject as rej:  # invalid JSON even after the runner's retries
+            return TurnFailure("generate", rej.reason, rej.detail, rej.raw)
+        raw = _raw(result, etype)
+        checks = etype.checks + ((uses_a_verb(etype.verbs),) if opts.require_verb else ())
+        for check in checks:
+            problem = check(caption, result)
+            if problem is not None:
+                return TurnFailure("consistency", check.name, problem, raw)
+        verdict: str | None = None
+        if opts.judge:
+            request = judge_request(etype, caption, result, mode=opts.judge_format,
+                                    temperature=opts.judge_temperature)
+            try:
+                verdict = await ctx.ask(request, validate=parse_verdict(opts.judge_format),
+                                        stage="judge")
+            except Reject as rej:
+                return TurnFailure("judge", "judge_unparseable", rej.detail, rej.raw)
+            if verdict != "yes":
+                return TurnFailure("judge", "judge_no",
+                                   f"the judge says this is not a {etype.title} instruction", raw)
+        fields = {f: result[f] for f in etype.fields}
+        return {"edit_type": etype.name, "edit": result["edit"], "input": caption,
+                "output": result["output"], **fields, "judge": verdict,
+                "few_shot": [f"{etype.name}-{i}" for i, _ in examples]}
+
+
+def caption_of(item: SourceItem, field: str) -> str:
+    """The item's caption, normalised; an empty or non-string one rejects the item."""
+    if field not in item.data:
+        raise Reject("bad_caption", f"the item has no {field!r} field "
+                     f"(fields: {', '.join(item.data) or 'none'})", stage="input")
+    value = item.data[field]
+    if not isinstance(value, str):
+        raise Reject("bad_caption", f"{field} is {type(value).__name__}, not a string",
+                     stage="input")
+    caption = normalize(value)
+    if not caption:
+        raise Reject("bad_caption", f"{field} is empty", stage="input")
+    return caption
+
+
+def image_of(item: SourceItem) -> dict[str, Any]:
+    """The item's image reference (file and/or URL), as the record carries it."""
+    return {k: item.data[k] for k in ("image_file", "url") if item.data.get(k) is not None}
+
+
+def _raw(result: Mapping[str, str], etype: EditType) -> str:
+    return json.dumps({k: result[k] for k in ("edit", *etype.fields, "output")},
+                      ensure_ascii=False)

@@ -1,0 +1,143 @@
+"""The two requests an edit makes: write the edit (few-shot, JSON) and judge it (yes/no).
+
+Few-shot examples are drawn with the item's random generator and
+``random.sample``, which returns a new list: the shared pool is never
+shuffled in place, so one item's draw cannot change another's.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from instructgen.errors import InvalidOutput
+from instructgen.records import Completion, LLMRequest
+
+from .types import EditExample, EditType
+
+#: The judge's answer schema: exactly "yes" or "no".
+JUDGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
+_YES_NO = re.compile(r"^\s*(yes|no)\s*[.!]?\s*$", re.IGNORECASE)
+
+
+def sample_examples(etype: EditType, k: int, rng: random.Random) -> list[tuple[int, EditExample]]:
+    """``k`` examples of the pool with their indexes, drawn without touching the pool."""
+    k = min(k, len(etype.examples))
+    picks = rng.sample(range(len(etype.examples)), k)
+    return [(i, etype.examples[i]) for i in picks]
+
+
+def system_prompt(etype: EditType) -> str:
+    hints = "\n".join(f'- "{f}": {etype.field_hints[f]}' for f in etype.fields)
+    rules = "".join(f"\n- {r}" for r in etype.rules)
+    verbs = ", ".join(f'"{v}"' for v in etype.verbs)
+    return (
+        f"You write one image editing instruction of type {etype.title}: "
+        f"{etype.description}.\n"
+        f"Start the instruction with a verb such as {verbs}.\n"
+        f"Answer with one JSON object with these keys:\n"
+        f'- "edit": the instruction\n{hints}\n'
+        f'- "output": the caption of the image after the edit\n'
+        f"Rules:\n- Keep the output short and close to the input caption.{rules}"
+    )
+
+
+def edit_request(
+    etype: EditType,
+    caption: str,
+    examples: list[tuple[int, EditExample]],
+    *,
+    max_tokens: int,
+    temperature: float,
+) -> LLMRequest:
+    """The chat request that asks for one edit of ``caption`` as JSON."""
+    msgs: list[tuple[str, str]] = [("system", system_prompt(etype))]
+    for _, ex in examples:
+        msgs.append(("user", f"Caption: {ex.input}"))
+        msgs.append(("assistant", json.dumps(ex.answer(etype.fields), ensure_ascii=False)))
+    msgs.append(("user", f"Caption: {caption}"))
+    return LLMRequest(messages=msgs, max_tokens=max_tokens, temperature=temperature,
+                      schema=etype.schema())
+
+
+def parse_edit(etype: EditType) -> Callable[[Completion], dict[str, str]]:
+    """A validator for :meth:`ItemContext.ask`: the answer as a dict of stripped strings.
+
+    The schema already guarantees the keys; this also refuses blank values,
+    which a schema's ``minLength`` lets through as spaces.
+    """
+
+    def validate(answer: Completion) -> dict[str, str]:
+        value = answer.parsed
+        if not isinstance(value, Mapping):  # without a schema-aware backend
+            try:
+                value = json.loads(answer.text)
+            except json.JSONDecodeError as exc:
+                raise InvalidOutput(f"not JSON: {exc.msg}") from None
+        keys = ("edit", *etype.fields, "output")
+        out = {}
+        for key in keys:
+            text = value.get(key) if isinstance(value, Mapping) else None
+            if not isinstance(text, str) or not text.strip():
+                raise InvalidOutput(f"{key!r} is missing or blank")
+            out[key] = " ".join(text.split())
+        return out
+
+    return validate
+
+
+def judge_request(
+    etype: EditType,
+    caption: str,
+    result: Mapping[str, str],
+    *,
+    mode: Literal["json", "text"],
+    temperature: float,
+) -> LLMRequest:
+    """Ask whether ``result`` is an instruction of ``etype``; the answer is yes or no."""
+    reply = ('Reply with JSON: {"answer": "yes"} or {"answer": "no"}.' if mode == "json"
+             else "Reply with one word: yes or no.")
+    user = (f"Caption before: {caption}\n"
+            f"Instruction: {result['edit']}\n"
+            f"Caption after: {result['output']}\n"
+            f"Question: {etype.judge_question}\n{reply}")
+    system = "You check image editing instructions. You answer only yes or no."
+    return LLMRequest(messages=[("system", system), ("user", user)],
+                      max_tokens=8 if mode == "text" else 16, temperature=temperature,
+                      schema=JUDGE_SCHEMA if mode == "json" else None)
+
+
+def parse_verdict(mode: Literal["json", "text"]) -> Callable[[Completion], str]:
+    """A strict validator: ``"yes"`` or ``"no"``; anything else is invalid, never a yes.
+
+    Text mode accepts the bare word (any case, one trailing period); "Yes, it
+    is" or "I think yes" are invalid: the reference scripts accepted any answer
+    containing "yes", which this refuses to repeat.
+    """
+
+    def validate(answer: Completion) -> str:
+        if mode == "json":
+            value = answer.parsed
+            if not isinstance(value, Mapping):
+                try:
+                    value = json.loads(answer.text)
+                except json.JSONDecodeError:
+                    raise InvalidOutput(f"judge answer is not JSON: {answer.text[:60]!r}") from None
+            verdict = value.get("answer") if isinstance(value, Mapping) else None
+            if verdict not in ("yes", "no"):
+                raise InvalidOutput(f"judge answer is neither yes nor no: {verdict!r}")
+            return verdict
+        m = _YES_NO.match(answer.text)
+        if m is None:
+            raise InvalidOutput(f"judge answer is neither yes nor no: {answer.text[:60]!r}")
+        return m.group(1).lower()
+
+    return validate

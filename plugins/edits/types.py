@@ -1,0 +1,167 @@
+"""What an edit type is: :class:`EditType`, registered through ``instructgen_edit_types``.
+
+An edit type carries everything the ``edit`` generator needs to ask for one
+kind of edit and to check the answer::
+
+    @hookimpl
+    def instructgen_edit_types():
+        yield EditType(
+            name="weather_swap", title="weather change",
+            description="change only the weather of the scene",
+            verbs=("make", "turn"), fields=("new_state",),
+            field_hints={"new_state": "the new weather"},
+            needs=None, scope="global",
+            examples=(...),            # at least 8 EditExample records
+            judge_question="Does the instruction change only the weather?",
+            checks=(output_differs(), new_in_output("new_state")),
+        )
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import attrs
+from attrs import field, frozen
+
+from instructgen.errors import DuplicatePluginError, PluginError, RecipeError, did_you_mean
+
+#: What an edit type needs in the caption before it is worth asking the model.
+Need = Literal["noun", "verb", "quoted_text"]
+#: Fields an edit type may ask for besides ``edit`` and ``output``.
+KNOWN_FIELDS = ("edited_object", "new_object", "new_background", "new_state",
+                "text_before", "text_after")
+MIN_EXAMPLES = 8
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@frozen(kw_only=True)
+class EditExample:
+    """One hand-written few-shot example: a caption, the edit, the caption after it."""
+
+    input: str
+    edit: str
+    output: str
+    fields: Mapping[str, str] = field(factory=dict)
+
+    def answer(self, field_names: tuple[str, ...]) -> dict[str, str]:
+        """The example as the JSON answer the model is asked to give."""
+        return {"edit": self.edit, **{k: self.fields[k] for k in field_names},
+                "output": self.output}
+
+    def result(self) -> dict[str, str]:
+        """The example as a checked result (what checks see)."""
+        return {"edit": self.edit, "output": self.output, **self.fields}
+
+
+@frozen
+class Check:
+    """A consistency check: ``run(caption, result)`` returns why it failed, or ``None``.
+
+    ``result`` holds ``edit``, ``output`` and the type's fields.
+    """
+
+    name: str
+    run: Callable[[str, Mapping[str, Any]], str | None]
+
+    def __call__(self, caption: str, result: Mapping[str, Any]) -> str | None:
+        return self.run(caption, result)
+
+
+def _check_name(_i: Any, _a: Any, value: str) -> None:
+    if not _NAME.match(value):
+        raise ValueError(f"edit type name {value!r} must be lowercase letters, digits and "
+                         f"underscores")
+
+
+@frozen(kw_only=True)
+class EditType:
+    """One kind of edit instruction the LLM writes from a caption."""
+
+    name: str = field(validator=_check_name)
+    #: A short human name used in prompts ("colour change").
+    title: str
+    #: What the edit does, one line; goes into the prompt.
+    description: str
+    #: Verbs an instruction of this type usually starts with.
+    verbs: tuple[str, ...] = field(converter=tuple)
+    #: Answer fields besides ``edit`` and ``output``, in the order the model writes them.
+    fields: tuple[str, ...] = field(converter=tuple)
+    #: One line per field telling the model what to put there.
+    field_hints: Mapping[str, str]
+    #: What the caption must have: a noun, a verb, quoted text, or nothing.
+    needs: Need | None
+    examples: tuple[EditExample, ...] = field(converter=tuple)
+    #: Asked of the model after generation; only a plain "yes" accepts.
+    judge_question: str
+    checks: tuple[Check, ...] = field(converter=tuple)
+    #: ``global`` types change the whole picture (kept to the last turn on request).
+    scope: Literal["local", "global"] = "local"
+    #: Extra rules for the prompt, one line each.
+    rules: tuple[str, ...] = field(default=(), converter=tuple)
+    #: Filled in from the registering distribution.
+    dist: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.verbs:
+            raise ValueError(f"edit type {self.name!r}: needs at least one verb")
+        unknown = [f for f in self.fields if f not in KNOWN_FIELDS]
+        if unknown:
+            raise ValueError(f"edit type {self.name!r}: unknown field(s) {unknown} "
+                             f"(known: {', '.join(KNOWN_FIELDS)})")
+        missing = [f for f in self.fields if f not in self.field_hints]
+        if missing:
+            raise ValueError(f"edit type {self.name!r}: no field_hints for {missing}")
+        if len(self.examples) < MIN_EXAMPLES:
+            raise ValueError(f"edit type {self.name!r}: needs at least {MIN_EXAMPLES} few-shot "
+                             f"examples, has {len(self.examples)}")
+        for i, ex in enumerate(self.examples):
+            lacking = [f for f in self.fields if not ex.fields.get(f)]
+            if lacking:
+                raise ValueError(f"edit type {self.name!r}: examples[{i}] lacks {lacking}")
+
+    def schema(self, max_length: int = 200) -> dict[str, Any]:
+        """The JSON schema of the answer: ``edit``, the fields, ``output``, in that order."""
+        text = {"type": "string", "minLength": 1, "maxLength": max_length}
+        props = {"edit": text, **{f: {"type": "string", "minLength": 1, "maxLength": 80}
+                                  for f in self.fields}, "output": text}
+        return {"type": "object", "properties": props, "required": list(props),
+                "additionalProperties": False}
+
+
+def get_edit_types(registry: Any) -> dict[str, EditType]:
+    """Every edit type registered through ``instructgen_edit_types``, by name.
+
+    A name registered twice raises :class:`DuplicatePluginError` naming both
+    providers; never renamed silently.
+    """
+    found: dict[str, EditType] = {}
+    owners: dict[str, str] = {}
+    for impl in registry.pm.hook.instructgen_edit_types.get_hookimpls():
+        prov = registry.provider(impl.plugin_name)
+        who = f"{prov.dist} {prov.version} ({impl.plugin_name})".replace("  ", " ")
+        for etype in impl.function() or ():
+            if not isinstance(etype, EditType):
+                raise PluginError(f"{who}: instructgen_edit_types yielded "
+                                  f"{type(etype).__name__}, expected EditType")
+            if etype.name in found:
+                raise DuplicatePluginError(f"edit type {etype.name!r} is provided twice: by "
+                                           f"{owners[etype.name]} and by {who}")
+            found[etype.name] = attrs.evolve(etype, dist=etype.dist or prov.dist)
+            owners[etype.name] = who
+    return dict(sorted(found.items()))
+
+
+def select_edit_types(known: Mapping[str, EditType], names: list[str],
+                      where: str) -> list[EditType]:
+    """Look ``names`` up; every unknown one is reported as ``where[i]: ...`` in one error."""
+    problems = []
+    for i, name in enumerate(names):
+        if name not in known:
+            problems.append(f"{where}[{i}]: unknown edit type {name!r}"
+                            f"{did_you_mean(name, known)} (valid: {', '.join(known)})")
+    if problems:
+        raise RecipeError("; ".join(problems))
+    return [known[n] for n in names]

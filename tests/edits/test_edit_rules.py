@@ -1,0 +1,154 @@
+"""Rule-derived edit types (``edit_rules``): no model calls, and every record says its origin."""
+
+from __future__ import annotations
+
+import json
+import random
+import tomllib
+from pathlib import Path
+
+import pytest
+from edit_fakes import FAKE, jsonl_source
+
+from instructgen.backends.fake import FakeBackend
+from instructgen.errors import RecipeError
+from instructgen.plugins.edits.rules import (
+    RULES,
+    RuleContext,
+    RulesOptions,
+    counting,
+    singular,
+    with_material,
+)
+from instructgen.records import SourceItem
+from instructgen.text import mentions
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "edits"
+
+
+def rc(caption=None, seed=1, **data):
+    if caption is not None:
+        data["caption"] = caption
+    item = SourceItem(id="it", data=data)
+    return RuleContext(item, caption, random.Random(seed), RulesOptions())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_counting_removes_k_of_n(seed):
+    out = counting(rc("Four boats floating in a calm harbor.", seed))
+    left = out["count_after"]
+    assert out["count_before"] == 4 and 1 <= left <= 3
+    word = {1: "One", 2: "Two", 3: "Three"}[left]
+    noun = "boat" if left == 1 else "boats"
+    assert out["output"] == f"{word} {noun} floating in a calm harbor."
+    assert out["edited_object"] == "boat"
+    assert out["derived_from"] == {"item_id": "it", "rule": "number_before_noun",
+                                   "match": "Four boats"}
+
+
+def test_counting_handles_digits_adjectives_and_irregular_plurals():
+    out = counting(rc("A plate with 2 small pickles on a table."))
+    assert out["output"] == "A plate with 1 small pickle on a table."
+    out = counting(rc("Three children playing in the snow.", seed=4))
+    assert out["edited_object"] == "child"
+    assert counting(rc("A dog on a couch.")) is None
+    assert counting(rc("One dog on a couch.")) is None
+    assert counting(rc("A bus with 12 seats.")) is None  # only 2 to 10
+
+
+def test_singular_and_material_helpers():
+    assert [singular(w) for w in ("boats", "benches", "puppies", "mice", "sheep")] == [
+        "boat", "bench", "puppy", "mouse", "sheep"]
+    assert with_material("A cat on a wooden chair.", "chair", "glass") == \
+        "A cat on a glass chair."
+    assert with_material("Two chairs by a door.", "chair", "marble") == \
+        "Two marble chairs by a door."
+    assert with_material("A dog.", "piano", "glass") is None
+
+
+REMOVE = {"edit_type": "remove", "input": "A dog sitting next to a fire hydrant.",
+          "output": "A dog sitting.", "edited_object": "the fire hydrant",
+          "record_id": "r1", "record_generator": "edit", "image_file": "1.jpg"}
+REPLACE = {"edit_type": "replace", "input": "A cat on a wooden chair.",
+           "output": "A cat on a sofa.", "edited_object": "chair", "new_object": "sofa",
+           "record_id": "r2", "record_generator": "edit", "image_file": "2.jpg"}
+
+
+@pytest.mark.parametrize("name", ["movement", "resize"])
+def test_movement_and_resize_come_from_remove_records(name):
+    out = RULES[name](rc(**REMOVE))
+    assert out["edited_object"] == "fire hydrant" and "fire hydrant" in out["edit"]
+    assert out["input"] == REMOVE["input"]
+    assert out["derived_from"] == {"item_id": "it", "record_id": "r1", "generator": "edit",
+                                   "edit_type": "remove"}
+    assert RULES[name](rc(**REPLACE)) is None
+
+
+def test_visual_reference_and_material_transfer_come_from_replace_records():
+    ref = RULES["visual_reference"](rc(**REPLACE))
+    assert "[reference image]" in ref["edit"] and ref["output"] == REPLACE["output"]
+    assert ref["new_object"] == "sofa" and ref["derived_from"]["record_id"] == "r2"
+    mat = RULES["material_transfer"](rc(**REPLACE))
+    assert mentions(mat["output"], f"{mat['material']} chair")
+    assert "wooden" not in mat["output"] or mat["material"] == "wooden"
+    assert RULES["visual_reference"](rc(**REMOVE)) is None
+
+
+@pytest.mark.parametrize("name", ["visual_sketch", "visual_scribble", "visual_segmentation",
+                                  "visual_depth", "visual_bbox"])
+def test_visual_conditions_come_from_replace_and_remove(name):
+    for data in (REMOVE, REPLACE):
+        out = RULES[name](rc(**data))
+        assert out["condition"] in out["edit"]
+        assert out["output"] == data["output"]
+        assert out["derived_from"]["edit_type"] == data["edit_type"]
+    assert RULES[name](rc(**{**REPLACE, "edit_type": "add"})) is None
+
+
+def test_style_change_uses_the_style_list():
+    out = RULES["style_change"](rc("A dog on a couch."))
+    assert out["output"] == f"{_article(out['style'])} of a dog on a couch."
+    assert out["derived_from"]["style"] == out["style"]
+
+
+def _article(style):
+    return ("An " if style[0] in "aeiou" else "A ") + style
+
+
+def test_rules_run_without_model_calls_and_keep_the_image(tmp_path, run_recipe):
+    rows = [{"id": "1", "caption": "Two dogs on a couch.", "image_file": "1.jpg"},
+            {"id": "2", "caption": "A cat.", "image_file": "2.jpg"}]
+    backend = FakeBackend()
+    res = run_recipe({"backend": FAKE, "source": jsonl_source(tmp_path / "in.jsonl", rows),
+                      "generator": {"name": "edit_rules", "types": ["counting"]}},
+                     backend=backend)
+    assert len(backend.calls) == 0
+    assert [(r.data["image_file"], r.data["output"]) for r in res.records] == [
+        ("1.jpg", "One dog on a couch.")]
+    assert [(r.item_id, r.reason) for r in res.rejections] == [("2", "no_rule_applies")]
+
+
+def test_unknown_rule_type_names_its_key_path(tmp_path, run_recipe):
+    src = jsonl_source(tmp_path / "in.jsonl", [{"id": "1", "caption": "x"}])
+    with pytest.raises(RecipeError, match=r"generator.types\[1\]: unknown rule-derived type "
+                                          r"'movment'; did you mean 'movement'\?"):
+        run_recipe({"backend": FAKE, "source": src,
+                    "generator": {"name": "edit_rules", "types": ["counting", "movment"]}},
+                   backend=FakeBackend())
+
+
+def test_example_rules_recipe_from_records(tmp_path, run_recipe, monkeypatch):
+    monkeypatch.chdir(EXAMPLES.parents[1])
+    recipe = tomllib.loads((EXAMPLES / "rules_from_records.toml").read_text())
+    recipe.update(backend=FAKE, output_dir=str(tmp_path / "out"))
+    res = run_recipe(recipe, backend=FakeBackend())
+    # 2 remove records × (movement, resize, 5 conditions) + 3 replace × (reference,
+    # material, 5 conditions); the colour record is filtered out by the source.
+    assert res.summary.accepted == 2 * 7 + 3 * 7
+    kinds = {r.data["edit_type"] for r in res.records}
+    assert kinds == set(recipe["generator"]["types"])
+    assert all(r.data["derived_from"]["record_id"] == r.item_id for r in res.records)
+    lines = (tmp_path / "out" / "anyedit.jsonl").read_text().splitlines()
+    assert len(lines) == res.summary.accepted
+    assert "edited object" in json.loads(lines[0])
+    assert res.manifest["source_stats"] == {"skipped_other_edit_type": 1}

@@ -1,0 +1,126 @@
+"""The eleven builtin edit types, and types from third-party plugins through the hook."""
+
+from __future__ import annotations
+
+import pytest
+from edit_fakes import FAKE, Scripted, jsonl_source
+
+from instructgen import hookimpl, make_registry
+from instructgen.backends.fake import FakeBackend
+from instructgen.errors import DuplicatePluginError, RecipeError
+from instructgen.plugins.edits import BUILTIN_EDIT_TYPES, EditExample, EditType, get_edit_types
+from instructgen.plugins.edits.checks import output_differs, uses_a_verb
+from instructgen.plugins.edits.prefilter import HeuristicAnalyzer
+from instructgen.schema import check_schema, validate
+
+NAMES = ["add", "remove", "replace", "color_alter", "appearance_alter", "material_alter",
+         "texture_alter", "action_change", "background_change", "tone_transfer", "textual"]
+FIELDS = {"add": ("edited_object",), "remove": ("edited_object",),
+          "replace": ("edited_object", "new_object"), "color_alter": ("edited_object",),
+          "appearance_alter": ("edited_object",), "material_alter": ("edited_object",),
+          "texture_alter": ("edited_object",), "action_change": ("edited_object",),
+          "background_change": ("new_background",), "tone_transfer": ("new_state",),
+          "textual": ("text_before", "text_after")}
+NEEDS = {"remove": "noun", "replace": "noun", "color_alter": "noun", "appearance_alter": "noun",
+         "material_alter": "noun", "texture_alter": "noun", "action_change": "verb",
+         "textual": "quoted_text"}
+
+
+def test_all_eleven_builtin_types_are_registered_through_the_hook(registry):
+    types = get_edit_types(registry)
+    assert sorted(types) == sorted(NAMES)
+    assert all(t.dist == "instructgen" for t in types.values())
+
+
+@pytest.mark.parametrize("etype", BUILTIN_EDIT_TYPES, ids=lambda t: t.name)
+def test_builtin_type_definition(etype: EditType):
+    assert etype.fields == FIELDS[etype.name]
+    assert etype.needs == NEEDS.get(etype.name)
+    assert len(etype.examples) >= 8 and etype.verbs and etype.judge_question.endswith("?")
+    assert len({e.input for e in etype.examples}) == len(etype.examples)
+    schema = etype.schema()
+    check_schema(schema)
+    assert list(schema["properties"]) == ["edit", *etype.fields, "output"]
+    assert (etype.scope == "global") == (etype.name in ("background_change", "tone_transfer"))
+
+
+@pytest.mark.parametrize("etype", BUILTIN_EDIT_TYPES, ids=lambda t: t.name)
+def test_every_few_shot_example_passes_its_own_type(etype: EditType):
+    analyzer = HeuristicAnalyzer()
+    for i, ex in enumerate(etype.examples):
+        assert validate(ex.answer(etype.fields), etype.schema()) == [], i
+        if etype.needs:
+            assert analyzer.has(ex.input, etype.needs), (i, ex.input)
+        for check in (*etype.checks, uses_a_verb(etype.verbs)):
+            assert check(ex.input, ex.result()) is None, (i, check.name)
+
+
+def test_checks_catch_a_broken_example():
+    replace = next(t for t in BUILTIN_EDIT_TYPES if t.name == "replace")
+    ex = replace.examples[0]
+    broken = {**ex.result(), "new_object": "woman", "output": ex.output.replace(
+        ex.fields["new_object"], "woman")}
+    failed = [c.name for c in replace.checks if c(ex.input, broken) is not None]
+    assert failed == ["a_person_in_new_object"]
+
+
+def test_an_edit_type_needs_eight_examples_and_known_fields():
+    ex = EditExample(input="A cat.", edit="Make it night.", output="A cat at night.",
+                     fields={"new_state": "night"})
+    with pytest.raises(ValueError, match="at least 8"):
+        _weather([ex] * 7)
+    with pytest.raises(ValueError, match="unknown field"):
+        EditType(name="x", title="x", description="x", verbs=("make",), fields=("mood",),
+                 field_hints={"mood": "m"}, needs=None, examples=[ex] * 8,
+                 judge_question="?", checks=())
+
+
+def _weather(examples):
+    return EditType(name="weather_swap", title="weather swap", description="change the weather",
+                    verbs=("make",), fields=("new_state",),
+                    field_hints={"new_state": "the weather"}, needs=None, examples=examples,
+                    judge_question="Is this a weather swap instruction?",
+                    checks=(output_differs(),), scope="global")
+
+
+class WeatherPlugin:
+    """A third-party plugin adding one edit type."""
+
+    @hookimpl
+    def instructgen_edit_types(self):
+        ex = EditExample(input="A cat on a wall.", edit="Make it rain.",
+                         output="A cat on a wall in the rain.", fields={"new_state": "rain"})
+        yield _weather([ex] * 8)
+
+
+def test_third_party_types_join_through_the_same_hook(tmp_path, run_recipe):
+    registry = make_registry([WeatherPlugin()], autoload=False)
+    assert "weather_swap" in get_edit_types(registry)
+    src = jsonl_source(tmp_path / "in.jsonl", [{"id": "1", "caption": "A dog in a park."}])
+
+    def edit(caption, req):
+        return {"edit": "Make it snow.", "new_state": "snow", "output": "A dog in a snowy park."}
+
+    res = run_recipe({"backend": FAKE, "source": src,
+                      "generator": {"name": "edit", "types": ["weather_swap"]}},
+                     plugins=[WeatherPlugin()], backend=FakeBackend(responder=Scripted(edit=edit)))
+    assert [r.data["edit_type"] for r in res.records] == ["weather_swap"]
+
+
+def test_a_duplicate_type_name_names_both_providers():
+    class Copycat:
+        @hookimpl
+        def instructgen_edit_types(self):
+            yield next(t for t in BUILTIN_EDIT_TYPES if t.name == "add")
+
+    registry = make_registry([Copycat()], autoload=False)
+    with pytest.raises(DuplicatePluginError, match=r"'add' is provided twice.*Copycat"):
+        get_edit_types(registry)
+
+
+def test_only_global_types_in_a_chain_is_refused(tmp_path, run_recipe):
+    src = jsonl_source(tmp_path / "in.jsonl", [{"id": "1", "caption": "A dog in a park."}])
+    with pytest.raises(RecipeError, match=r"generator\.global_last"):
+        run_recipe({"backend": FAKE, "source": src,
+                    "generator": {"name": "edit", "types": ["tone_transfer"], "turns": 2}},
+                   backend=FakeBackend(responder=Scripted()))
