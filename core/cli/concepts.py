@@ -24,15 +24,25 @@ def register(subparsers: Any) -> None:
         "concepts", help="merge, deduplicate, count and filter concept pools",
         description="Tools for concept-pool files (lists of names, concepts+backgrounds, "
                     "concept->backgrounds dictionaries, c2b output).")
-    sub = group.add_subparsers(dest="concepts_command", metavar="COMMAND", required=True)
+    sub = group.add_subparsers(dest="concepts_command", metavar="COMMAND", required=True,
+                               help="what to do; see instructgen concepts COMMAND --help")
 
-    p = sub.add_parser("merge", help="merge pool files of any shape into one, keeping provenance")
-    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL")
+    p = sub.add_parser(
+        "merge", help="merge pool files of any shape into one, keeping provenance",
+        description="Merge pool files of any accepted shape into one file; concepts with the "
+                    "same name are merged and keep every file they came from.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
+                   help="pool files in any accepted shape")
     _output_args(p)
     p.set_defaults(func=cmd_merge)
 
-    p = sub.add_parser("dedup", help="merge concepts that name the same thing")
-    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL")
+    p = sub.add_parser(
+        "dedup", help="merge concepts that name the same thing",
+        description="Merge concepts equal after normalization and lemmas, then near-duplicate "
+                    "names (rapidfuzz), then, with sentence-transformers installed, names "
+                    "with similar embeddings.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
+                   help="pool files in any accepted shape")
     _output_args(p)
     p.add_argument("--fuzzy", type=float, default=0.92, metavar="T",
                    help="rapidfuzz similarity (0-1) for near-duplicate names; 0 turns it off "
@@ -45,15 +55,23 @@ def register(subparsers: Any) -> None:
                    help="skip the embedding step even when sentence-transformers is installed")
     p.set_defaults(func=cmd_dedup)
 
-    p = sub.add_parser("stats", help="counts per source and backgrounds per concept")
-    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL")
+    p = sub.add_parser(
+        "stats", help="counts per source and backgrounds per concept",
+        description="Print how many concepts each source file gave and how many "
+                    "backgrounds the concepts have.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
+                   help="pool files in any accepted shape")
     p.add_argument("--per-concept", action="store_true",
                    help="also list the background count of every concept")
     p.add_argument("--json", action="store_true", help="print the statistics as JSON")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("filter", help="keep concepts a model says can be photographed")
-    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL")
+    p = sub.add_parser(
+        "filter", help="keep concepts a model says can be photographed",
+        description="Ask the backend, for every concept, whether it is a concrete object "
+                    "that can be photographed; keep the yes answers and record them all.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
+                   help="pool files in any accepted shape")
     _output_args(p)
     p.add_argument("--llm", action="store_true",
                    help='ask the backend "a concrete object that can be photographed?"')

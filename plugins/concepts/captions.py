@@ -1,0 +1,176 @@
+"""Caption generators over concepts: ``c2cap`` (concept) and ``cb2cap`` (concept + background).
+
+An answer that breaks a rule (too long, two sentences, digits, an opinion
+word, the concept missing) raises :class:`InvalidOutput`, so the runner asks
+again with a new seed; after ``max_retries`` the reason is in the rejects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from instructgen.context import ItemContext
+from instructgen.errors import InvalidOutput, Reject
+from instructgen.plugin import Generator
+from instructgen.plugins.textchecks import clean_caption
+from instructgen.records import Completion, LLMRequest, SourceItem
+from instructgen.text import contains_any_word, mentions, word_count, words
+
+from .phrases import strip_article
+from .prompts import background_caption_prompt, caption_schema, concept_caption_prompt
+
+#: Words that make a caption subjective rather than factual.
+OPINION_WORDS = (
+    "beautiful", "stunning", "gorgeous", "breathtaking", "majestic", "amazing", "wonderful",
+    "lovely", "magnificent", "picturesque", "serene", "charming", "delightful", "adorable",
+    "cute", "perfect", "awesome", "exquisite", "enchanting", "mesmerizing", "magical",
+)
+_SENTENCE_BREAK = re.compile(r"[.!?;]\s+\S")
+_DIGIT = re.compile(r"\d")
+
+
+def at_least_one(_inst: Any, attr: attrs.Attribute, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attr.name} must be at least 1, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class CaptionRules:
+    """Rules every concept caption follows; shared by the caption generators."""
+
+    #: Most words in a caption.
+    max_words: int = attrs.field(default=12, validator=at_least_one)
+    #: Words that mark a caption as subjective; a caption using one is asked again.
+    banned_words: list[str] = attrs.field(factory=lambda: list(OPINION_WORDS))
+    #: Allow digits ("3 cats"); the reference data has none.
+    allow_digits: bool = False
+    #: Tokens the model may write per answer.
+    max_tokens: int = attrs.field(default=64, validator=at_least_one)
+    #: Sampling temperature.
+    temperature: float = 0.7
+
+
+def check_caption(answer: Completion, rules: CaptionRules, concepts: Sequence[str]) -> str:
+    """The cleaned caption, or :class:`InvalidOutput` saying which rule it breaks."""
+    parsed = answer.parsed
+    if not isinstance(parsed, Mapping) or not isinstance(parsed.get("caption"), str):
+        raise InvalidOutput("answer has no caption string")
+    caption = clean_caption(parsed["caption"])
+    if not words(caption):
+        raise InvalidOutput("empty caption")
+    caption = caption[0].upper() + caption[1:]
+    n = word_count(caption)
+    if n > rules.max_words:
+        raise InvalidOutput(f"{n} words > max_words {rules.max_words}")
+    if _SENTENCE_BREAK.search(caption) or "\n" in caption:
+        raise InvalidOutput("more than one sentence")
+    if caption.rstrip().endswith("?"):
+        raise InvalidOutput("a question, not a caption")
+    if not rules.allow_digits and _DIGIT.search(caption):
+        raise InvalidOutput("contains digits")
+    opinion = contains_any_word(caption, rules.banned_words)
+    if opinion:
+        raise InvalidOutput(f"subjective word(s): {', '.join(opinion)}")
+    missing = [c for c in concepts if not mentions(caption, c)]
+    if missing:
+        raise InvalidOutput(f"does not mention {', '.join(map(repr, missing))}")
+    return caption
+
+
+def caption_request(rules: CaptionRules, prompt: Any, seed: int | None = None) -> LLMRequest:
+    return LLMRequest(messages=prompt, max_tokens=rules.max_tokens,
+                      temperature=rules.temperature, seed=seed,
+                      schema=caption_schema(rules.max_words))
+
+
+def validator(rules: CaptionRules, concepts: Sequence[str]) -> Callable[[Completion], str]:
+    return lambda answer: check_caption(answer, rules, concepts)
+
+
+def concept_of(item: SourceItem) -> str:
+    concept = item.data.get("concept")
+    if not isinstance(concept, str) or not concept.strip():
+        raise Reject("bad_item", "item has no 'concept' string; use source 'concept_pool'")
+    return concept
+
+
+@attrs.frozen(kw_only=True)
+class C2capOptions(CaptionRules):
+    """Options of ``c2cap``: the caption rules."""
+
+
+class ConceptCaptions(Generator):
+    """One short factual caption per concept."""
+
+    def __init__(self, options: C2capOptions) -> None:
+        self.options = options
+
+    async def generate(self, item: SourceItem, ctx: ItemContext) -> list[dict[str, Any]]:
+        concept = concept_of(item)
+        rules = self.options
+        request = caption_request(rules, concept_caption_prompt(concept, rules.max_words))
+        caption = await ctx.ask(request, validate=validator(rules, [concept]), stage="c2cap")
+        return [{"concept": concept, "caption": caption,
+                 "sources": list(item.data.get("sources", []))}]
+
+
+@attrs.frozen(kw_only=True)
+class Cb2capOptions(CaptionRules):
+    """Options of ``cb2cap``."""
+
+    #: Backgrounds per concept, drawn without replacement with the item's seed.
+    k: int = attrs.field(default=3, validator=at_least_one)
+    #: Most words in a caption (a setting makes captions longer).
+    max_words: int = attrs.field(default=16, validator=at_least_one)
+
+
+class BackgroundCaptions(Generator):
+    """A caption per (concept, background) pair for ``k`` backgrounds of each concept."""
+
+    def __init__(self, options: Cb2capOptions) -> None:
+        self.options = options
+
+    async def generate(self, item: SourceItem, ctx: ItemContext) -> list[dict[str, Any]]:
+        concept = concept_of(item)
+        rules = self.options
+        backgrounds = [b for b in item.data.get("backgrounds", []) if isinstance(b, str)]
+        if not backgrounds:
+            raise Reject("no_backgrounds", f"{concept!r} has no backgrounds in the pool")
+        # sample() copies: the item's (possibly shared) list is never reordered.
+        chosen = ctx.rng.sample(backgrounds, min(rules.k, len(backgrounds)))
+        out: list[dict[str, Any]] = []
+        for background in chosen:
+            prompt = background_caption_prompt(concept, background, rules.max_words)
+            request = caption_request(rules, prompt, ctx.derive_seed("cb2cap", background))
+            try:
+                caption = await ctx.ask(request, validate=validator(rules, [concept]),
+                                        stage="cb2cap")
+            except Reject as rej:
+                ctx.reject(rej.reason, f"background {background!r}: {rej.detail}",
+                           stage="cb2cap", raw=rej.raw, data={"background": background})
+                continue
+            out.append({
+                "concept": concept,
+                "background": background,
+                "caption": caption,
+                "mentions_background": mentions(caption, strip_article(background)),
+                "background_overlap": round(background_overlap(caption, background), 3),
+                "sources": list(item.data.get("sources", [])),
+            })
+        # Each failed background is already in the rejects; an empty list is a valid result.
+        return out
+
+
+_STOP = frozenset({"a", "an", "the", "of", "in", "on", "at", "with", "and", "to", "by"})
+
+
+def background_overlap(caption: str, background: str) -> float:
+    """Share of the background's content words that the caption uses (plurals allowed)."""
+    content = [w for w in words(background) if w.lower() not in _STOP]
+    if not content:
+        return 0.0
+    return sum(mentions(caption, w) for w in content) / len(content)

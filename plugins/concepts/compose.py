@@ -1,0 +1,103 @@
+"""``cc2cap``: one caption combining two different concepts.
+
+A caption that places the pair nowhere ("A cat beside a ladder.") gets a
+background from the pool appended, in ``append_backgrounds`` variants with
+distinct backgrounds; such records say so in ``background_appended``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from instructgen.context import ItemContext
+from instructgen.errors import Reject, UserError
+from instructgen.plugin import Generator
+from instructgen.records import SourceItem
+from instructgen.text import mentions, words
+
+from .captions import CaptionRules, at_least_one, caption_request, validator
+from .phrases import indefinite
+from .prompts import pair_caption_prompt
+
+_PLACE_WORDS = (
+    "in", "on", "at", "inside", "outside", "under", "beneath", "near", "beside", "along",
+    "across", "behind", "through", "among", "by", "over", "against",
+)
+_SCENE_START = re.compile(
+    r"\b(?:next to|in front of|" + "|".join(_PLACE_WORDS) + r")\s+"
+    r"(?:the|a|an|some|his|her|their|its|this|that)\s+",
+    re.IGNORECASE,
+)
+#: Words that end the noun phrase after a place preposition.
+_PHRASE_END = frozenset({*_PLACE_WORDS, "and", "with", "while", "next", "of", "as", "during"})
+
+
+def has_scene(caption: str, concepts: Sequence[str]) -> bool:
+    """True when a place phrase ("on the beach") names something other than the concepts.
+
+    "A cat on the ladder" relates the two concepts; it does not set a scene.
+    """
+    for match in _SCENE_START.finditer(caption):
+        place: list[str] = []
+        for word in words(caption[match.end():]):
+            if word.lower() in _PHRASE_END or len(place) == 4:
+                break
+            place.append(word)
+        if place and not any(mentions(" ".join(place), c) for c in concepts):
+            return True
+    return False
+
+
+def append_background(caption: str, background: str, preposition: str = "in") -> str:
+    """``"A cat and a ladder." + "snowy field"`` → ``"A cat and a ladder in a snowy field."``."""
+    body = caption.rstrip().rstrip(".!").rstrip()
+    return f"{body} {preposition} {indefinite(background)}."
+
+
+@attrs.frozen(kw_only=True)
+class Cc2capOptions(CaptionRules):
+    """Options of ``cc2cap``."""
+
+    #: Most words in the caption the model writes (before a background is appended).
+    max_words: int = attrs.field(default=16, validator=at_least_one)
+    #: Variants with a pool background appended when the caption has no scene; 0: none.
+    append_backgrounds: int = attrs.field(default=1, validator=attrs.validators.ge(0))
+    #: Preposition joining an appended background.
+    preposition: str = "in"
+
+
+class PairCaptions(Generator):
+    """A caption per unordered concept pair, with a background when it lacks a scene."""
+
+    def __init__(self, options: Cc2capOptions) -> None:
+        self.options = options
+
+    async def generate(self, item: SourceItem, ctx: ItemContext) -> list[dict[str, Any]]:
+        opts = self.options
+        concepts = item.data.get("concepts")
+        if not isinstance(concepts, list) or len(concepts) != 2:
+            raise UserError(f"cc2cap needs items with two concepts (item {item.id!r} has "
+                            f"{concepts!r}); use source 'concept_pairs'")
+        first, second = concepts
+        if words(first.lower()) == words(second.lower()):
+            raise Reject("same_concept", f"both concepts are {first!r}")
+        prompt = pair_caption_prompt(first, second, opts.max_words)
+        caption = await ctx.ask(caption_request(opts, prompt),
+                                validate=validator(opts, concepts), stage="cc2cap")
+        base = {"concepts": [first, second], "sources": item.data.get("sources", {})}
+        if has_scene(caption, concepts) or opts.append_backgrounds == 0:
+            return [{**base, "caption": caption, "base_caption": caption, "background": None,
+                     "background_appended": False, "has_scene": has_scene(caption, concepts)}]
+        pool = [b for b in item.data.get("backgrounds", []) if isinstance(b, str)]
+        if not pool:  # nothing to append from: keep the caption as it is
+            return [{**base, "caption": caption, "base_caption": caption, "background": None,
+                     "background_appended": False, "has_scene": False}]
+        chosen = ctx.rng.sample(pool, min(opts.append_backgrounds, len(pool)))
+        return [{**base, "caption": append_background(caption, bg, opts.preposition),
+                 "base_caption": caption, "background": bg, "background_appended": True,
+                 "has_scene": False}
+                for bg in chosen]

@@ -1,0 +1,118 @@
+"""The prompts and answer schemas of the concept generators.
+
+The embedded model is tiny: it follows worked examples given as earlier chat
+turns far better than rules in prose (a single in-prompt example gets copied
+word for word). So each prompt is a short system rule, two example turns
+with subjects unlikely to be in a pool's first items, and the real question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from instructgen.records import Message, messages
+
+
+def caption_schema(max_words: int) -> dict[str, Any]:
+    """``{"caption": "..."}``, the string capped near ``max_words`` words of text."""
+    return {
+        "type": "object",
+        "properties": {"caption": {"type": "string", "minLength": 3,
+                                   "maxLength": max_words * 9 + 12}},
+        "required": ["caption"],
+        "additionalProperties": False,
+    }
+
+
+def backgrounds_schema(count: int, max_chars: int = 40) -> dict[str, Any]:
+    """A JSON array of up to ``count`` short strings."""
+    return {
+        "type": "array",
+        "items": {"type": "string", "minLength": 2, "maxLength": max_chars},
+        "minItems": 1,
+        "maxItems": count,
+    }
+
+
+def _caption_system(max_words: int, subjects: str) -> str:
+    return (
+        f"You write captions for photographs. A caption is one plain, factual sentence of "
+        f"at most {max_words} words about what the photo shows. It names {subjects}, "
+        "has no opinions and no numbers. Answer with JSON only."
+    )
+
+
+def backgrounds_prompt(concept: str, count: int, known: Sequence[str] = ()) -> tuple[Message, ...]:
+    """Ask for ``count`` places or scenes where ``concept`` could be photographed."""
+    system = (
+        f"You list {count} different places or scenes where a thing can be seen in a photo. "
+        "Each is a short noun phrase of 1 to 4 words that does not repeat the thing's name. "
+        "Answer with a JSON array."
+    )
+    question = f"Thing: {concept}"
+    if known:
+        question += "\nAlready listed, give others: " + ", ".join(known)
+    return messages(
+        ("system", system),
+        ("user", "Thing: canoe"),
+        ("assistant", '["calm lake","river bank","boathouse","camping site","waterfall pool"]'),
+        ("user", "Thing: lantern"),
+        ("assistant", '["porch railing","night market","cave entrance","attic","garden path"]'),
+        ("user", question),
+    )
+
+
+def concept_caption_prompt(concept: str, max_words: int) -> tuple[Message, ...]:
+    return messages(
+        ("system", _caption_system(max_words, "the subject")),
+        ("user", "Subject: lantern"),
+        ("assistant", '{"caption":"A brass lantern hanging from a wooden hook."}'),
+        ("user", "Subject: apple"),
+        ("assistant", '{"caption":"A red apple lying on a kitchen counter."}'),
+        ("user", f"Subject: {concept}"),
+    )
+
+
+def background_caption_prompt(concept: str, background: str,
+                              max_words: int) -> tuple[Message, ...]:
+    return messages(
+        ("system", _caption_system(max_words, "the subject and places it in the setting")),
+        ("user", "Subject: lantern\nSetting: camping site"),
+        ("assistant", '{"caption":"A lit lantern standing on a table at a camping site."}'),
+        ("user", "Subject: apple\nSetting: orchard"),
+        ("assistant", '{"caption":"A ripe apple hanging from a branch in an orchard."}'),
+        ("user", f"Subject: {concept}\nSetting: {background}"),
+    )
+
+
+def pair_caption_prompt(first: str, second: str, max_words: int) -> tuple[Message, ...]:
+    return messages(
+        ("system", _caption_system(max_words, "both subjects")),
+        ("user", "Subjects: lantern, dog"),
+        ("assistant", '{"caption":"A dog sleeping beside a brass lantern."}'),
+        ("user", "Subjects: apple, chair"),
+        ("assistant", '{"caption":"A red apple on a wooden chair."}'),
+        ("user", f"Subjects: {first}, {second}"),
+    )
+
+
+def photographable_prompt(concept: str) -> tuple[Message, ...]:
+    """The yes/no question of ``instructgen concepts filter --llm``."""
+    return messages(
+        ("system", "Answer whether the named thing is a concrete object that can be "
+                   "photographed. Answer with JSON only."),
+        ("user", "Is \"bicycle\" a concrete object that can be photographed?"),
+        ("assistant", '{"answer":"yes"}'),
+        ("user", "Is \"freedom\" a concrete object that can be photographed?"),
+        ("assistant", '{"answer":"no"}'),
+        ("user", f"Is \"{concept}\" a concrete object that can be photographed?"),
+    )
+
+
+YES_NO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}

@@ -1,0 +1,220 @@
+"""The work behind ``instructgen concepts merge|dedup|stats|filter``.
+
+Kept apart from the argument parsing so each step can be used (and tested)
+as a library function.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from instructgen.records import Completion, LLMRequest
+from instructgen.seeds import derive_seed
+from instructgen.text import NearDuplicateIndex
+
+from .phrases import lemma_key
+from .pool import Concept, ConceptPool, PoolError
+from .prompts import YES_NO_SCHEMA, photographable_prompt
+
+Shape = Literal["merged", "dict", "list"]
+EMBEDDINGS_MISSING = (
+    "sentence-transformers is not installed, so near-duplicates by embedding similarity "
+    "were not checked (pip install sentence-transformers); used normalization, lemmas"
+)
+
+
+def pool_json(pool: ConceptPool, shape: Shape = "merged") -> Any:
+    """The pool in one of the accepted shapes; only ``merged`` keeps provenance."""
+    if shape == "list":
+        return [c.name for c in pool]
+    if shape == "dict":
+        return {c.name: pool.backgrounds_for(c)[0] for c in pool}
+    return pool.to_json()
+
+
+def write_pool(pool: ConceptPool, path: Path, shape: Shape = "merged") -> None:
+    text = json.dumps(pool_json(pool, shape), ensure_ascii=False, indent=1)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise PoolError(f"{path}: cannot write the pool ({exc})") from None
+
+
+# -- dedup --------------------------------------------------------------------------------
+
+
+@attrs.define
+class DedupReport:
+    """What dedup merged, by method: each entry is (kept name, merged name)."""
+
+    before: int = 0
+    after: int = 0
+    merges: dict[str, list[tuple[str, str]]] = attrs.field(
+        factory=lambda: {"lemma": [], "fuzzy": [], "embedding": []})
+    embeddings: str = "not requested"
+
+
+def dedup_pool(
+    pool: ConceptPool,
+    *,
+    fuzzy_threshold: float | None = 0.92,
+    embedding_threshold: float | None = None,
+    embed: Callable[[list[str]], Any] | None = None,
+) -> tuple[ConceptPool, DedupReport]:
+    """Merge concepts that are the same after normalization and lemmas, then near ones.
+
+    ``embed`` maps names to unit vectors (sentence-transformers); without it the
+    embedding step is skipped and the report says so.
+    """
+    report = DedupReport(before=len(pool))
+    groups: dict[str, list[Concept]] = {}
+    for concept in pool:
+        groups.setdefault(lemma_key(concept.name), []).append(concept)
+    kept: list[list[Concept]] = []
+    index = NearDuplicateIndex(fuzzy_threshold) if fuzzy_threshold else None
+    by_key: dict[str, list[Concept]] = {}
+    for key, members in groups.items():
+        report.merges["lemma"].extend((members[0].name, m.name) for m in members[1:])
+        found = index.match(key) if index is not None else None
+        if found is not None:
+            target = by_key[found[0]]
+            report.merges["fuzzy"].extend((target[0].name, m.name) for m in members)
+            target.extend(members)
+            continue
+        if index is not None:
+            index.add(key)
+        by_key[key] = members
+        kept.append(members)
+    if embed is not None and embedding_threshold is not None and len(kept) > 1:
+        kept = _merge_by_embedding(kept, embed, embedding_threshold, report)
+    out = ConceptPool()
+    out.shared_backgrounds = list(pool.shared_backgrounds)
+    for members in kept:
+        head = members[0]
+        for m in members:
+            merged = out.add(head.name, m.backgrounds, m.sources, m.notes)
+        aliases = list(dict.fromkeys(
+            a for m in members for a in [m.name, *m.notes.get("aliases", [])] if a != head.name))
+        if aliases:
+            merged.notes["aliases"] = aliases
+    out.merged_duplicates = 0
+    report.after = len(out)
+    return out, report
+
+
+def _merge_by_embedding(kept: list[list[Concept]], embed: Callable[[list[str]], Any],
+                        threshold: float, report: DedupReport) -> list[list[Concept]]:
+    import numpy as np
+
+    names = [members[0].name for members in kept]
+    vectors = np.asarray(embed(names), dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    parent = list(range(len(names)))
+    block = 1024
+    # Blocked similarity: each row is compared with earlier rows only, so the
+    # first-seen name wins and memory stays at block x n.
+    for start in range(0, len(names), block):
+        sims = vectors[start:start + block] @ vectors.T
+        for r, row in enumerate(sims):
+            i = start + r
+            if parent[i] != i:
+                continue
+            earlier = np.nonzero(row[:i] >= threshold)[0]
+            roots = [j for j in earlier if parent[j] == j]
+            if roots:
+                parent[i] = int(roots[0])
+                report.merges["embedding"].append((names[roots[0]], names[i]))
+    merged: list[list[Concept]] = []
+    slot: dict[int, list[Concept]] = {}
+    for i, members in enumerate(kept):
+        root = parent[i]
+        if root == i:
+            slot[i] = list(members)
+            merged.append(slot[i])
+        else:
+            slot[root].extend(members)
+    return merged
+
+
+def sentence_transformer_embedder(model: str) -> Callable[[list[str]], Any] | None:
+    """An embedding function, or ``None`` when sentence-transformers is not installed."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        return None
+    encoder = SentenceTransformer(model)
+    return lambda names: encoder.encode(names, normalize_embeddings=True)
+
+
+# -- stats --------------------------------------------------------------------------------
+
+
+def pool_stats(pool: ConceptPool) -> dict[str, Any]:
+    """Counts per source file and the spread of background counts per concept."""
+    per_source: dict[str, dict[str, int]] = {}
+    for concept in pool:
+        for src in concept.sources or ["(unknown)"]:
+            row = per_source.setdefault(src, {"concepts": 0, "with_backgrounds": 0})
+            row["concepts"] += 1
+            row["with_backgrounds"] += bool(concept.backgrounds)
+    counts = [len(c.backgrounds) for c in pool]
+    with_bg = [n for n in counts if n]
+    spread = ({"min": min(with_bg), "median": statistics.median(with_bg),
+               "mean": round(statistics.fmean(with_bg), 2), "max": max(with_bg)}
+              if with_bg else {})
+    return {
+        "concepts": len(pool),
+        "merged_duplicates": pool.merged_duplicates,
+        "with_backgrounds": len(with_bg),
+        "shared_backgrounds": len(pool.shared_backgrounds),
+        "backgrounds_per_concept": spread,
+        "files_read": dict(pool.per_source),
+        "per_source": per_source,
+        "per_concept": {c.name: len(c.backgrounds) for c in pool},
+    }
+
+
+# -- filter -------------------------------------------------------------------------------
+
+
+def parse_yes_no(answer: Completion) -> str:
+    """``yes``, ``no`` or ``unclear``: the answer must *be* yes or no, not contain it."""
+    value: Any = answer.parsed
+    if value is None:
+        try:
+            value = json.loads(answer.text)
+        except ValueError:
+            value = answer.text
+    if isinstance(value, dict):
+        value = value.get("answer")
+    if isinstance(value, str):
+        word = value.strip().strip(".!\"' ").lower()
+        if word in ("yes", "no"):
+            return word
+    return "unclear"
+
+
+def ask_photographable(
+    backend: Any, names: Sequence[str], *, batch_size: int = 16, seed: int = 0,
+    on_batch: Callable[[int], None] | None = None,
+) -> Iterable[tuple[str, str, str]]:
+    """(name, answer, raw text) per concept, asked in batches of ``batch_size``."""
+    for start in range(0, len(names), batch_size):
+        chunk = names[start:start + batch_size]
+        requests = [LLMRequest(messages=photographable_prompt(name), max_tokens=12,
+                               temperature=0.0, seed=derive_seed(seed, "filter", name),
+                               schema=YES_NO_SCHEMA) for name in chunk]
+        answers = backend.generate(requests)
+        if len(answers) != len(chunk):
+            raise RuntimeError(f"backend returned {len(answers)} answers for {len(chunk)}")
+        for name, answer in zip(chunk, answers, strict=True):
+            yield name, parse_yes_no(answer), answer.text
+        if on_batch is not None:
+            on_batch(start + len(chunk))
