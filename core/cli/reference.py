@@ -9,11 +9,18 @@ import os
 def render_cli_reference() -> str:
     from . import build_parser
 
-    os.environ.setdefault("COLUMNS", "100")  # stable wrapping for the generated page
-    parser = build_parser()
-    out = ["# CLI reference", "",
-           "Generated from the parsers by `python docs/generate.py`; do not edit by hand.", ""]
-    out += _section("instructgen", parser)
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal; the page must not vary
+    try:
+        parser = build_parser()
+        out = ["# CLI reference", "",
+               "Generated from the parsers by `python docs/generate.py`; do not edit by hand.", ""]
+        out += _section("instructgen", parser)
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
     return "\n".join(out).rstrip() + "\n"
 
 

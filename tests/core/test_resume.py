@@ -26,7 +26,7 @@ template = "Write a caption about {{subject}}."
 max_tokens = 12
 [backend]
 name = "fake"
-delay = 0.03
+delay = 0.05
 [sink]
 name = "jsonl"
 format = "flat"
@@ -67,7 +67,15 @@ def test_kill_9_at_random_points_then_resume_gives_identical_files(tmp_path):
     kills = 0
     for _attempt in range(12):
         proc = subprocess.Popen(_cmd(recipe), stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.5, 1.6))
+        # Wait until this attempt is generating (its first checkpoint), then strike at a
+        # random moment: between batches, mid-write or mid-checkpoint.
+        state = out / "state.json"
+        before = state.stat().st_mtime_ns if state.exists() else 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None and (
+                not state.exists() or state.stat().st_mtime_ns == before):
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.4))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
