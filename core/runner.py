@@ -207,7 +207,6 @@ class Runner:
     def _make_engine(self, generator: Generator) -> Any:
         """The local engine (one backend or a replica pool), or the Ray engine."""
         plan, recipe = self.plan, self.recipe
-        window = recipe.in_flight or max(2 * recipe.batch_size, 8)
         if recipe.engine.kind == "ray":
             from .engines.ray import RayEngine
 
@@ -220,6 +219,9 @@ class Runner:
             backend = ReplicaPool(plan.backend.spec, plan.backend.options, plan.replicas)
         else:
             backend = plan.backend.build()
+        # Enough items in flight to keep every replica's batch full, twice over.
+        concurrency = max(1, int(getattr(backend, "concurrency", 1)))
+        window = recipe.in_flight or max(2 * recipe.batch_size * concurrency, 8)
         return LocalEngine(generator, plan.generator.spec.name, backend,
                            run_seed=recipe.seed, batch_size=recipe.batch_size, window=window,
                            max_retries=recipe.max_retries, log=self.log,

@@ -1,0 +1,451 @@
+"""Data-parallel backend replicas: one worker process per GPU, or per share of the cores.
+
+``backend.replicas = N`` (or ``"auto"``) makes the runner build a
+:class:`ReplicaPool` instead of one backend. The pool is itself a backend with
+``concurrency = N``: the scheduler keeps N batches in flight, and each goes to
+whichever worker process is idle. Every worker builds the named backend plugin
+from a fresh registry, so a replica is exactly the backend a 1-replica run
+would use, and the pool reports that backend's identity: cache keys, records
+and resume are the same whatever the replica count.
+
+Placement:
+
+* GPUs visible (``CUDA_VISIBLE_DEVICES``, else ``nvidia-smi -L``): worker ``i``
+  sees only GPU ``i`` (round robin when N exceeds the GPUs); ``"auto"`` is one
+  worker per visible GPU.
+* CPU only: the cores this process may use are split into N disjoint slices;
+  each worker is pinned to its slice and, when the backend options have an
+  unset ``n_threads`` field, gets ``n_threads`` = its slice size. ``"auto"`` is
+  1 (one process already uses every core), or ``cores // n_threads`` when
+  ``n_threads`` is set.
+
+A worker that dies mid-batch (killed, out of memory, segfault) is replaced in
+the background and its batch is sent to the next idle worker: answers only
+reach the scheduler from a finished batch, so nothing is lost or duplicated.
+
+Workers are started with ``multiprocessing``'s *spawn* method (CUDA and forked
+threads do not mix), so scripts that call :func:`instructgen.run` with replicas
+need the usual ``if __name__ == "__main__":`` guard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import pickle
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+import traceback
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+import attrs
+
+from instructgen.errors import PluginError
+from instructgen.plugin import PluginSpec
+from instructgen.records import BackendIdentity, Completion, LLMRequest
+
+from .base import Backend
+
+#: Environment variables that size the thread pools of BLAS/OpenMP/torch in a worker.
+_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: Deaths of workers while serving one batch before the batch is given up.
+MAX_BATCH_DEATHS = 3
+#: Replacement workers started over a pool's life, per replica, before giving up.
+MAX_RESTARTS_PER_REPLICA = 4
+_POLL_S = 0.5
+
+
+# -- placement --------------------------------------------------------------------------
+
+
+def visible_gpus() -> list[str]:
+    """Ids of the CUDA devices this process may use, without importing torch."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        out = []
+        for dev in (d.strip() for d in env.split(",")):
+            if not dev or dev.startswith("-"):
+                break  # CUDA ignores every id after an invalid one
+            out.append(dev)
+        return out
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        listing = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=15,
+                                 check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    count = sum(1 for line in listing.splitlines() if line.startswith("GPU "))
+    return [str(i) for i in range(count)]
+
+
+def usable_cores() -> list[int]:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+@attrs.frozen
+class ReplicaSlot:
+    """Where one worker runs: its GPU (if any), its cores and its thread count."""
+
+    index: int
+    gpu: str | None
+    cores: tuple[int, ...]
+    threads: int
+
+    def env(self) -> dict[str, str]:
+        out = {name: str(self.threads) for name in _THREAD_ENV}
+        if self.gpu is not None:
+            out["CUDA_VISIBLE_DEVICES"] = self.gpu
+        return out
+
+
+def plan_slots(replicas: int | str, options: Any, *, gpus: Sequence[str] | None = None,
+               cores: Sequence[int] | None = None) -> list[ReplicaSlot]:
+    """Decide how many workers run and where (see the module docstring)."""
+    gpus = visible_gpus() if gpus is None else list(gpus)
+    cores = usable_cores() if cores is None else list(cores)
+    if replicas == "auto":
+        if gpus:
+            n = len(gpus)
+        else:
+            wanted = _option_threads(options)
+            n = max(1, len(cores) // wanted) if wanted else 1
+    elif isinstance(replicas, int) and not isinstance(replicas, bool) and replicas >= 1:
+        n = replicas
+    else:
+        raise ValueError(f"backend.replicas: expected \"auto\" or a positive integer, "
+                         f"got {replicas!r}")
+    per = max(1, len(cores) // n)
+    slots = []
+    for i in range(n):
+        start = (i * per) % len(cores)
+        share = tuple(cores[start:start + per]) or tuple(cores[:per])
+        slots.append(ReplicaSlot(i, gpus[i % len(gpus)] if gpus else None, share, len(share)))
+    return slots
+
+
+def _option_threads(options: Any) -> int | None:
+    fields = attrs.fields_dict(type(options)) if attrs.has(type(options)) else {}
+    return getattr(options, "n_threads", None) if "n_threads" in fields else None
+
+
+def _worker_options(options: Any, slot: ReplicaSlot) -> tuple[Any, bool]:
+    """The options a worker builds with; True when the worker should be pinned."""
+    if not attrs.has(type(options)) or "n_threads" not in attrs.fields_dict(type(options)):
+        return options, True
+    if options.n_threads is not None:  # the user chose a thread count: leave placement alone
+        return options, False
+    return attrs.evolve(options, n_threads=slot.threads), True
+
+
+# -- the worker process -----------------------------------------------------------------
+
+
+def _build(name: str, options: Any, factory: Any) -> Any:
+    from instructgen.manager import make_registry
+
+    try:
+        spec = make_registry().get("backend", name, where="backend.name")
+    except PluginError:
+        if factory is None:
+            raise
+        return factory(options)  # a backend handed in-process (plugins=[...]), picklable
+    return spec.factory(options)
+
+
+def _travelling(factory: Any) -> Any:
+    """``factory`` if it can be sent to a worker (a class or module function), else None.
+
+    Workers look the backend up by name first; this only serves backends handed
+    in-process through ``plugins=[...]``.
+    """
+    try:
+        pickle.loads(pickle.dumps(factory))
+    except Exception:
+        return None
+    return factory
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a RuntimeError with its text."""
+    with contextlib.suppress(Exception):
+        exc.add_note("in a backend replica:\n" + "".join(traceback.format_exception(exc)))
+    try:
+        return pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def _serve(conn: Connection, name: str, options: Any, factory: Any, cores: tuple[int, ...],
+           pin: bool) -> None:
+    """Worker main: build the backend, then answer batches until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if pin and cores and hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, cores)
+    try:
+        backend = _build(name, options, factory)
+        conn.send(("ready", backend.identity))
+    except BaseException as exc:
+        conn.send(("failed", _portable(exc)))
+        return
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return  # the parent is gone
+            if message[0] != "generate":
+                return
+            try:
+                reply: tuple[str, Any] = ("ok", list(backend.generate(message[1])))
+            except BaseException as exc:
+                reply = ("error", _portable(exc))
+            conn.send(reply)
+    finally:
+        backend.close()
+
+
+# -- the pool ---------------------------------------------------------------------------
+
+
+class _Replica:
+    __slots__ = ("conn", "process", "slot")
+
+    def __init__(self, slot: ReplicaSlot, process: Any, conn: Connection) -> None:
+        self.slot, self.process, self.conn = slot, process, conn
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid)
+
+
+class ReplicaPool(Backend):
+    """N worker processes, each holding one instance of the named backend."""
+
+    def __init__(self, spec: PluginSpec, options: Any, replicas: int | str = "auto", *,
+                 slots: Sequence[ReplicaSlot] | None = None) -> None:
+        self.name, self.options = spec.name, options
+        self.slots = list(slots) if slots is not None else plan_slots(replicas, options)
+        #: Batches the scheduler may keep in flight at once.
+        self.concurrency = len(self.slots)
+        #: Workers replaced after dying, and batches resent after a worker died.
+        self.restarts = 0
+        self.retried_batches = 0
+        #: Batches answered, per replica index.
+        self.served = dict.fromkeys(range(len(self.slots)), 0)
+        self._factory = _travelling(spec.factory)
+        self._mp = mp.get_context("spawn")
+        self._env_lock = threading.Lock()
+        self._state = threading.Lock()
+        self._idle: queue.Queue[_Replica] = queue.Queue()
+        self._busy: dict[int, _Replica] = {}
+        self._all: dict[int, _Replica] = {}
+        self._starting = 0
+        self._closed = False
+        self._last_error: BaseException | None = None
+        self._identity: BackendIdentity | None = None
+        started = [self._spawn(slot) for slot in self.slots]
+        try:
+            for rep in started:
+                self._await_ready(rep)
+        except BaseException:
+            for rep in started:
+                self._stop(rep)
+            raise
+        for rep in started:
+            self._all[rep.slot.index] = rep
+            self._idle.put(rep)
+
+    # -- Backend ------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> BackendIdentity:
+        assert self._identity is not None
+        return self._identity
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the live workers (tests and monitoring)."""
+        with self._state:
+            return [r.pid for r in self._all.values()]
+
+    @property
+    def busy_pids(self) -> list[int]:
+        """Process ids of the workers serving a batch right now."""
+        with self._state:
+            return [r.pid for r in self._busy.values()]
+
+    def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
+        """Answer one batch on an idle worker; a worker that dies hands it to another."""
+        batch = list(requests)
+        deaths = 0
+        while True:
+            rep = self._take()
+            try:
+                rep.conn.send(("generate", batch))
+                kind, payload = rep.conn.recv()
+            except (EOFError, OSError):
+                self._lost(rep)
+                deaths += 1
+                if deaths >= MAX_BATCH_DEATHS:
+                    raise RuntimeError(
+                        f"backend {self.name}: {deaths} replica workers died serving the same "
+                        f"batch of {len(batch)} requests; giving up on it") from None
+                with self._state:
+                    self.retried_batches += 1
+                continue
+            except BaseException:
+                self._release(rep)
+                raise
+            self._release(rep)
+            if kind == "error":
+                raise payload
+            with self._state:
+                self.served[rep.slot.index] += 1
+            return list(payload)
+
+    def close(self) -> None:
+        """Stop every worker (each closes its backend)."""
+        with self._state:
+            self._closed = True
+            reps = list(self._all.values())
+            self._all.clear()
+        for rep in reps:
+            self._stop(rep)
+
+    # -- workers ------------------------------------------------------------------------
+
+    def _spawn(self, slot: ReplicaSlot) -> _Replica:
+        options, pin = _worker_options(self.options, slot)
+        parent, child = self._mp.Pipe()
+        process = self._mp.Process(target=_serve, name=f"instructgen-replica-{slot.index}",
+                                   args=(child, self.name, options, self._factory, slot.cores,
+                                         pin), daemon=True)
+        # The child reads its device and thread settings from the environment at start.
+        with self._env_lock:
+            saved = {k: os.environ.get(k) for k in slot.env()}
+            os.environ.update(slot.env())
+            try:
+                process.start()
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+        child.close()
+        return _Replica(slot, process, parent)
+
+    def _await_ready(self, rep: _Replica) -> None:
+        while not rep.conn.poll(_POLL_S):
+            if not rep.process.is_alive() and not rep.conn.poll(0):
+                raise RuntimeError(f"backend {self.name}: replica {rep.slot.index} exited with "
+                                   f"code {rep.process.exitcode} while starting")
+        try:
+            kind, payload = rep.conn.recv()
+        except (EOFError, OSError):
+            raise RuntimeError(f"backend {self.name}: replica {rep.slot.index} exited while "
+                               "starting") from None
+        if kind == "failed":
+            raise payload
+        if self._identity is None:
+            self._identity = payload
+        elif payload != self._identity:
+            raise RuntimeError(f"backend {self.name}: replica {rep.slot.index} reports identity "
+                               f"{payload!r}, replica 0 {self._identity!r}; the cache would "
+                               "mix them")
+
+    def _take(self) -> _Replica:
+        while True:
+            with self._state:
+                if self._closed:
+                    raise RuntimeError(f"backend {self.name}: the replica pool is closed")
+                if not self._all and not self._starting:
+                    raise RuntimeError(f"backend {self.name}: every replica worker died"
+                                       + (f"; last error: {self._last_error}"
+                                          if self._last_error else ""))
+            try:
+                rep = self._idle.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+            if not rep.process.is_alive():
+                self._lost(rep)
+                continue
+            with self._state:
+                self._busy[rep.slot.index] = rep
+            return rep
+
+    def _release(self, rep: _Replica) -> None:
+        with self._state:
+            self._busy.pop(rep.slot.index, None)
+        self._idle.put(rep)
+
+    def _lost(self, rep: _Replica) -> None:
+        """A worker died: forget it and start a replacement in the background."""
+        if rep.process.is_alive():  # its pipe broke but it still runs: make sure it is gone
+            rep.process.kill()
+        rep.process.join(timeout=5)
+        with contextlib.suppress(OSError):
+            rep.conn.close()
+        with self._state:
+            self._busy.pop(rep.slot.index, None)
+            if self._all.get(rep.slot.index) is rep:
+                del self._all[rep.slot.index]
+            if self._closed or self.restarts >= MAX_RESTARTS_PER_REPLICA * len(self.slots):
+                self._last_error = self._last_error or RuntimeError(
+                    f"replica {rep.slot.index} exited with code {rep.process.exitcode}")
+                return
+            self.restarts += 1
+            self._starting += 1
+        threading.Thread(target=self._restart, args=(rep.slot,), daemon=True,
+                         name=f"instructgen-replica-restart-{rep.slot.index}").start()
+
+    def _restart(self, slot: ReplicaSlot) -> None:
+        try:
+            rep = self._spawn(slot)
+            try:
+                self._await_ready(rep)
+            except BaseException:
+                self._stop(rep)
+                raise
+        except BaseException as exc:
+            with self._state:
+                self._starting -= 1
+                self._last_error = exc
+            return
+        with self._state:
+            self._starting -= 1
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                self._all[slot.index] = rep
+        if closed:
+            self._stop(rep)
+        else:
+            self._idle.put(rep)
+
+    def _stop(self, rep: _Replica) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            rep.conn.send(("close",))
+        rep.process.join(timeout=10)
+        if rep.process.is_alive():
+            rep.process.terminate()
+            rep.process.join(timeout=5)
+        if rep.process.is_alive():
+            rep.process.kill()
+            rep.process.join(timeout=5)
+        with contextlib.suppress(OSError):
+            rep.conn.close()
+

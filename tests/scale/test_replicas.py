@@ -1,0 +1,198 @@
+"""Data-parallel backend replicas on CPU: same records, cache and resume as one replica."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+from scale_setup import (
+    check_counts,
+    fake_recipe,
+    manifest,
+    model_recipe,
+    need_model,
+    output_files,
+)
+
+from instructgen.api import plan
+from instructgen.backends.fake import FakeOptions
+from instructgen.backends.replicas import ReplicaPool, plan_slots, visible_gpus
+from instructgen.errors import ModelNotFoundError
+from instructgen.manager import make_registry
+from instructgen.records import LLMRequest
+from instructgen.runner import Runner
+from instructgen.testing import run_recipe
+
+# -- placement ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ("2,3", ["2", "3"]), ("", []), ("-1", []), ("0,-1,1", ["0"]),
+    ("GPU-1a2b,GPU-3c4d", ["GPU-1a2b", "GPU-3c4d"]),
+])
+def test_visible_gpus_reads_cuda_visible_devices(monkeypatch, env, expected):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", env)
+    assert visible_gpus() == expected
+
+
+def test_auto_is_one_replica_per_gpu_each_pinned_to_its_device():
+    slots = plan_slots("auto", FakeOptions(), gpus=["4", "5", "6"], cores=list(range(12)))
+    assert [s.gpu for s in slots] == ["4", "5", "6"]
+    assert [s.env()["CUDA_VISIBLE_DEVICES"] for s in slots] == ["4", "5", "6"]
+    assert [s.cores for s in slots] == [(0, 1, 2, 3), (4, 5, 6, 7), (8, 9, 10, 11)]
+
+
+def test_cpu_replicas_split_the_cores_without_overlap():
+    slots = plan_slots(3, FakeOptions(), gpus=[], cores=list(range(8)))
+    assert [s.gpu for s in slots] == [None] * 3
+    assert [s.threads for s in slots] == [2, 2, 2]
+    used = [c for s in slots for c in s.cores]
+    assert len(used) == len(set(used)) == 6
+    assert slots[0].env()["OMP_NUM_THREADS"] == "2"
+
+
+def test_cpu_auto_is_one_or_cores_per_thread_count():
+    from instructgen.backends.llamacpp import LlamaCppOptions
+
+    assert len(plan_slots("auto", LlamaCppOptions(), gpus=[], cores=list(range(8)))) == 1
+    assert len(plan_slots("auto", LlamaCppOptions(n_threads=2), gpus=[],
+                          cores=list(range(8)))) == 4
+
+
+def test_worker_gets_n_threads_only_when_the_user_left_it_unset():
+    from instructgen.backends.llamacpp import LlamaCppOptions
+    from instructgen.backends.replicas import _worker_options
+
+    slot = plan_slots(2, LlamaCppOptions(), gpus=[], cores=list(range(6)))[1]
+    assert _worker_options(LlamaCppOptions(), slot) == (LlamaCppOptions(n_threads=3), True)
+    assert _worker_options(LlamaCppOptions(n_threads=5), slot) == (
+        LlamaCppOptions(n_threads=5), False)
+
+
+def test_bad_replica_count_is_a_recipe_error(tmp_path):
+    from instructgen.errors import RecipeError
+
+    with pytest.raises(RecipeError, match=r"backend\.replicas"):
+        plan(fake_recipe(tmp_path, "r", backend={"replicas": 0}))
+
+
+# -- the pool on the fake backend --------------------------------------------------------
+
+
+def test_two_replicas_give_the_records_cache_and_hash_of_one(tmp_path):
+    one = run_recipe(fake_recipe(tmp_path, "one"), tmp_path)
+    two_recipe = fake_recipe(tmp_path, "two", backend={"replicas": 2})
+    the_plan, registry = plan(two_recipe, autoload=False)
+    runner = Runner(the_plan, registry)
+    summary = runner.run()
+    pool = runner.engine.backend
+    assert isinstance(pool, ReplicaPool) and pool.concurrency == 2
+    assert all(n > 0 for n in pool.served.values()), pool.served  # both replicas worked
+    assert sum(pool.served.values()) == summary.backend_calls
+    two_dir = tmp_path / "two"
+    assert output_files(two_dir) == output_files(one.run_dir)
+    assert one.summary.accepted > 0 and one.rejections
+    m1, m2 = manifest(one.run_dir), manifest(two_dir)
+    assert m1["recipe_hash"] == m2["recipe_hash"]
+    assert m1["backend"] == m2["backend"]  # the underlying backend's identity
+    assert m2["recipe"]["backend"]["replicas"] == 2
+    # the cache written by two replicas serves a 1-replica run completely
+    again = run_recipe(fake_recipe(tmp_path, "again", cache={"path": str(tmp_path / "two.sqlite")}),
+                       tmp_path)
+    assert again.summary.requests == 0 and again.summary.cache_hits == summary.requests
+    assert output_files(again.run_dir) == output_files(one.run_dir)
+
+
+def test_a_run_started_with_replicas_resumes_with_one(tmp_path):
+    full = run_recipe(fake_recipe(tmp_path, "full"), tmp_path)
+    part = fake_recipe(tmp_path, "split", backend={"replicas": 2}, limit=17)
+    first = run_recipe(part, tmp_path)
+    assert first.summary.items == 17
+    rest = fake_recipe(tmp_path, "split")  # limit and replicas are runtime keys
+    second = run_recipe(rest, tmp_path)
+    assert second.summary.items == 40
+    assert manifest(second.run_dir)["sessions"][-1]["resumed_at_item"] == 17
+    assert output_files(second.run_dir) == output_files(full.run_dir)
+
+
+def test_a_worker_killed_mid_batch_is_replaced_and_its_batch_retried(tmp_path):
+    reference = run_recipe(fake_recipe(tmp_path, "ref", delay=0.25), tmp_path)
+    recipe = fake_recipe(tmp_path, "killed", delay=0.25, backend={"replicas": 2})
+    the_plan, registry = plan(recipe, autoload=False)
+    runner = Runner(the_plan, registry)
+    killed: list[int] = []
+
+    def kill_one_busy_worker():  # while the main thread consumes records
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pool = getattr(runner.engine, "backend", None)
+            busy = pool.busy_pids if pool is not None and sum(pool.served.values()) else []
+            if busy:
+                os.kill(busy[0], signal.SIGKILL)
+                killed.append(busy[0])
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_one_busy_worker, daemon=True)
+    killer.start()
+    got = list(runner.records())
+    killer.join()
+    pool = runner.engine.backend
+    assert killed, "no worker was ever busy"
+    assert pool.retried_batches >= 1 and pool.restarts >= 1
+    assert runner.summary.status == "finished" and runner.summary.items == 40
+    assert [r.id for r in got] == [r.id for r in reference.records]  # nothing lost or doubled
+    assert output_files(tmp_path / "killed") == output_files(reference.run_dir)
+
+
+def test_a_batch_that_kills_every_worker_fails_the_run_instead_of_looping(tmp_path):
+    spec = make_registry(autoload=False).get("backend", "fake")
+    pool = ReplicaPool(spec, FakeOptions(delay=5.0), 2)
+    try:
+        stop = threading.Event()
+
+        def killer():
+            while not stop.is_set():
+                for pid in pool.busy_pids:
+                    os.kill(pid, signal.SIGKILL)
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        with pytest.raises(RuntimeError, match="died serving the same batch"):
+            pool.generate([LLMRequest(messages=[("user", "hello")])])
+        stop.set()
+        thread.join()
+    finally:
+        pool.close()
+
+
+# -- the embedded model -------------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_two_replicas_of_the_embedded_model(tmp_path):
+    need_model()
+    two = run_recipe(model_recipe(tmp_path, "two", backend={"replicas": 2}), tmp_path)
+    check_counts(two, 6)
+    assert two.summary.backend_calls >= 1 and two.summary.requests >= 5
+    ident = manifest(two.run_dir)["backend"]
+    assert ident["name"] == "llamacpp" and ident["sha256"]
+    # One replica over the same cache: every answer is a hit and the files are identical.
+    one = run_recipe(model_recipe(tmp_path, "one", cache={"path": str(tmp_path / "two.sqlite")}),
+                     tmp_path)
+    assert one.summary.requests == 0 and one.summary.cache_hits == two.summary.requests
+    assert manifest(one.run_dir)["backend"] == ident
+    assert output_files(one.run_dir) == output_files(two.run_dir)
+
+
+@pytest.mark.model
+def test_a_replica_that_cannot_start_raises_the_backends_own_error(tmp_path):
+    need_model()
+    recipe = model_recipe(tmp_path, "bad", backend={"replicas": 2,
+                                                    "model": str(tmp_path / "none.gguf")})
+    with pytest.raises(ModelNotFoundError):
+        run_recipe(recipe, tmp_path)
