@@ -141,7 +141,8 @@ def sample_instance(schema: Mapping[str, Any], rng: random.Random, words: Sequen
     if kind == "array":
         lo = schema.get("minItems", 1)
         hi = max(lo, min(schema.get("maxItems", lo + 3), lo + 3))
-        return [sample_instance(schema.get("items", {}), rng, words) for _ in range(rng.randint(lo, hi))]
+        count = rng.randint(lo, hi)
+        return [sample_instance(schema.get("items", {}), rng, words) for _ in range(count)]
     if kind == "integer":
         return rng.randint(int(schema.get("minimum", 0)), int(schema.get("maximum", 9)))
     if kind == "number":
