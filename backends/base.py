@@ -76,11 +76,6 @@ def json_completion(
     )
 
 
-def compact_schema_json(schema: Any) -> str:
-    """Canonical text of a schema, for cache keys and grammar caches."""
-    return json.dumps(schema, sort_keys=True, separators=(",", ":"))
-
-
 _SHA_MEMO: dict[tuple[str, int, int], str] = {}
 
 

@@ -15,18 +15,17 @@ llguidance is imported lazily; importing this module costs nothing.
 from __future__ import annotations
 
 import functools
+import json
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from instructgen.errors import SchemaError
 from instructgen.schema import check_schema
 
-from .base import compact_schema_json
-
 if TYPE_CHECKING:
     import llguidance
+    import numpy as np
 
 #: Options that make llguidance emit compact JSON (its default allows whitespace).
 _COMPACT = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
@@ -39,7 +38,8 @@ def compile_schema(schema: Mapping[str, Any]) -> str:
     fails the batch up front instead of half way through it.
     """
     check_schema(schema)
-    return _compile(compact_schema_json(schema))
+    # Property order is kept: the model writes keys in the order the schema lists them.
+    return _compile(json.dumps(schema, separators=(",", ":"), ensure_ascii=False))
 
 
 @functools.lru_cache(maxsize=256)
@@ -115,6 +115,8 @@ class Constrainer:
 
         The masks are computed in parallel on llguidance's thread pool.
         """
+        import numpy as np  # numpy comes with the llamacpp / transformers extras
+
         bits = np.zeros((len(constraints), self._words), dtype=np.int32)
         if constraints:
             self._executor.unsafe_compute_mask_ptr(
@@ -129,14 +131,17 @@ class Constrainer:
 
 def apply_mask(logits: np.ndarray, allowed: np.ndarray) -> None:
     """Set the logits of forbidden tokens to ``-inf``, in place."""
-    logits[~allowed[: logits.shape[-1]]] = -np.inf
+    logits[~allowed[: logits.shape[-1]]] = float("-inf")
 
 
 def llamacpp_tokenizer(vocab: Any, eos_tokens: Sequence[int]) -> llguidance.LLTokenizer:
     """An llguidance tokenizer over a llama.cpp vocabulary (about a second to build)."""
     from llguidance.llamacpp import lltokenizer_from_vocab
 
-    return lltokenizer_from_vocab(vocab, eos_token=list(eos_tokens))
+    with warnings.catch_warnings():
+        # It calls llama_token_get_attr, deprecated in llama-cpp-python, once per token.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return lltokenizer_from_vocab(vocab, eos_token=list(eos_tokens))
 
 
 def hf_tokenizer(

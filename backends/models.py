@@ -25,8 +25,6 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-import attrs
-
 from instructgen.errors import ModelNotFoundError, did_you_mean
 from instructgen.plugin import ModelSpec
 
@@ -224,7 +222,9 @@ def _resolve_path(path: Path, backend: str) -> Path:
         found = weights_in_folder(path, backend)
         if found is None:
             wanted = "a *.gguf file" if backend == "llamacpp" else "config.json or a *.gguf file"
-            raise ModelNotFoundError(f"model folder {path.absolute()} has no {wanted} for {backend}")
+            raise ModelNotFoundError(
+                f"model folder {path.absolute()} has no {wanted} for {backend}"
+            )
         return found
     if backend == "llamacpp" and path.suffix.lower() != ".gguf":
         raise ModelNotFoundError(f"backend llamacpp needs a .gguf file, got {path.absolute()}")
@@ -235,23 +235,16 @@ def _resolve_path(path: Path, backend: str) -> Path:
 # The `instructgen models` table
 
 
-@attrs.frozen
-class ModelRow:
-    """One line of the ``instructgen models`` table."""
-
-    name: str
-    description: str
-    #: Where the weights are (when present) or where they are searched for.
-    location: str
-    present: bool
-    backends: tuple[str, ...]
-    hint: str
+#: Column order of :func:`model_rows`.
+MODEL_COLUMNS = ("name", "present", "backends", "location", "description", "hint")
 
 
-def model_rows(registry_models: Mapping[str, ModelSpec]) -> list[ModelRow]:
+def model_rows(registry_models: Mapping[str, ModelSpec]) -> list[dict[str, str]]:
     """Rows for ``instructgen models``: every registered model and whether it is here.
 
-    Never hashes weights or touches the network, so the table is instant.
+    Each row is a dict with the keys of :data:`MODEL_COLUMNS` (all strings,
+    ``present`` is ``"yes"``/``"no"``), ready for a table or JSON. Never hashes
+    weights or touches the network, so the table is instant.
     """
     rows = []
     for name in sorted(registry_models):
@@ -261,16 +254,15 @@ def model_rows(registry_models: Mapping[str, ModelSpec]) -> list[ModelRow]:
             found = spec.resolve(backend)
             if found is not None:
                 break
-        location = str(found) if found is not None else _expected_location(spec)
         rows.append(
-            ModelRow(
-                name=name,
-                description=spec.description,
-                location=location,
-                present=found is not None,
-                backends=tuple(spec.backends),
-                hint="" if found is not None else spec.hint,
-            )
+            {
+                "name": name,
+                "present": "yes" if found is not None else "no",
+                "backends": ", ".join(spec.backends),
+                "location": str(found) if found is not None else _expected_location(spec),
+                "description": spec.description,
+                "hint": "" if found is not None else spec.hint,
+            }
         )
     return rows
 
@@ -280,7 +272,7 @@ __all__ = [
     "EMBEDDED_MODEL",
     "EMBEDDED_SHA256",
     "MODELS_DIR_ENV",
-    "ModelRow",
+    "MODEL_COLUMNS",
     "builtin_models",
     "checkpoint_dirs",
     "embedded_model_path",

@@ -1,4 +1,8 @@
-"""Registers the builtin backends and named models, as any plugin would."""
+"""Registers the builtin backends and named models, as any plugin would.
+
+The backend modules are imported here but import their heavy libraries
+(llama-cpp-python, torch, transformers) only when a backend is built.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from instructgen.manager import hookimpl
 from instructgen.plugin import BackendPlugin, ModelSpec
 
 from .fake import FakeBackend, FakeOptions
+from .hf import TransformersBackend, TransformersOptions
+from .llamacpp import LlamaCppBackend, LlamaCppOptions
+from .models import builtin_models
 
 
 @hookimpl
@@ -18,8 +25,20 @@ def instructgen_backends() -> Iterator[BackendPlugin]:
         options=FakeOptions,
         factory=FakeBackend,
     )
+    yield BackendPlugin(
+        name="llamacpp",
+        description="GGUF models through llama.cpp, many sequences batched in one context.",
+        options=LlamaCppOptions,
+        factory=LlamaCppBackend,
+    )
+    yield BackendPlugin(
+        name="transformers",
+        description="Hugging Face transformers models (folders, hub ids or GGUF), CUDA or CPU.",
+        options=TransformersOptions,
+        factory=TransformersBackend,
+    )
 
 
 @hookimpl
 def instructgen_models() -> Iterator[ModelSpec]:
-    yield from ()
+    yield from builtin_models()

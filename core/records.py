@@ -83,7 +83,10 @@ class LLMRequest:
         return [
             [[m.role, m.content] for m in self.messages],
             self.max_tokens, self.temperature, self.top_p, self.top_k, self.seed,
-            list(self.stop), self.schema,
+            list(self.stop),
+            # Text, not a dict: stable_hash sorts dict keys, but the order of a
+            # schema's properties changes the answer (keys are written in it).
+            None if self.schema is None else json.dumps(self.schema, ensure_ascii=False),
         ]
 
 

@@ -42,6 +42,49 @@ def test_wheel_contains_core_plugins_and_backends(tmp_path):
     assert "instructgen = instructgen.cli:console_main" in scripts
 
 
+_BLOCKED = ("numpy", "jinja2", "rapidfuzz", "pyarrow", "torch", "transformers", "llama_cpp",
+            "llguidance", "ray", "matplotlib", "datasets", "spacy")
+
+_BASE_INSTALL = """
+import builtins, json, sys
+blocked = set(sys.argv[1].split(","))
+real = builtins.__import__
+def guard(name, *args, **kwargs):
+    if name.split(".")[0] in blocked:
+        raise ImportError(f"{name} is not part of the base install")
+    return real(name, *args, **kwargs)
+builtins.__import__ = guard
+import instructgen
+reg = instructgen.make_registry(autoload=False)
+kinds = {k: sorted(reg.plugins(k)) for k in ("source", "generator", "postprocessor", "sink",
+                                             "backend")}
+summary = instructgen.run({
+    "source": {"name": "jsonl", "path": sys.argv[2]},
+    "generator": {"name": "prompt", "template": "Say {caption}."},
+    "postprocess": [{"name": "dedup"}],
+    "backend": "fake", "output_dir": sys.argv[3], "cache": {"enabled": False},
+}, autoload=False)
+print(json.dumps({"kinds": kinds, "accepted": summary.accepted}))
+"""
+
+
+def test_base_install_works_without_any_optional_library(tmp_path):
+    """Only pluggy, attrs, cattrs, structlog and rich: every plugin loads, a run works."""
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"caption": "a cat"}\n{"caption": "a dog"}\n')
+    out = subprocess.run(
+        [sys.executable, "-c", _BASE_INSTALL, ",".join(_BLOCKED), str(items),
+         str(tmp_path / "run")],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    import json
+
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["accepted"] == 2
+    assert {"llamacpp", "transformers", "fake"} <= set(result["kinds"]["backend"])
+    assert {"edit", "c2cap", "implicit", "prompt"} <= set(result["kinds"]["generator"])
+
+
 def test_import_does_not_pull_heavy_dependencies():
     code = ("import sys, instructgen, instructgen.backends, instructgen.plugins;"
             "reg = instructgen.make_registry(); reg.get_backends(); reg.get_generators();"

@@ -1,0 +1,420 @@
+"""The transformers backend: batched decoding with per-request sampling.
+
+It runs its own decoding loop instead of ``model.generate`` because every
+request of a batch carries its own temperature, top-k, top-p, seed, stop
+strings and (optionally) JSON schema, which ``generate`` applies batch-wide.
+Prompts are left-padded and decoded together with a KV cache; each request
+samples with its own ``torch.Generator`` seeded from ``request.seed``, and
+constrained requests get an llguidance token mask before sampling.
+
+Models: a Hugging Face checkpoint folder, a hub id (downloaded only when the
+user wrote one, ``hf:org/name``), or a GGUF file that transformers dequantizes
+(needs ``gguf`` and ``accelerate``), including the embedded SmolLM2 model.
+torch and transformers are imported when the backend is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from instructgen.errors import ContextOverflowError, ModelNotFoundError, UserError
+from instructgen.records import BackendIdentity, Completion, LLMRequest
+
+from .base import Backend, file_sha256, json_completion
+from .chat import ChatTemplate, ChatTemplateError
+from .constrain import Constrainer, JsonConstraint, compile_schema, hf_tokenizer
+from .models import EMBEDDED_MODEL
+
+Dtype = Literal["auto", "float32", "float16", "bfloat16"]
+
+
+@attrs.frozen
+class TransformersOptions:
+    """Options of the ``transformers`` backend."""
+
+    #: Registered name, checkpoint folder, ``.gguf`` file, or ``hf:org/name``.
+    model: str = EMBEDDED_MODEL
+    #: ``auto`` picks CUDA when available, else CPU; or ``cpu``, ``cuda``, ``cuda:1``.
+    device: str = "auto"
+    #: ``auto``: bfloat16 on GPUs that support it, float16 on other GPUs, float32 on CPU.
+    dtype: Dtype = "auto"
+    #: CPU threads for torch; ``None`` keeps torch's default (every core).
+    n_threads: int | None = None
+    #: Sequences per forward pass; larger batches are split into chunks of this size.
+    batch_size: int = attrs.field(default=16, validator=attrs.validators.ge(1))
+    #: Context window in tokens; ``None`` uses the model's ``max_position_embeddings``.
+    n_ctx: int | None = None
+    #: Jinja chat template to use instead of the tokenizer's.
+    chat_template: str | None = None
+    #: Hub revision (branch, tag or commit) for ``hf:`` models.
+    revision: str | None = None
+    #: Allow custom modelling code from the checkpoint (runs code from the model repo).
+    trust_remote_code: bool = False
+
+
+class TransformersBackend(Backend):
+    """Batched generation with a transformers causal LM; see the module docstring."""
+
+    def __init__(
+        self, options: TransformersOptions | None = None, *, model_path: Path | str | None = None
+    ) -> None:
+        self.options = options = options or TransformersOptions()
+        try:
+            import torch
+            import transformers
+        except ImportError:
+            raise UserError(
+                "backend transformers needs torch and transformers:"
+                " pip install 'instructgen[transformers]'"
+            ) from None
+        self._torch = torch
+        if options.n_threads:
+            torch.set_num_threads(options.n_threads)
+        self.source = model_path if model_path is not None else _resolve(options.model)
+        self.device = _pick_device(torch, options.device)
+        self.dtype = _pick_dtype(torch, options.dtype, self.device)
+        self._lock = threading.Lock()
+
+        load: dict[str, Any] = {"trust_remote_code": options.trust_remote_code}
+        if isinstance(self.source, Path) and self.source.suffix.lower() == ".gguf":
+            where, load["gguf_file"] = str(self.source.parent), self.source.name
+        else:
+            where = str(self.source)
+            if options.revision and isinstance(self.source, str):
+                load["revision"] = options.revision
+        try:
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(where, **load)
+            self.model = transformers.AutoModelForCausalLM.from_pretrained(
+                where, dtype=self.dtype, **load
+            )
+        except OSError as exc:
+            raise ModelNotFoundError(
+                f"transformers could not load {self.source}: {' '.join(str(exc).split())[:300]}"
+            ) from None
+        self.model.to(self.device)
+        self.model.eval()
+
+        tok = self.tokenizer
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        tok.padding_side = "left"
+        self.pad_id = int(tok.pad_token_id)
+        self.n_vocab = int(self.model.get_output_embeddings().weight.shape[0])
+        self.n_ctx = options.n_ctx or int(
+            getattr(self.model.config, "max_position_embeddings", 0) or 2048
+        )
+        self._eos = self._eos_ids()
+        self._forward_names = _forward_names(self.model)
+        self._template = self._chat_template()
+        self._constrainer: Constrainer | None = None
+        self._identity = self._make_identity(transformers.__version__)
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> BackendIdentity:
+        return self._identity
+
+    def _make_identity(self, version: str) -> BackendIdentity:
+        src = self.source
+        sha, quant = "", str(self.dtype).removeprefix("torch.")
+        if isinstance(src, Path) and src.is_file():
+            sha = file_sha256(src)
+            quant = f"{_gguf_file_type(src)} dequantized to {quant}"
+        elif isinstance(src, Path):
+            sha = _folder_sha256(src)
+        else:
+            sha = str(getattr(self.model.config, "_commit_hash", "") or "")
+        settings = {
+            "engine": f"transformers {version}, torch {self._torch.__version__}",
+            "device": self.device.type,
+            "chat_template_sha256": hashlib.sha256(self._template.source.encode()).hexdigest(),
+        }
+        return BackendIdentity(
+            name="transformers", model=str(src), sha256=sha, quantization=quant, settings=settings
+        )
+
+    # -- setup helpers -------------------------------------------------------------------
+
+    def _eos_ids(self) -> frozenset[int]:
+        ids: set[int] = set()
+        for value in (
+            getattr(self.model.generation_config, "eos_token_id", None),
+            self.tokenizer.eos_token_id,
+        ):
+            if isinstance(value, int):
+                ids.add(value)
+            elif value:
+                ids.update(int(v) for v in value)
+        return frozenset(ids)
+
+    def _chat_template(self) -> ChatTemplate:
+        source = self.options.chat_template or getattr(self.tokenizer, "chat_template", None)
+        if not isinstance(source, str) or not source:
+            raise ChatTemplateError(
+                f"{self.source} has no chat template; set the transformers option chat_template"
+            )
+        return ChatTemplate(
+            source,
+            bos_token=self.tokenizer.bos_token or "",
+            eos_token=self.tokenizer.eos_token or "",
+        )
+
+    def _constraints(self) -> Constrainer:
+        if self._constrainer is None:
+            lltok = hf_tokenizer(self.tokenizer, self.n_vocab, sorted(self._eos))
+            self._constrainer = Constrainer(lltok, self.n_vocab)
+        return self._constrainer
+
+    def prompt_tokens(self, request: LLMRequest) -> list[int]:
+        """The request's messages through the chat template, as token ids."""
+        text = self._template.render(request.messages)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # -- generation ----------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
+        if not requests:
+            return []
+        prompts = []
+        for i, req in enumerate(requests):
+            if req.schema is not None:
+                compile_schema(req.schema)
+            ids = self.prompt_tokens(req)
+            if len(ids) >= self.n_ctx:
+                raise ContextOverflowError(
+                    f"request {i}: prompt of {len(ids)} tokens does not fit the transformers"
+                    f" context window n_ctx={self.n_ctx} (it needs room for at least one answer"
+                    f" token); raise n_ctx or shorten the prompt"
+                )
+            prompts.append(ids)
+        # Similar lengths share a chunk, so little compute goes to padding.
+        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
+        out: list[Completion | None] = [None] * len(requests)
+        size = self.options.batch_size
+        with self._lock, self._torch.inference_mode():
+            for start in range(0, len(order), size):
+                chunk = order[start: start + size]
+                done = self._generate_chunk(
+                    [requests[i] for i in chunk], [prompts[i] for i in chunk]
+                )
+                for i, completion in zip(chunk, done, strict=True):
+                    out[i] = completion
+        return [c for c in out if c is not None]
+
+    def _generate_chunk(
+        self, requests: list[LLMRequest], prompts: list[list[int]]
+    ) -> list[Completion]:
+        torch, dev = self._torch, self.device
+        n = len(requests)
+        width = max(len(p) for p in prompts)
+        ids = torch.full((n, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((n, width), dtype=torch.long)
+        for row, p in enumerate(prompts):
+            ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
+            mask[row, width - len(p):] = 1
+        ids, mask = ids.to(dev), mask.to(dev)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+
+        states = [_Row(req, len(p), self, dev) for req, p in zip(requests, prompts, strict=True)]
+        budget = max(
+            min(r.max_tokens, self.n_ctx - len(p))
+            for r, p in zip(requests, prompts, strict=True)
+        )
+        cache = None
+        for _step in range(budget):
+            cache_name, keep_name = self._forward_names
+            extra = {cache_name: cache} if cache is not None else {}
+            if keep_name:
+                extra[keep_name] = 1  # logits of the last position only
+            result = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **extra
+            )
+            cache = result["cache"] if "cache" in result else result["past_key_values"]
+            logits = result.logits[:, -1, :].float()
+            tokens = self._pick(logits, states)
+            for row, state in enumerate(states):
+                if state.finish is None:
+                    state.advance(int(tokens[row]))
+            if all(s.finish is not None for s in states):
+                break
+            feed = [s.last if s.finish is None else self.pad_id for s in states]
+            ids = torch.tensor(feed, dtype=torch.long, device=dev).unsqueeze(1)
+            mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=dev)], dim=1)
+            positions = positions[:, -1:] + 1
+        return [s.completion() for s in states]
+
+    def _pick(self, logits: Any, states: list[_Row]) -> Any:
+        """One token per row: masked by the grammar, then greedy or seeded sampling."""
+        torch = self._torch
+        live = [i for i, s in enumerate(states) if s.finish is None]
+        constrained = [i for i in live if states[i].constraint is not None]
+        if constrained:
+            allowed = self._constraints().masks([states[i].constraint for i in constrained])  # type: ignore[misc]
+            width = min(allowed.shape[1], logits.shape[1])
+            block = torch.from_numpy(~allowed[:, :width]).to(logits.device)
+            rows = torch.tensor(constrained, device=logits.device)
+            sub = logits[rows]
+            sub[:, :width].masked_fill_(block, float("-inf"))
+            sub[:, width:] = float("-inf")
+            logits[rows] = sub
+        tokens = logits.argmax(dim=-1)
+        sampled = [i for i in live if states[i].request.temperature > 0]
+        if sampled:
+            probs = _filtered_probs(torch, logits[sampled], [states[i].request for i in sampled])
+            for k, i in enumerate(sampled):
+                tokens[i] = torch.multinomial(probs[k], 1, generator=states[i].generator)[0]
+        return tokens.tolist()
+
+    def decode(self, tokens: list[int]) -> str:
+        """Text of generated tokens, without special tokens or space clean-up."""
+        return self.tokenizer.decode(
+            tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+
+    def close(self) -> None:
+        self.model = None  # type: ignore[assignment]
+        if self.device.type == "cuda":
+            self._torch.cuda.empty_cache()
+
+
+class _Row:
+    """Decoding state of one request inside a chunk."""
+
+    def __init__(
+        self, request: LLMRequest, n_prompt: int, backend: TransformersBackend, device: Any
+    ) -> None:
+        self.request, self.n_prompt, self.b = request, n_prompt, backend
+        self.tokens: list[int] = []
+        self.text = ""
+        self.finish: str | None = None
+        self.last = backend.pad_id
+        self.constraint: JsonConstraint | None = (
+            backend._constraints().start(request.schema) if request.schema is not None else None
+        )
+        self.generator = None
+        if request.temperature > 0:
+            self.generator = backend._torch.Generator(device=device)
+            self.generator.manual_seed((request.seed or 0) & 0xFFFF_FFFF_FFFF_FFFF)
+
+    def advance(self, token: int) -> None:
+        req = self.request
+        if token in self.b._eos:
+            self.finish = "stop"
+            return
+        self.tokens.append(token)
+        self.last = token
+        if self.constraint is not None:
+            self.constraint.consume(token)
+        if req.stop:
+            before = len(self.text)
+            self.text = self.b.decode(self.tokens)
+            start = max(0, before - max(len(s) for s in req.stop) + 1)
+            cuts = [i for s in req.stop if s and (i := self.text.find(s, start)) >= 0]
+            if cuts:
+                self.text = self.text[: min(cuts)]
+                self.finish = "stop"
+                return
+        if self.constraint is not None and self.constraint.finished:
+            self.finish = "stop"
+        elif len(self.tokens) >= req.max_tokens or self.n_prompt + len(self.tokens) >= self.b.n_ctx:
+            self.finish = "length"
+
+    def completion(self) -> Completion:
+        if not self.request.stop:
+            self.text = self.b.decode(self.tokens)
+        return json_completion(
+            self.text,
+            self.request.schema,
+            finish_reason=self.finish or "length",
+            prompt_tokens=self.n_prompt,
+            completion_tokens=len(self.tokens),
+        )
+
+
+def _filtered_probs(torch: Any, logits: Any, requests: list[LLMRequest]) -> Any:
+    """Softmax after temperature, top-k and top-p, set per row, in ``generate``'s order."""
+    dev = logits.device
+    temps = torch.tensor([r.temperature for r in requests], device=dev).unsqueeze(1)
+    logits = logits / temps
+    vocab = logits.shape[1]
+    ks = torch.tensor([r.top_k if 0 < r.top_k < vocab else vocab for r in requests], device=dev)
+    ps = torch.tensor([r.top_p for r in requests], device=dev).unsqueeze(1)
+    values, index = logits.sort(dim=-1, descending=True)
+    rank = torch.arange(vocab, device=dev).unsqueeze(0)
+    drop = rank >= ks.unsqueeze(1)
+    probs = values.masked_fill(drop, float("-inf")).softmax(dim=-1)
+    drop |= (probs.cumsum(dim=-1) - probs) > ps
+    drop[:, 0] = False  # always keep the most likely token
+    values = values.masked_fill(drop, float("-inf"))
+    filtered = torch.full_like(logits, float("-inf")).scatter(1, index, values)
+    return filtered.softmax(dim=-1)
+
+
+def _forward_names(model: Any) -> tuple[str, str | None]:
+    """Keyword names for the KV cache and last-logits-only, which moved across versions."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    cache = "cache" if "cache" in params else "past_key_values"
+    keep = next((k for k in ("logits_to_keep", "num_logits_to_keep") if k in params), None)
+    return cache, keep
+
+
+def _pick_device(torch: Any, wanted: str) -> Any:
+    if wanted == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(wanted)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"transformers device {wanted!r}: no CUDA device is available")
+    return device
+
+
+def _pick_dtype(torch: Any, wanted: str, device: Any) -> Any:
+    if wanted != "auto":
+        return getattr(torch, wanted)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _resolve(model: str) -> Path | str:
+    from instructgen.manager import make_registry
+
+    from .models import resolve_model
+
+    return resolve_model(make_registry().get_models(), model, "transformers")
+
+
+def _gguf_file_type(path: Path) -> str:
+    """Quantization name stored in a GGUF header (``general.file_type``)."""
+    try:
+        import gguf
+
+        reader = gguf.GGUFReader(str(path))
+        field = reader.fields.get("general.file_type")
+        if field is None:
+            return "gguf"
+        value = int(field.parts[field.data[0]][0])
+        return gguf.LlamaFileType(value).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+    except (ImportError, ValueError, KeyError, IndexError):
+        return "gguf"
+
+
+def _folder_sha256(folder: Path) -> str:
+    """One digest over a checkpoint's weight and tokenizer files (each hashed once, memoized)."""
+    h = hashlib.sha256()
+    patterns = ("*.safetensors", "*.bin", "config.json", "tokenizer*.json")
+    files = sorted({f for pat in patterns for f in folder.glob(pat) if f.is_file()})
+    for f in files:
+        h.update(f"{f.name}:{file_sha256(f)}\n".encode())
+    return h.hexdigest() if files else ""
+
+
+__all__ = ["TransformersBackend", "TransformersOptions"]

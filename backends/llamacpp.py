@@ -1,0 +1,459 @@
+"""The llama.cpp backend: many sequences decoded together in one context.
+
+Built directly on llama.cpp's low-level API (through llama-cpp-python's
+ctypes bindings) rather than ``Llama.create_completion``, which serves one
+prompt at a time. Every request of a batch gets its own sequence id, KV-cache
+stream and sampler chain (top-k → top-p → temperature → seeded draw), and one
+``llama_decode`` call advances all of them by a token while new prompts are
+prefilled in the same call (continuous batching). When a batch holds more
+requests than ``n_seq_max``, a finished sequence's slot is cleared and handed
+to the next waiting request.
+
+With a JSON schema, llguidance masks the logits before sampling (see
+:mod:`instructgen.backends.constrain`), and the sequence ends as soon as the
+JSON is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import os
+import threading
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from instructgen.errors import ContextOverflowError, ModelNotFoundError, UserError
+from instructgen.records import BackendIdentity, Completion, LLMRequest
+
+from .base import Backend, file_sha256, json_completion
+from .chat import ChatTemplate, ChatTemplateError
+from .constrain import Constrainer, JsonConstraint, apply_mask, compile_schema, llamacpp_tokenizer
+from .models import EMBEDDED_MODEL
+
+_ALL_LAYERS = 0x7FFFFFFF
+_MAX_SEED = 0xFFFFFFFF  # llama.cpp reads this value as "pick a random seed"
+
+
+@attrs.frozen
+class LlamaCppOptions:
+    """Options of the ``llamacpp`` backend."""
+
+    #: Registered model name, path to a ``.gguf`` file, or a folder holding one.
+    model: str = EMBEDDED_MODEL
+    #: Context window of each sequence, in tokens (prompt + answer).
+    n_ctx: int = attrs.field(default=2048, validator=attrs.validators.ge(16))
+    #: Sequences decoded together; larger batches queue for a free slot.
+    n_seq_max: int = attrs.field(default=8, validator=attrs.validators.in_(range(1, 257)))
+    #: Most tokens handed to one ``llama_decode`` call (prefill chunk size).
+    n_batch: int = attrs.field(default=512, validator=attrs.validators.ge(1))
+    #: Physical micro-batch size inside a decode call.
+    n_ubatch: int = attrs.field(default=512, validator=attrs.validators.ge(1))
+    #: CPU threads; ``None`` uses every core this process may run on.
+    n_threads: int | None = None
+    #: Layers offloaded to the GPU: 0 keeps everything on the CPU, -1 offloads all.
+    n_gpu_layers: int = attrs.field(default=0, validator=attrs.validators.ge(-1))
+    #: Flash attention (GPU builds benefit; off by default for CPU parity).
+    flash_attn: bool = False
+    #: Jinja chat template to use instead of the one stored in the GGUF file.
+    chat_template: str | None = None
+    #: Let llama.cpp print its load and timing logs to stderr.
+    verbose: bool = False
+
+
+class LlamaCppBackend(Backend):
+    """Batched generation with llama.cpp; see the module docstring."""
+
+    def __init__(self, options: LlamaCppOptions | None = None, *, model_path: Path | None = None):
+        self.options = options = options or LlamaCppOptions()
+        try:
+            import llama_cpp
+        except ImportError:
+            raise UserError(
+                "backend llamacpp needs llama-cpp-python: pip install 'instructgen[llamacpp]'"
+                " (for CUDA: CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install llama-cpp-python)"
+            ) from None
+        import llama_cpp._logger as llama_logger
+
+        llama_logger.set_verbose(options.verbose)
+        self._lc = lc = llama_cpp
+        self.model_path = model_path or _resolve(options.model)
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._ctx: Any = None
+        self._batch: Any = None
+
+        lc.llama_backend_init()
+        mparams = lc.llama_model_default_params()
+        mparams.n_gpu_layers = _ALL_LAYERS if options.n_gpu_layers == -1 else options.n_gpu_layers
+        self._model = lc.llama_model_load_from_file(str(self.model_path).encode(), mparams)
+        if not self._model:
+            raise ModelNotFoundError(
+                f"llama.cpp could not load {self.model_path} (not a GGUF model?)"
+            )
+        self._vocab = lc.llama_model_get_vocab(self._model)
+        self.n_vocab = lc.llama_vocab_n_tokens(self._vocab)
+
+        threads = options.n_threads or len(os.sched_getaffinity(0))
+        cparams = lc.llama_context_default_params()
+        # One unified KV cache with room for every slot's full window: sequences
+        # never run out of cells, and llama.cpp can put prompt chunks of
+        # different lengths in one micro-batch (split KV streams force
+        # equal-length splits, which turns prefill into token-by-token steps).
+        cparams.n_ctx = options.n_ctx * options.n_seq_max
+        cparams.n_seq_max = options.n_seq_max
+        cparams.kv_unified = True
+        cparams.n_batch = max(options.n_batch, options.n_seq_max)
+        cparams.n_ubatch = min(options.n_ubatch, cparams.n_batch)
+        cparams.n_threads = threads
+        cparams.n_threads_batch = threads
+        cparams.no_perf = True
+        cparams.flash_attn_type = 1 if options.flash_attn else 0
+        self._ctx = lc.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            raise UserError(
+                f"llama.cpp could not create a context of {cparams.n_ctx} tokens"
+                f" (n_ctx={options.n_ctx} x n_seq_max={options.n_seq_max}); lower one of them"
+            )
+        self.n_ctx = options.n_ctx
+        self.n_batch = lc.llama_n_batch(self._ctx)
+        self._memory = lc.llama_get_memory(self._ctx)
+        self._batch = lc.llama_batch_init(self.n_batch, 0, 1)
+
+        self._pieces = [self._piece(t) for t in range(self.n_vocab)]
+        self._eog = frozenset(
+            t for t in range(self.n_vocab) if lc.llama_vocab_is_eog(self._vocab, t)
+        )
+        self._template = self._chat_template()
+        self._add_bos = bool(lc.llama_vocab_get_add_bos(self._vocab))
+        self._constrainer: Constrainer | None = None
+        self._identity = self._make_identity()
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> BackendIdentity:
+        return self._identity
+
+    def _make_identity(self) -> BackendIdentity:
+        settings: dict[str, Any] = {
+            "engine": f"llama-cpp-python {getattr(self._lc, '__version__', '?')}",
+            "device": "cpu" if self.options.n_gpu_layers == 0 else "gpu",
+            "flash_attn": self.options.flash_attn,
+            "chat_template_sha256": hashlib.sha256(self._template.source.encode()).hexdigest(),
+        }
+        return BackendIdentity(
+            name="llamacpp",
+            model=str(self.model_path),
+            sha256=file_sha256(self.model_path),
+            quantization=self._quantization(),
+            settings=settings,
+        )
+
+    def _quantization(self) -> str:
+        ftype = self._lc.llama_model_ftype(self._model)
+        for name in dir(self._lc):
+            if name.startswith("LLAMA_FTYPE_") and getattr(self._lc, name) == ftype:
+                short = name.removeprefix("LLAMA_FTYPE_")
+                return short.removeprefix("MOSTLY_").removeprefix("ALL_")
+        return f"ftype {ftype}"
+
+    # -- model helpers -------------------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        size = 1 << 16
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = self._lc.llama_model_meta_val_str(self._model, key.encode(), buf, size)
+            if n < 0:
+                return None
+            if n < size:
+                return buf.raw[:n].decode("utf-8", errors="replace")
+            size = n + 1
+
+    def _piece(self, token: int, special: bool = False) -> bytes:
+        buf = ctypes.create_string_buffer(256)
+        n = self._lc.llama_token_to_piece(self._vocab, token, buf, 256, 0, special)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = self._lc.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
+        return buf.raw[:n]
+
+    def _chat_template(self) -> ChatTemplate:
+        source = self.options.chat_template or self._meta("tokenizer.chat_template")
+        if not source:
+            raise ChatTemplateError(
+                f"{self.model_path.name} has no tokenizer.chat_template; set the llamacpp"
+                " option chat_template to a Jinja template"
+            )
+        lc, vocab = self._lc, self._vocab
+        bos = lc.llama_vocab_bos(vocab)
+        eos = lc.llama_vocab_eos(vocab)
+        return ChatTemplate(
+            source,
+            bos_token=self._piece(bos, True).decode(errors="replace") if bos >= 0 else "",
+            eos_token=self._piece(eos, True).decode(errors="replace") if eos >= 0 else "",
+        )
+
+    def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
+        """Token ids of ``text``; special tokens written in the text are parsed."""
+        data = text.encode()
+        size = len(data) + 16
+        while True:
+            buf = (self._lc.llama_token * size)()
+            n = self._lc.llama_tokenize(self._vocab, data, len(data), buf, size, add_special, True)
+            if n >= 0:
+                return list(buf[:n])
+            size = -n
+
+    def prompt_tokens(self, request: LLMRequest) -> list[int]:
+        """The request's messages through the chat template, as token ids."""
+        text = self._template.render(request.messages)
+        bos = self._template.bos_token
+        add_bos = self._add_bos and not (bos and text.startswith(bos))
+        return self.tokenize(text, add_special=add_bos)
+
+    def _constraints(self) -> Constrainer:
+        if self._constrainer is None:
+            tok = llamacpp_tokenizer(self._vocab, sorted(self._eog))
+            self._constrainer = Constrainer(tok, self.n_vocab)
+        return self._constrainer
+
+    # -- generation ----------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
+        if not requests:
+            return []
+        if self._ctx is None:
+            raise RuntimeError("the llamacpp backend is closed")
+        # Everything that can be refused is refused before the first decode.
+        prompts = []
+        for i, req in enumerate(requests):
+            if req.schema is not None:
+                compile_schema(req.schema)
+            tokens = self.prompt_tokens(req)
+            if len(tokens) >= self.n_ctx:
+                raise ContextOverflowError(
+                    f"request {i}: prompt of {len(tokens)} tokens does not fit the llamacpp context"
+                    f" window n_ctx={self.n_ctx} (it needs room for at least one answer token);"
+                    f" raise n_ctx or shorten the prompt"
+                )
+            prompts.append(tokens)
+        with self._lock:
+            return _Run(self, requests, prompts).run()
+
+    def close(self) -> None:
+        lc = self._lc
+        if self._batch is not None:
+            lc.llama_batch_free(self._batch)
+            self._batch = None
+        if self._ctx is not None:
+            lc.llama_free(self._ctx)
+            self._ctx = None
+        if self._model is not None:
+            lc.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # interpreter shutdown may have freed llama_cpp
+            self.close()
+
+
+def _resolve(model: str) -> Path:
+    from instructgen.manager import make_registry
+
+    from .models import resolve_model
+
+    found = resolve_model(make_registry().get_models(), model, "llamacpp")
+    assert isinstance(found, Path)  # hub ids are refused for llamacpp
+    return found
+
+
+class _Seq:
+    """Decoding state of one request while it owns a slot (sequence id)."""
+
+    __slots__ = (
+        "constraint", "finish", "index", "logit_row", "n_fed", "n_out", "out", "pending", "pos",
+        "prompt", "request", "sampler", "slot", "text",
+    )
+
+    def __init__(self, index: int, request: LLMRequest, prompt: list[int], slot: int) -> None:
+        self.index, self.request, self.prompt, self.slot = index, request, prompt, slot
+        self.n_fed = 0  # prompt tokens submitted so far
+        self.pos = 0  # next KV position
+        self.pending: int | None = None  # sampled token waiting to be decoded
+        self.out = bytearray()
+        self.text = ""
+        self.n_out = 0
+        self.finish: str | None = None
+        self.sampler: Any = None
+        self.constraint: JsonConstraint | None = None
+        self.logit_row = -1  # batch row whose logits this sequence samples from
+
+
+class _Run:
+    """One ``generate`` call: a queue of requests flowing through the slots."""
+
+    def __init__(
+        self, backend: LlamaCppBackend, requests: Sequence[LLMRequest], prompts: list[list[int]]
+    ) -> None:
+        self.b = backend
+        self.lc = backend._lc
+        self.requests = requests
+        self.prompts = prompts
+        self.results: list[Completion | None] = [None] * len(requests)
+        self.queue = deque(range(len(requests)))
+        self.free = list(range(backend.options.n_seq_max - 1, -1, -1))
+        self.active: list[_Seq] = []
+        batch = backend._batch
+        n = backend.n_batch
+        import numpy as np  # with the llamacpp extra; kept out of plugin loading
+
+        self.as_array = np.ctypeslib.as_array
+        self.tok = np.ctypeslib.as_array(batch.token, shape=(n,))
+        self.pos = np.ctypeslib.as_array(batch.pos, shape=(n,))
+        self.nseq = np.ctypeslib.as_array(batch.n_seq_id, shape=(n,))
+        self.logits = np.ctypeslib.as_array(batch.logits, shape=(n,))
+        self.seq_ptrs = [batch.seq_id[i] for i in range(n)]
+
+    def run(self) -> list[Completion]:
+        lc, b = self.lc, self.b
+        lc.llama_memory_clear(b._memory, True)
+        try:
+            while self.queue or self.active:
+                self._admit()
+                rows = self._fill_batch()
+                rc = lc.llama_decode(b._ctx, b._batch)
+                if rc != 0:
+                    raise RuntimeError(f"llama_decode failed with code {rc}")
+                self._sample(rows)
+        finally:
+            for seq in self.active:
+                lc.llama_sampler_free(seq.sampler)
+            self.active.clear()
+            lc.llama_memory_clear(b._memory, True)
+        return [r for r in self.results if r is not None]
+
+    def _admit(self) -> None:
+        while self.queue and self.free:
+            index = self.queue.popleft()
+            req = self.requests[index]
+            seq = _Seq(index, req, self.prompts[index], self.free.pop())
+            seq.sampler = self._sampler(req)
+            if req.schema is not None:
+                seq.constraint = self.b._constraints().start(req.schema)
+            self.active.append(seq)
+
+    def _sampler(self, req: LLMRequest) -> Any:
+        lc = self.lc
+        chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
+        if req.temperature <= 0:
+            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_greedy())
+            return chain
+        if req.top_k > 0:
+            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_k(req.top_k))
+        if req.top_p < 1.0:
+            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_p(req.top_p, 1))
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(req.temperature))
+        seed = (req.seed or 0) % _MAX_SEED
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(seed))
+        return chain
+
+    def _fill_batch(self) -> list[_Seq]:
+        """Put one pending token per decoding sequence, then prompt chunks, in the batch."""
+        n, cap = 0, self.b.n_batch
+        rows: list[_Seq] = []
+        for seq in self.active:
+            if seq.pending is not None:
+                self._put(n, seq.pending, seq.pos, seq.slot, True)
+                seq.pos += 1
+                seq.pending = None
+                seq.logit_row = n
+                rows.append(seq)
+                n += 1
+        for seq in self.active:
+            if n >= cap:
+                break
+            left = len(seq.prompt) - seq.n_fed
+            if left <= 0:
+                continue
+            take = min(left, cap - n)
+            for t in seq.prompt[seq.n_fed: seq.n_fed + take]:
+                self._put(n, t, seq.pos, seq.slot, False)
+                seq.pos += 1
+                n += 1
+            seq.n_fed += take
+            if seq.n_fed == len(seq.prompt):
+                self.logits[n - 1] = 1
+                seq.logit_row = n - 1
+                rows.append(seq)
+        self.b._batch.n_tokens = n
+        return rows
+
+    def _put(self, i: int, token: int, pos: int, slot: int, logits: bool) -> None:
+        self.tok[i] = token
+        self.pos[i] = pos
+        self.nseq[i] = 1
+        self.seq_ptrs[i][0] = slot
+        self.logits[i] = logits
+
+    def _sample(self, rows: list[_Seq]) -> None:
+        lc, b = self.lc, self.b
+        constrained = [s for s in rows if s.constraint is not None]
+        if constrained:
+            masks = b._constraints().masks([s.constraint for s in constrained])  # type: ignore[misc]
+            for seq, allowed in zip(constrained, masks, strict=True):
+                ptr = lc.llama_get_logits_ith(b._ctx, seq.logit_row)
+                apply_mask(self.as_array(ptr, shape=(b.n_vocab,)), allowed)
+        for seq in rows:
+            token = lc.llama_sampler_sample(seq.sampler, b._ctx, seq.logit_row)
+            self._advance(seq, token)
+            if seq.finish is not None:
+                self._retire(seq)
+
+    def _advance(self, seq: _Seq, token: int) -> None:
+        req, b = seq.request, self.b
+        if token in b._eog:
+            seq.finish = "stop"
+            return
+        seq.n_out += 1
+        if seq.constraint is not None:
+            seq.constraint.consume(token)
+        seq.out += b._pieces[token]
+        if req.stop:
+            before = len(seq.text)
+            seq.text = seq.out.decode("utf-8", errors="ignore")
+            longest = max(len(s) for s in req.stop)
+            start = max(0, before - longest + 1)
+            cuts = [i for s in req.stop if s and (i := seq.text.find(s, start)) >= 0]
+            if cuts:
+                seq.text = seq.text[: min(cuts)]
+                seq.finish = "stop"
+                return
+        if seq.constraint is not None and seq.constraint.finished:
+            seq.finish = "stop"
+        elif seq.n_out >= req.max_tokens or seq.pos + 1 >= b.n_ctx:
+            seq.finish = "length"
+        else:
+            seq.pending = token
+
+    def _retire(self, seq: _Seq) -> None:
+        lc = self.lc
+        if not seq.request.stop:
+            seq.text = seq.out.decode("utf-8", errors="ignore")
+        self.results[seq.index] = json_completion(
+            seq.text,
+            seq.request.schema,
+            finish_reason=seq.finish or "stop",
+            prompt_tokens=len(seq.prompt),
+            completion_tokens=seq.n_out,
+        )
+        lc.llama_sampler_free(seq.sampler)
+        lc.llama_memory_seq_rm(self.b._memory, seq.slot, -1, -1)
+        self.active.remove(seq)
+        self.free.append(seq.slot)

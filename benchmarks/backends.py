@@ -1,0 +1,172 @@
+"""Throughput of the llamacpp and transformers backends with the embedded model.
+
+Measures generated tokens per second at several batch sizes, with and without
+a JSON schema, next to the reference: a plain loop over
+``llama_cpp.Llama.create_completion`` (one prompt at a time). Prints a
+markdown table and, with ``--write-docs``, replaces the table in the
+"Benchmark" section of docs/backends.md.
+
+    python benchmarks/backends.py --write-docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from instructgen.backends import Backend
+from instructgen.backends.models import embedded_model_path
+from instructgen.records import LLMRequest
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "backends.md"
+START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+TOPICS = ["a lighthouse", "a red bicycle", "the ocean", "a mountain village", "an old map",
+          "a snowy forest", "a robot", "a market", "a violin", "a desert road", "a kitten",
+          "a castle", "a storm", "a garden", "a train station", "a library"]
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "instruction": {"type": "string", "minLength": 1, "maxLength": 120},
+        "difficulty": {"enum": ["easy", "medium", "hard"]},
+    },
+    "required": ["instruction", "difficulty"],
+    "additionalProperties": False,
+}
+
+
+def requests(n: int, max_tokens: int, schema: dict | None) -> list[LLMRequest]:
+    return [
+        LLMRequest(
+            messages=[
+                ("system", "You write image-editing instructions."),
+                ("user", f"Write an instruction to edit a photo of {TOPICS[i % len(TOPICS)]}."),
+            ],
+            max_tokens=max_tokens, temperature=0.7, seed=i, schema=schema,
+        )
+        for i in range(n)
+    ]
+
+
+def measure(run: Callable[[], int]) -> float:
+    start = time.perf_counter()
+    tokens = run()
+    return tokens / (time.perf_counter() - start)
+
+
+def bench_backend(backend: Backend, batches: Sequence[int], max_tokens: int) -> dict:
+    # Warm-up: compute graphs for both shapes, the grammar tokenizer.
+    backend.generate(requests(1, 8, None))
+    backend.generate(requests(2, 4, SCHEMA))
+    out = {}
+    for schema in (None, SCHEMA):
+        for n in batches:
+            reqs = requests(n, max_tokens, schema)
+            out[(n, schema is not None)] = measure(
+                lambda reqs=reqs: sum(c.completion_tokens for c in backend.generate(reqs))
+            )
+            print(f"  batch {n:>2} {'json ' if schema else 'plain'}: "
+                  f"{out[(n, schema is not None)]:.1f} tok/s", flush=True)
+    return out
+
+
+def bench_reference(batches: Sequence[int], max_tokens: int, threads: int) -> dict:
+    from llama_cpp import Llama
+
+    llm = Llama(str(embedded_model_path()), n_ctx=512, n_threads=threads, verbose=False)
+    out = {}
+    for n in batches:
+        reqs = requests(n, max_tokens, None)
+
+        def loop(reqs: list[LLMRequest] = reqs) -> int:
+            total = 0
+            for r in reqs:
+                res = llm.create_chat_completion(
+                    [{"role": m.role, "content": m.content} for m in r.messages],
+                    max_tokens=r.max_tokens, temperature=r.temperature, seed=r.seed,
+                )
+                total += res["usage"]["completion_tokens"]
+            return total
+
+        out[(n, False)] = measure(loop)
+        print(f"  reference loop, {n:>2} prompts: {out[(n, False)]:.1f} tok/s", flush=True)
+    return out
+
+
+def table(results: dict[str, dict], batches: Sequence[int], header: str) -> str:
+    lines = [header, "", "| backend | schema | " + " | ".join(f"batch {n}" for n in batches) + " |",
+             "|---|---|" + "---|" * len(batches)]
+    for name, res in results.items():
+        for constrained in (False, True):
+            if (batches[0], constrained) not in res:
+                continue
+            cells = " | ".join(f"{res[(n, constrained)]:.1f}" for n in batches)
+            lines.append(f"| {name} | {'json' if constrained else 'none'} | {cells} |")
+    return "\n".join(lines)
+
+
+def targets(results: dict[str, dict]) -> str:
+    lines = ["", "| target | measured | met |", "|---|---|---|"]
+
+    def row(label: str, value: float, goal: float) -> None:
+        lines.append(f"| {label} | {value:.2f}x | {'yes' if value >= goal else 'no'} |")
+
+    if "llamacpp" in results:
+        r = results["llamacpp"]
+        row("llamacpp batch 16 ≥ 3x batch 1", r[(16, False)] / r[(1, False)], 3.0)
+        row("llamacpp JSON batch 16 ≥ 0.8x plain batch 16", r[(16, True)] / r[(16, False)], 0.8)
+    if "transformers" in results:
+        r = results["transformers"]
+        row("transformers batch 16 ≥ 4x batch 1", r[(16, False)] / r[(1, False)], 4.0)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", default="1,4,16,32")
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--backends", default="llamacpp,transformers")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    batches = [int(b) for b in args.batches.split(",")]
+    wanted = args.backends.split(",")
+    results: dict[str, dict] = {}
+    if "llamacpp" in wanted:
+        from instructgen.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
+
+        print("llamacpp", flush=True)
+        with LlamaCppBackend(LlamaCppOptions(n_ctx=512, n_seq_max=max(batches),
+                                             n_threads=args.threads)) as b:
+            results["llamacpp"] = bench_backend(b, batches, args.max_tokens)
+        print("reference: llama_cpp.Llama.create_chat_completion loop", flush=True)
+        results["reference loop (Llama)"] = bench_reference(batches, args.max_tokens, args.threads)
+    if "transformers" in wanted:
+        from instructgen.backends.hf import TransformersBackend, TransformersOptions
+
+        print("transformers", flush=True)
+        with TransformersBackend(TransformersOptions(n_ctx=512, batch_size=max(batches),
+                                                     n_threads=args.threads)) as b:
+            results["transformers"] = bench_backend(b, batches, args.max_tokens)
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    header = (f"Generated tokens per second, embedded SmolLM2-135M Q4_1, max_tokens="
+              f"{args.max_tokens}, temperature 0.7; {platform.processor() or platform.machine()},"
+              f" {args.threads} threads, load average before the run ended: {load}.")
+    text = table(results, batches, header) + "\n" + targets(results)
+    print()
+    print(text)
+    if args.write_docs:
+        doc = DOCS.read_text()
+        block = f"{START}\n{text}\n{END}"
+        doc = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, doc, flags=re.S)
+        DOCS.write_text(doc)
+        print(f"\nwrote {DOCS}")
+
+
+if __name__ == "__main__":
+    main()

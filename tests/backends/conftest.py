@@ -1,0 +1,71 @@
+"""Backends under test: fake always; llamacpp and transformers with the embedded model.
+
+Real backends are built once per session (loading is the slow part) with a
+small context window so the overflow test stays cheap, and with fewer
+parallel slots than the 32-request batch so queueing/chunking is exercised.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+
+import pytest
+
+from instructgen.backends import Backend, FakeBackend, FakeOptions
+from instructgen.backends.models import embedded_model_path
+
+N_CTX = 512
+
+
+def _missing(*modules: str) -> str | None:
+    for mod in modules:
+        if importlib.util.find_spec(mod) is None:
+            return f"{mod} is not installed"
+    if embedded_model_path() is None:
+        return "the embedded model is not installed (pip install 'instructgen[models]')"
+    return None
+
+
+@pytest.fixture(scope="session")
+def context_size() -> int:
+    """The context window every backend under test is built with."""
+    return N_CTX
+
+
+@pytest.fixture(scope="session")
+def llamacpp_backend() -> Iterator[Backend]:
+    reason = _missing("llama_cpp", "llguidance")
+    if reason:
+        pytest.skip(reason)
+    from instructgen.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
+
+    backend = LlamaCppBackend(LlamaCppOptions(n_ctx=N_CTX, n_seq_max=8))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def transformers_backend() -> Iterator[Backend]:
+    reason = _missing("torch", "transformers", "gguf", "llguidance")
+    if reason:
+        pytest.skip(reason)
+    from instructgen.backends.hf import TransformersBackend, TransformersOptions
+
+    backend = TransformersBackend(TransformersOptions(n_ctx=N_CTX, batch_size=16, device="cpu"))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(
+    params=[
+        "fake",
+        pytest.param("llamacpp", marks=pytest.mark.model),
+        pytest.param("transformers", marks=pytest.mark.model),
+    ]
+)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each backend of the conformance suite in turn."""
+    if request.param == "fake":
+        return FakeBackend(FakeOptions(n_ctx=N_CTX))
+    return request.getfixturevalue(f"{request.param}_backend")
