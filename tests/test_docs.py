@@ -40,7 +40,7 @@ def test_every_builtin_plugin_and_option_is_documented():
 
 def test_every_hook_is_in_the_hook_reference_with_an_example():
     page = (ROOT / "docs" / "hooks.md").read_text()
-    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction):
+    for name, _fn in inspect.getmembers(hookspecs, inspect.isfunction):
         if name.startswith("instructgen_"):
             assert f"## `{name}(" in page, name
             section = page.split(f"## `{name}(", 1)[1].split("\n## ", 1)[0]
