@@ -74,7 +74,11 @@ class FakeBackend(Backend):
 
     def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
         from instructgen.errors import ContextOverflowError
+        from instructgen.schema import check_schema
 
+        for req in requests:  # like the real backends: refuse bad schemas before answering
+            if req.schema is not None:
+                check_schema(req.schema)
         with self._lock:
             self.calls.append(list(requests))
         if self.options.delay:
@@ -92,6 +96,10 @@ class FakeBackend(Backend):
                 out.append(answer)
                 continue
             answer, finish = _apply_stop(answer, req.stop)
+            words = answer.split(" ")
+            if req.schema is None and len(words) > req.max_tokens:
+                # Plain text is cut at max_tokens words, as a model runs out of tokens.
+                answer, finish = " ".join(words[: req.max_tokens]), "length"
             out.append(
                 attrs.evolve(
                     json_completion(answer, req.schema, finish_reason=finish),
@@ -115,8 +123,7 @@ class FakeBackend(Backend):
             rng = random.Random(f"{req.seed}:{stable_hash(last_user)}")
             words = _WORD.findall(last_user) or ["word"]
             return json.dumps(sample_instance(req.schema, rng, words), separators=(",", ":"))
-        words = last_user.split()[: max(req.max_tokens, 1)]
-        return "echo: " + " ".join(words)
+        return "echo: " + " ".join(last_user.split())
 
 
 def _apply_stop(text: str, stop: Sequence[str]) -> tuple[str, Literal["stop", "length"]]:
