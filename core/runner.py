@@ -500,16 +500,21 @@ class _Progress:
     def advance(self) -> None:
         if self.bar is None:
             return
-        now = time.perf_counter()
         self.bar.advance(self.task)
-        if now - self._last > 0.1:
-            s, dt = self.summary, max(now - self.t0, 1e-9)
-            self.bar.update(self.task, acc=s.accepted, rej=s.rejected,
-                            rate=f"{s.items / dt:.1f} it/s {s.completion_tokens / dt:.0f} tok/s")
-            self._last = now
+        if time.perf_counter() - self._last > 0.1:
+            self._refresh()
+
+    def _refresh(self) -> None:
+        assert self.bar is not None
+        now = time.perf_counter()
+        s, dt = self.summary, max(now - self.t0, 1e-9)
+        self.bar.update(self.task, acc=s.accepted, rej=s.rejected,
+                        rate=f"{s.items / dt:.1f} it/s {s.completion_tokens / dt:.0f} tok/s")
+        self._last = now
 
     def close(self) -> None:
         if self.bar is not None:
+            self._refresh()  # the last figures, not the ones from up to 0.1 s ago
             self.bar.stop()
 
 

@@ -129,3 +129,22 @@ def test_plugins_json_lists_kinds_and_options():
     assert prompt["dist"] == "instructgen"
     assert {"name": "max_tokens", "type": "int", "default": 96, "required": False,
             "help": "Most tokens in the answer."} in prompt["options"]
+
+
+def test_progress_bar_on_a_terminal_only(recipe, tmp_path):
+    import shutil
+
+    path = recipe()
+    plain = _run("-q", "run", path)
+    assert plain.returncode == 0 and "━" not in plain.stderr and "/5" not in plain.stderr
+    if shutil.which("script") is None:
+        pytest.skip("util-linux `script` is needed to give the run a terminal")
+    shutil.rmtree(tmp_path / "out")
+    tty = subprocess.run(
+        ["script", "-qec", f"{sys.executable} -m instructgen -q run {path}", "/dev/null"],
+        capture_output=True, text=True, timeout=120,
+        env={"COLUMNS": "150", "PATH": "/usr/bin:/bin"},
+    )
+    screen = tty.stdout.replace("\r", "\n")
+    assert tty.returncode == 0, screen
+    assert "5/5" in screen and "5 ok" in screen and "0 rejected" in screen and "it/s" in screen
