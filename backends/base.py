@@ -17,10 +17,11 @@ import hashlib
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from instructgen.errors import ContextOverflowError
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 from instructgen.schema import parse_json
 
@@ -48,6 +49,34 @@ class Backend(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def checked_prompts(
+    backend: str,
+    requests: Sequence[LLMRequest],
+    tokenize: Callable[[LLMRequest], list[int]],
+    n_ctx: int,
+) -> list[list[int]]:
+    """Tokenize every prompt and refuse, before any decoding, what cannot run.
+
+    A bad schema raises :class:`SchemaError`; a prompt that leaves no room for
+    an answer raises :class:`ContextOverflowError` naming ``n_ctx``.
+    """
+    from .constrain import compile_schema
+
+    prompts = []
+    for i, req in enumerate(requests):
+        if req.schema is not None:
+            compile_schema(req.schema)
+        tokens = tokenize(req)
+        if len(tokens) >= n_ctx:
+            raise ContextOverflowError(
+                f"request {i}: prompt of {len(tokens)} tokens does not fit the {backend} context"
+                f" window n_ctx={n_ctx} (it needs room for at least one answer token);"
+                f" raise n_ctx or shorten the prompt"
+            )
+        prompts.append(tokens)
+    return prompts
 
 
 def json_completion(

@@ -23,12 +23,12 @@ from typing import Any, Literal
 
 import attrs
 
-from instructgen.errors import ContextOverflowError, ModelNotFoundError, UserError
+from instructgen.errors import ModelNotFoundError, UserError
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 
-from .base import Backend, file_sha256, json_completion
+from .base import Backend, checked_prompts, file_sha256, json_completion
 from .chat import ChatTemplate, ChatTemplateError
-from .constrain import Constrainer, JsonConstraint, compile_schema, hf_tokenizer
+from .constrain import Constrainer, JsonConstraint, hf_tokenizer
 from .models import EMBEDDED_MODEL
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
@@ -182,18 +182,7 @@ class TransformersBackend(Backend):
     def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
         if not requests:
             return []
-        prompts = []
-        for i, req in enumerate(requests):
-            if req.schema is not None:
-                compile_schema(req.schema)
-            ids = self.prompt_tokens(req)
-            if len(ids) >= self.n_ctx:
-                raise ContextOverflowError(
-                    f"request {i}: prompt of {len(ids)} tokens does not fit the transformers"
-                    f" context window n_ctx={self.n_ctx} (it needs room for at least one answer"
-                    f" token); raise n_ctx or shorten the prompt"
-                )
-            prompts.append(ids)
+        prompts = checked_prompts("transformers", requests, self.prompt_tokens, self.n_ctx)
         # Similar lengths share a chunk, so little compute goes to padding.
         order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
         out: list[Completion | None] = [None] * len(requests)

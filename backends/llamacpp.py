@@ -28,12 +28,12 @@ from typing import Any
 
 import attrs
 
-from instructgen.errors import ContextOverflowError, ModelNotFoundError, UserError
+from instructgen.errors import ModelNotFoundError, UserError
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 
-from .base import Backend, file_sha256, json_completion
+from .base import Backend, checked_prompts, file_sha256, json_completion
 from .chat import ChatTemplate, ChatTemplateError
-from .constrain import Constrainer, JsonConstraint, apply_mask, compile_schema, llamacpp_tokenizer
+from .constrain import Constrainer, JsonConstraint, apply_mask, llamacpp_tokenizer
 from .models import EMBEDDED_MODEL
 
 _ALL_LAYERS = 0x7FFFFFFF
@@ -232,18 +232,7 @@ class LlamaCppBackend(Backend):
         if self._ctx is None:
             raise RuntimeError("the llamacpp backend is closed")
         # Everything that can be refused is refused before the first decode.
-        prompts = []
-        for i, req in enumerate(requests):
-            if req.schema is not None:
-                compile_schema(req.schema)
-            tokens = self.prompt_tokens(req)
-            if len(tokens) >= self.n_ctx:
-                raise ContextOverflowError(
-                    f"request {i}: prompt of {len(tokens)} tokens does not fit the llamacpp context"
-                    f" window n_ctx={self.n_ctx} (it needs room for at least one answer token);"
-                    f" raise n_ctx or shorten the prompt"
-                )
-            prompts.append(tokens)
+        prompts = checked_prompts("llamacpp", requests, self.prompt_tokens, self.n_ctx)
         with self._lock:
             return _Run(self, requests, prompts).run()
 
