@@ -103,8 +103,9 @@ def table(rows: list[dict[str, Any]], ray_init: float, n: int, batch_size: int,
     by = {r["config"]: r for r in rows}
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
-        f"{len(os.sched_getaffinity(0))} cores (a shared, loaded machine: compare ratios "
-        f"within this table, not with other tables); SmolLM2-135M Q4_1 on llama.cpp (CPU), "
+        f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f} at the end "
+        f"(compare ratios within this table, not with other tables); SmolLM2-135M Q4_1 on "
+        f"llama.cpp (CPU), "
         f"{n} items, batch_size {batch_size}, max_tokens {max_tokens}, cache off; "
         f"best of {rounds} interleaved rounds.",
         "",
