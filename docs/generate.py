@@ -25,7 +25,35 @@ def pages() -> dict[str, str]:
         "recipes.md": render_recipe_reference(registry),
         "hooks.md": render_hook_reference(),
         "cli.md": render_cli_reference(),
+        "benchmarks.md": render_benchmarks(),
     }
+
+
+#: Measured tables kept in the topic pages, gathered into benchmarks.md.
+GATHERED = (
+    ("Backends", "backends.md", "<!-- benchmark:start -->", "<!-- benchmark:end -->"),
+    ("Scale-out", "scaling.md", "<!-- scale-benchmarks:begin -->",
+     "<!-- scale-benchmarks:end -->"),
+)
+
+
+def _block(text: str, begin: str, end: str) -> str:
+    if begin not in text:
+        return ""
+    return text.split(begin, 1)[1].split(end, 1)[0].strip()
+
+
+def render_benchmarks() -> str:
+    """benchmarks.md: the runner figures it holds, plus the tables of the topic pages."""
+    current = (DOCS / "benchmarks.md").read_text()
+    head = current.split("\n## Backends\n", 1)[0].rstrip()
+    parts = [head]
+    for title, page, begin, end in GATHERED:
+        table = _block((DOCS / page).read_text(), begin, end)
+        parts.append(f"## {title}\n\nCopied from [{page}]({page}) by `python docs/generate.py`, "
+                     f"where the benchmark script writes it and the figures are discussed.\n\n"
+                     f"{table}")
+    return "\n\n".join(parts) + "\n"
 
 
 def main() -> int:
