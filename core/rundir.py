@@ -81,6 +81,17 @@ def read_manifest(run_dir: Path) -> Manifest | None:
         raise UserError(f"{path}: unreadable manifest ({exc}); rerun with {FRESH_FLAG}") from None
 
 
+def read_state(run_dir: Path) -> dict[str, Any] | None:
+    """The resume state of a run directory; ``None`` when it has none yet."""
+    path = run_dir / STATE
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise UserError(f"{path}: corrupt resume state; rerun with {FRESH_FLAG}") from None
+
+
 def recipe_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
     """Key paths whose values differ between two recipes."""
     out = []
@@ -103,7 +114,7 @@ class Journal:
         self.files: dict[str, IO[bytes]] = {}
         self.committed_items = 0
         self.extra: dict[str, Any] = {}
-        state = self._read_state()
+        state = read_state(run_dir)
         offsets = state.get("files", {}) if state else {}
         self.committed_items = state.get("committed_items", 0) if state else 0
         self.extra = state.get("extra", {}) if state else {}
@@ -115,15 +126,6 @@ class Journal:
             f.truncate(offsets.get(name, 0))
             f.seek(0, os.SEEK_END)
             self.files[name] = f
-
-    def _read_state(self) -> dict[str, Any] | None:
-        path = self.run_dir / STATE
-        if not path.exists():
-            return None
-        try:
-            return json.loads(path.read_text())
-        except ValueError:
-            raise UserError(f"{path}: corrupt resume state; rerun with {FRESH_FLAG}") from None
 
     def write(self, name: str, line: str) -> None:
         self.files[name].write(line.encode("utf-8") + b"\n")

@@ -11,7 +11,6 @@ exactly where its files end.
 from __future__ import annotations
 
 import collections
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from .engines import LocalEngine
 from .errors import Reject, RunAborted, UserError
 from .manager import PluginRegistry
 from .plugin import Generator, PostProcessor, Sink, Source
-from .recipe import Plan
+from .recipe import Plan, hashable_view
 from .records import (
     OutputRecord,
     Provenance,
@@ -46,6 +45,7 @@ from .rundir import (
     iter_records,
     now_iso,
     read_manifest,
+    read_state,
     recipe_diff,
     write_json_atomic,
 )
@@ -170,7 +170,6 @@ class Runner:
         manifest.sessions.append({"started_at": now_iso(), "resumed_at_item":
                                   journal.committed_items if journal else 0})
         self._manifest = manifest
-        self._journal = journal
         self._save_manifest()
 
         self.registry.hook.instructgen_run_start(manifest=manifest)
@@ -234,14 +233,14 @@ class Runner:
         if old is None:
             return None
         if old.recipe_hash != recipe_hash:
-            changes = recipe_diff(_hashed(old.recipe), _hashed(self.plan.normalized()))
+            changes = recipe_diff(hashable_view(old.recipe), hashable_view(self.plan.normalized()))
             shown = "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more"
                                               if len(changes) > 5 else "")
             raise UserError(
                 f"{run_dir} holds a run of a different recipe ({shown or 'plugin versions'});"
                 f" use {FRESH_FLAG} to start afresh or another output_dir"
             )
-        state = _read_state_extra(run_dir)
+        state = read_state(run_dir) or {}
         limit = self.recipe.limit
         committed = state.get("committed_items", 0)
         if state.get("extra", {}).get("exhausted") or (limit is not None and committed >= limit):
@@ -516,20 +515,6 @@ class _Progress:
         if self.bar is not None:
             self._refresh()  # the last figures, not the ones from up to 0.1 s ago
             self.bar.stop()
-
-
-def _hashed(recipe: dict[str, Any]) -> dict[str, Any]:
-    from .recipe import hashable_view
-
-    return hashable_view(recipe)
-
-
-def _read_state_extra(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "state.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _version() -> str:
