@@ -26,6 +26,7 @@ import attrs
 
 from instructgen.context import ItemContext
 from instructgen.errors import Reject, UserError
+from instructgen.jsonl import iter_objects
 from instructgen.manager import hookimpl
 from instructgen.plugin import (
     Generator,
@@ -103,21 +104,13 @@ def read_seed_file(path: Path, fmt: str = "auto") -> list[tuple[str, Any]]:
         raise UserError(f"source.path: file not found: {path}")
     if fmt == "auto":
         fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else "json"
-    text = path.read_text(encoding="utf-8")
     if fmt == "jsonl":
         pairs = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object per line")
+        for lineno, row in iter_objects(path):
             key = row.pop("id", None)
             pairs.append((str(key) if key is not None else f"line{lineno}", row))
         return pairs
+    text = path.read_text(encoding="utf-8")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import attrs
 
 from instructgen.errors import UserError
+from instructgen.jsonl import iter_objects
 from instructgen.manager import hookimpl
 from instructgen.plugin import Sink, SinkPlugin, Source, SourcePlugin
 from instructgen.records import OutputRecord, SourceItem, converter
@@ -48,28 +49,19 @@ class JsonlSource(Source):
     def __iter__(self) -> Iterator[SourceItem]:
         opts = self.options
         keep = set(opts.fields)
-        with opts.path.open("rb") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise UserError(f"{opts.path}:{lineno}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise UserError(f"{opts.path}:{lineno}: expected a JSON object per line")
-                if opts.id_field:
-                    if opts.id_field not in row:
-                        raise UserError(f"{opts.path}:{lineno}: missing id field {opts.id_field!r}")
-                    item_id = str(row[opts.id_field])
-                else:
-                    item_id = str(lineno)
-                if keep:
-                    data = {k: v for k, v in row.items() if k in keep}
-                    extra = {k: v for k, v in row.items() if k not in keep}
-                else:
-                    data, extra = row, {}
-                yield SourceItem(id=item_id, data=data, source=str(opts.path), extra=extra)
+        for lineno, row in iter_objects(opts.path):
+            if opts.id_field:
+                if opts.id_field not in row:
+                    raise UserError(f"{opts.path}:{lineno}: missing id field {opts.id_field!r}")
+                item_id = str(row[opts.id_field])
+            else:
+                item_id = str(lineno)
+            if keep:
+                data = {k: v for k, v in row.items() if k in keep}
+                extra = {k: v for k, v in row.items() if k not in keep}
+            else:
+                data, extra = row, {}
+            yield SourceItem(id=item_id, data=data, source=str(opts.path), extra=extra)
 
 
 @attrs.frozen

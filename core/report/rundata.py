@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from instructgen.errors import UserError
+from instructgen.jsonl import iter_objects
 from instructgen.rundir import MANIFEST, RECORDS, REJECTS
 
 #: Payload keys that hold the instruction-like text, in order of preference.
@@ -62,18 +63,8 @@ class RunData:
 
 
 def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        return
-    with path.open("rb") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object per line")
+    if path.exists():
+        for _, obj in iter_objects(path):
             yield obj
 
 
