@@ -79,6 +79,18 @@ def checked_prompts(
     return prompts
 
 
+def first_stop(text: str, stop: Sequence[str], checked: int) -> int | None:
+    """Where the earliest stop string starts in ``text``, or ``None``.
+
+    ``checked`` is how much of ``text`` was already searched; only the tail
+    that a stop string could newly complete is scanned, so streaming stays linear.
+    """
+    longest = max((len(s) for s in stop), default=0)
+    start = max(0, checked - longest + 1)
+    cuts = [i for s in stop if s and (i := text.find(s, start)) >= 0]
+    return min(cuts) if cuts else None
+
+
 def json_completion(
     text: str,
     schema: Any,

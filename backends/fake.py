@@ -22,7 +22,7 @@ import attrs
 
 from instructgen.records import BackendIdentity, Completion, LLMRequest, stable_hash
 
-from .base import Backend, json_completion
+from .base import Backend, first_stop, json_completion
 
 Responder = Callable[[LLMRequest], "str | Completion"]
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
@@ -95,7 +95,10 @@ class FakeBackend(Backend):
             if isinstance(answer, Completion):
                 out.append(answer)
                 continue
-            answer, finish = _apply_stop(answer, req.stop)
+            finish = "stop"
+            cut = first_stop(answer, req.stop, 0)
+            if cut is not None:
+                answer = answer[:cut]
             words = answer.split(" ")
             if req.schema is None and len(words) > req.max_tokens:
                 # Plain text is cut at max_tokens words, as a model runs out of tokens.
@@ -124,11 +127,6 @@ class FakeBackend(Backend):
             words = _WORD.findall(last_user) or ["word"]
             return json.dumps(sample_instance(req.schema, rng, words), separators=(",", ":"))
         return "echo: " + " ".join(last_user.split())
-
-
-def _apply_stop(text: str, stop: Sequence[str]) -> tuple[str, Literal["stop", "length"]]:
-    cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
-    return (text[:cut], "stop") if cut >= 0 else (text, "stop")
 
 
 def sample_instance(schema: Mapping[str, Any], rng: random.Random, words: Sequence[str]) -> Any:

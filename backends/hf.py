@@ -26,7 +26,7 @@ import attrs
 from instructgen.errors import ModelNotFoundError, UserError
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 
-from .base import Backend, checked_prompts, file_sha256, json_completion
+from .base import Backend, checked_prompts, file_sha256, first_stop, json_completion
 from .chat import ChatTemplate, ChatTemplateError
 from .constrain import Constrainer, JsonConstraint, hf_tokenizer
 from .models import EMBEDDED_MODEL
@@ -304,10 +304,9 @@ class _Row:
         if req.stop:
             before = len(self.text)
             self.text = self.b.decode(self.tokens)
-            start = max(0, before - max(len(s) for s in req.stop) + 1)
-            cuts = [i for s in req.stop if s and (i := self.text.find(s, start)) >= 0]
-            if cuts:
-                self.text = self.text[: min(cuts)]
+            cut = first_stop(self.text, req.stop, before)
+            if cut is not None:
+                self.text = self.text[:cut]
                 self.finish = "stop"
                 return
         if self.constraint is not None and self.constraint.finished:

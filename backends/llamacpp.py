@@ -31,7 +31,7 @@ import attrs
 from instructgen.errors import ModelNotFoundError, UserError
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 
-from .base import Backend, checked_prompts, file_sha256, json_completion
+from .base import Backend, checked_prompts, file_sha256, first_stop, json_completion
 from .chat import ChatTemplate, ChatTemplateError
 from .constrain import Constrainer, JsonConstraint, apply_mask, llamacpp_tokenizer
 from .models import EMBEDDED_MODEL
@@ -417,11 +417,9 @@ class _Run:
         if req.stop:
             before = len(seq.text)
             seq.text = seq.out.decode("utf-8", errors="ignore")
-            longest = max(len(s) for s in req.stop)
-            start = max(0, before - longest + 1)
-            cuts = [i for s in req.stop if s and (i := seq.text.find(s, start)) >= 0]
-            if cuts:
-                seq.text = seq.text[: min(cuts)]
+            cut = first_stop(seq.text, req.stop, before)
+            if cut is not None:
+                seq.text = seq.text[:cut]
                 seq.finish = "stop"
                 return
         if seq.constraint is not None and seq.constraint.finished:
