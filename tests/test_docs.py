@@ -45,3 +45,36 @@ def test_every_hook_is_in_the_hook_reference_with_an_example():
             assert f"## `{name}(" in page, name
             section = page.split(f"## `{name}(", 1)[1].split("\n## ", 1)[0]
             assert "```python" in section and "@hookimpl" in section, name
+
+
+def _fenced(text: str, heading: str, lang: str) -> str:
+    section = text.split(heading, 1)[1]
+    return section.split(f"```{lang}\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_minimal_plugin_and_recipe_work(tmp_path, monkeypatch):
+    import importlib.util
+    import json
+    import tomllib
+
+    import instructgen
+
+    readme = (ROOT / "README.md").read_text()
+    module_path = tmp_path / "my_plugin.py"
+    module_path.write_text(_fenced(readme, "## A minimal plugin", "python"))
+    spec = importlib.util.spec_from_file_location("my_plugin", module_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # our own README's code, imported like any module
+
+    recipe = tomllib.loads(_fenced(readme, "## A minimal recipe", "toml"))
+    items = tmp_path / "captions.jsonl"
+    items.write_text(json.dumps({"caption": "a cat", "concept": "cat"}) + "\n")
+    monkeypatch.chdir(tmp_path)
+    recipe["backend"] = {"name": "fake"}
+    assert instructgen.run(recipe, autoload=False).accepted == 1
+    recipe["generator"] = {"name": "shout", "max_words": 5}
+    recipe["output_dir"] = "runs/shout"
+    summary = instructgen.run(recipe, plugins=[module], autoload=False)
+    assert summary.accepted == 1
+    line = (tmp_path / "runs" / "shout" / "records.jsonl").read_text()
+    assert "DESCRIBE CAT IN 5 WORDS" in line
