@@ -9,7 +9,8 @@ from pathlib import Path
 
 from instructgen import hookspecs
 from instructgen.introspect import describe_options
-from instructgen.manager import _KIND_HOOKS, make_registry
+from instructgen.manager import make_registry
+from instructgen.plugin import PLUGIN_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +25,7 @@ def test_every_builtin_plugin_and_option_is_documented():
     registry = make_registry(autoload=False)
     recipes = (ROOT / "docs" / "recipes.md").read_text()
     missing = []
-    for kind in _KIND_HOOKS:
+    for kind in PLUGIN_KINDS:
         for spec in registry.plugins(kind).values():
             if spec.dist != "instructgen":
                 continue

@@ -10,9 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from instructgen.introspect import describe_plugin
-from instructgen.manager import _KIND_HOOKS, make_registry
+from instructgen.manager import make_registry
+from instructgen.plugin import PLUGIN_KINDS
 
-KINDS = tuple(_KIND_HOOKS)
+KINDS = tuple(PLUGIN_KINDS)
 
 
 def register(sub: Any) -> None:
