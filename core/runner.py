@@ -141,41 +141,49 @@ class Runner:
             self.log.info("run_already_finished", run_dir=str(run_dir))
             return
         self.engine = self._make_engine(generator)
-        identity = self.engine.identity
-        cache = self._open_cache(identity)
-
-        manifest = Manifest(
-            run_dir=str(run_dir),
-            recipe=plan.normalized(),
-            recipe_hash=recipe_hash,
-            plugins=plan.plugin_versions(),
-            backend=converter.unstructure(identity),
-            seed=recipe.seed,
-            instructgen_version=_version(),
-            started_at=now_iso(),
-        )
+        cache: CallCache | None = None
         journal: Journal | None = None
-        names = [RECORDS, REJECTS] + ([sink.filename] if sink and sink.filename else [])
-        if self.write:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            if self.fresh:
-                clear_run_dir(run_dir, [n for n in names if n not in (RECORDS, REJECTS)])
-            old = read_manifest(run_dir)
-            if old is not None:
-                manifest.started_at = old.started_at
-                manifest.sessions = old.sessions
-            journal = Journal(run_dir, names)
-            if journal.committed_items:
-                self._restore(journal, post)
-        manifest.sessions.append({"started_at": now_iso(), "resumed_at_item":
-                                  journal.committed_items if journal else 0})
-        self._manifest = manifest
-        self._save_manifest()
+        try:
+            identity = self.engine.identity
+            cache = self._open_cache(identity)
 
-        self.registry.hook.instructgen_run_start(manifest=manifest)
-        self.log.info("run_started", run_dir=str(run_dir), recipe_hash=recipe_hash[:12],
-                      backend=identity.name, model=identity.model,
-                      resumed_at_item=journal.committed_items if journal else 0)
+            manifest = Manifest(
+                run_dir=str(run_dir),
+                recipe=plan.normalized(),
+                recipe_hash=recipe_hash,
+                plugins=plan.plugin_versions(),
+                backend=converter.unstructure(identity),
+                seed=recipe.seed,
+                instructgen_version=_version(),
+                started_at=now_iso(),
+            )
+            names = [RECORDS, REJECTS] + ([sink.filename] if sink and sink.filename else [])
+            if self.write:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                if self.fresh:
+                    clear_run_dir(run_dir, [n for n in names if n not in (RECORDS, REJECTS)])
+                old = read_manifest(run_dir)
+                if old is not None:
+                    manifest.started_at = old.started_at
+                    manifest.sessions = old.sessions
+                journal = Journal(run_dir, names)
+                if journal.committed_items:
+                    self._restore(journal, post)
+            manifest.sessions.append({"started_at": now_iso(), "resumed_at_item":
+                                      journal.committed_items if journal else 0})
+            self._manifest = manifest
+            self._save_manifest()
+
+            self.registry.hook.instructgen_run_start(manifest=manifest)
+            self.log.info("run_started", run_dir=str(run_dir), recipe_hash=recipe_hash[:12],
+                          backend=identity.name, model=identity.model,
+                          resumed_at_item=journal.committed_items if journal else 0)
+        except BaseException:
+            # Setup failed after the model was loaded: free it, the cache and the files.
+            for resource in (journal, cache, self.engine):
+                if resource is not None:
+                    resource.close()
+            raise
         provenance_base = dict(recipe_hash=recipe_hash, plugins=manifest.plugins,
                                backend=identity, seed=recipe.seed)
         started = time.perf_counter()

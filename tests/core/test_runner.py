@@ -262,3 +262,14 @@ def test_manifest_records_provenance_and_counts(tmp_path):
     assert m["plugins"]["generator:two_step"] == "embedded"
     prov = result.records[0].provenance
     assert prov.recipe_hash == m["recipe_hash"] and prov.backend.name == "fake"
+
+
+def test_a_corrupt_resume_state_is_a_clear_error_and_keeps_the_records(tmp_path):
+    recipe = _recipe(tmp_path, n=6, limit=3)
+    run_recipe(recipe, tmp_path, plugins=[Plugin(TwoStep)])
+    run_dir = tmp_path / "run"
+    records = (run_dir / "records.jsonl").read_bytes()
+    (run_dir / "state.json").write_text("{not json")
+    with pytest.raises(UserError, match=r"state\.json: corrupt resume state; rerun with --fresh"):
+        run_recipe({**recipe, "limit": 6}, tmp_path, plugins=[Plugin(TwoStep)])
+    assert (run_dir / "records.jsonl").read_bytes() == records
