@@ -188,6 +188,14 @@ CAUSE_WORDS = frozenset({
     "if", "when", "after", "once", "because", "since", "until", "suppose", "imagine",
     "following",
 })
+#: Verbs that say something happens: "A car accident occurs." (a reference seed) is an
+#: implicit instruction, where "The glass lies in a puddle." only describes a state.
+EVENT_VERBS = frozenset({
+    "occurs", "occur", "happens", "happen", "falls", "fall", "breaks", "break", "collapses",
+    "explodes", "erupts", "bursts", "crashes", "strikes", "hits", "melts", "freezes",
+    "spills", "catches", "floods", "tips", "drops", "shatters", "topples", "ignites",
+    "capsizes", "arrives", "starts", "begins", "passes", "reaches", "blows", "grows",
+})
 #: Imperative edit verbs: an instruction opening with one says what to change, explicitly.
 EDIT_VERBS = frozenset({
     "make", "change", "turn", "replace", "add", "remove", "put", "paint", "color", "colour",
@@ -218,23 +226,32 @@ def _same_keyword(a: str, b: str) -> bool:
     return len(a.split()) == len(b.split()) and mentions(b, a)
 
 
-def instruction_style(text: str) -> Literal["question", "cause", "explicit", "statement"]:
-    """Classify an instruction; ``question`` and ``cause`` count as implicit.
+def instruction_style(
+    text: str,
+) -> Literal["question", "cause", "event", "explicit", "statement"]:
+    """Classify an instruction; ``question``, ``cause`` and ``event`` count as implicit.
 
-    The rule: an instruction opening with an edit verb is ``explicit``; else
-    one ending in "?" or opening with a question word is a ``question``; else
-    one holding a cause word (if, when, after, once, because, since, until,
-    suppose, imagine, following) is a ``cause``; anything else is a ``statement``.
+    The rule: "Let ...?" is a ``question`` (a what-if, as in the reference's
+    seeds); an instruction opening with an edit verb is ``explicit``; else one
+    ending in "?" or opening with a question word is a ``question``; else one
+    holding a cause word (if, when, after, once, because, since, until, suppose,
+    imagine, following) is a ``cause``; else one with an event verb ("a car
+    accident occurs", "the vase falls") is an ``event``; anything else is a
+    ``statement``.
     """
     ws = [w.lower() for w in words(text)]
     if not ws:
         return "statement"
+    if ws[0] == "let" and text.rstrip().endswith("?"):
+        return "question"  # "Let the bullet reach the apple?": a what-if, as in the seeds
     if ws[0] in EDIT_VERBS:
         return "explicit"
     if text.rstrip().endswith("?") or ws[0] in QUESTION_OPENERS:
         return "question"
     if CAUSE_WORDS.intersection(ws):
         return "cause"
+    if EVENT_VERBS.intersection(ws):
+        return "event"
     return "statement"
 
 
@@ -425,7 +442,8 @@ class ImplicitGenerator(Generator):
                            f"({twin[1]:.2f}) to {twin[0]!r}", data={**quad, **where})
                 continue
             seen.add(dedup_text(quad))
-            yield {**quad, "seed_example": seed_id, "turn": turn,
+            # AnyEdit's name for this type, so its pipelines route the record.
+            yield {"edit_type": "implicit_change", **quad, "seed_example": seed_id, "turn": turn,
                    **({"theme": theme} if theme else {})}
 
 

@@ -8,6 +8,11 @@ Two shapes are read:
 
 Both are single JSON documents, so the file is read whole and checked before
 the first item is yielded; the first bad path is named in the error.
+
+With ``instances`` set to COCO's ``instances_*.json``, every item also carries
+its image's true objects (``objects``: ``[{"name", "bbox": [x, y, w, h],
+"iscrowd"}]``) and ``image_size`` ``[width, height]``; the ``edit_rules``
+generator makes ``relation`` edits from the boxes and counts from them.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class CocoOptions:
     format: Literal["auto", "official", "anyedit"] = "auto"
     #: Folder prefixed to each image file name; empty keeps the names as they are.
     image_root: str = ""
+    #: COCO ``instances_*.json`` of the same images: adds ``objects`` and ``image_size``.
+    instances: Path | None = None
 
 
 @attrs.frozen
@@ -69,6 +76,9 @@ class CocoSource(Source):
             fmt = "official" if isinstance(doc, Mapping) and "annotations" in doc else "anyedit"
         self._skipped: dict[str, int] = {}
         self._images = self._official(doc) if fmt == "official" else self._anyedit(doc)
+        self._objects: dict[str, dict[str, Any]] = {}
+        if options.instances is not None:
+            self._objects = read_instances(options.instances)
 
     def total(self) -> int:
         if self.options.captions == "one":
@@ -85,12 +95,15 @@ class CocoSource(Source):
             if image_file and opts.image_root:
                 image_file = f"{opts.image_root.rstrip('/')}/{image_file}"
             chosen = image.captions if opts.captions == "all" else [self._choose(image)]
+            found = self._objects.get(image.key) or self._objects.get(str(image.image_file))
+            if self._objects and found is None:
+                self._skip("image_without_instances")
             for cap_id, caption in chosen:
                 item_id = image.key if opts.captions == "one" else f"{image.key}:{cap_id}"
                 yield SourceItem(
                     id=item_id,
                     data={"caption": caption, **image_fields(image_file),
-                          "image_id": image.key, "caption_id": cap_id},
+                          "image_id": image.key, "caption_id": cap_id, **(found or {})},
                     source="coco",
                 )
 
@@ -153,3 +166,49 @@ class CocoSource(Source):
                 continue
             out.append(_Image(str(key), image_file, [(str(j), c) for j, c in enumerate(captions)]))
         return out
+
+
+def read_instances(path: Path) -> dict[str, dict[str, Any]]:
+    """``instances_*.json`` as ``{image id or file name: {"objects", "image_size"}}``.
+
+    Images without annotations get an empty ``objects`` list: "no boxes" is a
+    fact too. A bad shape names the file and the first bad path.
+    """
+    doc = expect_object(path, load_json(path), "")
+    cats = {}
+    for i, cat in enumerate(expect_list(path, expect_key(path, doc, "categories", ""),
+                                        "categories")):
+        cat = expect_object(path, cat, f"categories[{i}]")
+        cats[expect_key(path, cat, "id", f"categories[{i}]")] = str(
+            expect_key(path, cat, "name", f"categories[{i}]"))
+    by_id: dict[Any, dict[str, Any]] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(expect_list(path, doc.get("images", []), "images")):
+        entry = expect_object(path, entry, f"images[{i}]")
+        image_id = expect_key(path, entry, "id", f"images[{i}]")
+        size = [entry.get("width"), entry.get("height")]
+        info: dict[str, Any] = {"objects": []}
+        if all(isinstance(v, int) and v > 0 for v in size):
+            info["image_size"] = size
+        by_id[image_id] = info
+        out[str(image_id)] = info
+        if isinstance(entry.get("file_name"), str):
+            out[entry["file_name"]] = info
+    for i, ann in enumerate(expect_list(path, expect_key(path, doc, "annotations", ""),
+                                        "annotations")):
+        where = f"annotations[{i}]"
+        ann = expect_object(path, ann, where)
+        image_id = expect_key(path, ann, "image_id", where)
+        cat = expect_key(path, ann, "category_id", where)
+        box = expect_key(path, ann, "bbox", where)
+        if cat not in cats:
+            raise shape_error(path, f"{where}.category_id", f"unknown category {cat!r}")
+        if not (isinstance(box, list) and len(box) == 4
+                and all(isinstance(v, (int, float)) for v in box)):
+            raise shape_error(path, f"{where}.bbox", "expected [x, y, width, height]")
+        info = by_id.get(image_id)
+        if info is None:
+            info = by_id[image_id] = out[str(image_id)] = {"objects": []}
+        info["objects"].append({"name": cats[cat], "bbox": list(box),
+                                "iscrowd": bool(ann.get("iscrowd", 0))})
+    return out

@@ -1,41 +1,55 @@
-"""The ``anyedit`` sink: records with the key names AnyEdit's editing pipelines read.
+"""The ``anyedit`` sink: records that AnyEdit's image stages read unchanged.
 
-AnyEdit's scripts read JSON lines with ``edit``, ``edited object``, ``new
-object``, ``new background``, ``new state``, ``input``, ``output``,
-``edit_type`` and ``image_file`` (keys with spaces). This sink writes those
-from instructgen's snake_case records, so its file plugs straight in; the
-native ``records.jsonl`` keeps the clean names.
+AnyEdit's stages read JSON records with ``edit``, ``input``, ``output``,
+``edit_type``, ``image_file`` and, per edit type, keys with spaces
+(``edited object``, ``new object``, ...) or extra keys (``remove_number``,
+``visual_input``, ``ref_object``, ``target object``, ``direction``). Which
+keys each type needs is :data:`~.contract.CONTRACTS`; this sink writes
+exactly that, from instructgen's snake_case records, so the file plugs
+straight in. The native ``records.jsonl`` keeps the clean names.
 
-Textual edits put ``text_before``/``text_after`` under ``edited object`` /
-``new object``. A chain is written as one line with ``edit_type`` set to
-``multi_turn`` and its turns under ``turns``, each with the same keys. A
-record with only a URL gets it under ``image_file`` too, since that is the
-one image key the pipelines read.
+* ``image_file`` is always written; when a record has no image (captions made
+  by the concept generators, implicit quadruples) it is null and
+  ``edited_file`` names the file the image stage should draw, since AnyEdit
+  reads that key instead.
+* Old type names (``textual``, ...) are written as AnyEdit's
+  (:data:`~.contract.ALIASES`).
+* A chain is one line: by default an object with its turns under ``turns``;
+  with ``multi_turn = "array"`` the reference's JSON array
+  ``[{"input": caption}, turn1, turn2, ...]``.
+* A record that lacks a key its type needs stops the run with a one-line
+  error naming the record, the type and the key, instead of a file that
+  AnyEdit's stage would stop on later.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
+from instructgen.errors import UserError
 from instructgen.plugin import Sink
 from instructgen.records import OutputRecord
 
-#: instructgen field → AnyEdit key, in the order they are written.
-ANYEDIT_KEYS: dict[str, str] = {
-    "edit": "edit",
+from .contract import ALIASES, CONTRACTS, TypeContract
+
+#: Fields written under AnyEdit's name for edit types without a contract (plugins' own).
+GENERIC_KEYS: dict[str, str] = {
     "edited_object": "edited object",
     "new_object": "new object",
     "new_background": "new background",
     "new_state": "new state",
-    "input": "input",
-    "output": "output",
-    "edit_type": "edit_type",
 }
-_TEXT_KEYS = {"text_before": "edited object", "text_after": "new object"}
+_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text`` ("fire hydrant" → "fire_hydrant")."""
+    return _SLUG.sub("_", text.strip()).strip("_") or "x"
 
 
 @attrs.frozen
@@ -46,12 +60,20 @@ class AnyEditOptions:
     filename: str = "anyedit.jsonl"
     #: Also write fields AnyEdit does not read (``derived_from``, ``judge``, ...).
     keep_other_fields: bool = False
-    #: Rename edit types on the way out, e.g. ``{textual = "textual_change"}``.
+    #: Rename edit types on the way out, after old names became AnyEdit's.
     edit_type_names: dict[str, str] = attrs.field(factory=dict)
+    #: Folder the ``visual_input`` paths of visual_reference and
+    #: visual_material_transfer records are under; empty: the paths as recorded.
+    visual_input_root: str = "visual_input"
+    #: A chain as ``object`` (one line with ``turns``) or ``array`` (the reference's
+    #: ``[{"input": caption}, turn1, turn2, ...]``, one array a line).
+    multi_turn: Literal["object", "array"] = "object"
+    #: Extension of the ``edited_file`` name written for records without an image.
+    edited_file_ext: str = ".jpg"
 
 
 class AnyEditSink(Sink):
-    """Encodes each record with AnyEdit's key names."""
+    """Encodes each record with the keys AnyEdit reads for its edit type."""
 
     def __init__(self, options: AnyEditOptions) -> None:
         self.options = options
@@ -59,29 +81,91 @@ class AnyEditSink(Sink):
 
     def encode(self, record: OutputRecord) -> str:
         data = record.data
-        obj: dict[str, Any] = {"id": record.id, **self.convert(data)}
-        if "turns" in data and isinstance(data["turns"], list):
-            obj["turns"] = [self.convert(t) for t in data["turns"] if isinstance(t, Mapping)]
-        image = data.get("image_file") or data.get("url")
-        if image is not None:
-            obj["image_file"] = image
+        turns = data.get("turns")
+        if isinstance(turns, list):
+            array = self.options.multi_turn == "array"
+            # In the array form every turn is read on its own, so each names the image.
+            image = self._image(data, record) if array else {}
+            converted = [self.convert(t, record, f"turns[{i}]", image=image)
+                         for i, t in enumerate(turns) if isinstance(t, Mapping)]
+            if array:
+                return _dumps([{"input": data.get("input"), **image}, *converted])
+            obj = {"id": record.id, **self.convert(data, record, "", image=None),
+                   "turns": converted}
+        else:
+            obj = {"id": record.id, **self.convert(data, record, "", image=None)}
         if data.get("url") is not None:
             obj["url"] = data["url"]
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+        return _dumps(obj)
 
-    def convert(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """One edit (or turn) with AnyEdit's keys; absent fields stay absent."""
+    def _image(self, data: Mapping[str, Any], record: OutputRecord) -> dict[str, Any]:
+        image = data.get("image_file") or data.get("url")
+        if image is not None:
+            return {"image_file": image}
+        edited = data.get("edited_file") or f"{slug(record.id)}{self.options.edited_file_ext}"
+        return {"image_file": None, "edited_file": edited}
+
+    def convert(self, data: Mapping[str, Any], record: OutputRecord, where: str = "",
+                image: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One edit (or turn) with AnyEdit's keys for its type."""
+        etype = str(data.get("edit_type", ""))
+        etype = ALIASES.get(etype, etype)
+        contract = CONTRACTS.get(etype)
+        common = contract.common_from if contract else {}
         out: dict[str, Any] = {}
-        for ours, theirs in ANYEDIT_KEYS.items():
-            if data.get(ours) is not None:
-                out[theirs] = data[ours]
-        for ours, theirs in _TEXT_KEYS.items():
-            if data.get(ours) is not None:
-                out[theirs] = data[ours]
-        if "edit_type" in out:
-            out["edit_type"] = self.options.edit_type_names.get(out["edit_type"],
-                                                                out["edit_type"])
+        for key in ("edit", "input", "output"):
+            value = data.get(common.get(key, key))
+            if value is not None:
+                out[key] = value
+        if etype == "multi_turn":
+            out.update({k: data[k] for k in ("num_turns",) if k in data})
+        elif contract is not None:
+            self._typed(out, data, contract, record, where)
+        else:
+            out.update({theirs: data[ours] for ours, theirs in GENERIC_KEYS.items()
+                        if data.get(ours) is not None})
+        out["edit_type"] = self.options.edit_type_names.get(etype, etype)
+        out.update(image if image is not None else self._image(data, record))
         if self.options.keep_other_fields:
-            skip = {*ANYEDIT_KEYS, *_TEXT_KEYS, "turns", "image_file", "url"}
-            out.update({k: v for k, v in data.items() if k not in skip})
+            used = {*common.values(), "edit", "input", "output", "edit_type", "turns",
+                    "image_file", "url", "edited_file"}
+            if contract is not None:
+                used |= {k.field for k in contract.keys}
+            out.update({k: v for k, v in data.items() if k not in used and k not in out})
         return out
+
+    def _typed(self, out: dict[str, Any], data: Mapping[str, Any], contract: TypeContract,
+               record: OutputRecord, where: str) -> None:
+        for key in contract.keys:
+            value = data.get(key.field)
+            if value is None:
+                value = self._derive(key.field, data, record)
+            if value is None:
+                if not key.required:
+                    continue
+                at = f" {where}" if where else ""
+                raise UserError(f"sink anyedit: record {record.id!r}{at} ({contract.name}) has "
+                                f"no {key.field!r}, which AnyEdit reads as {key.anyedit!r}")
+            if key.kind == "int":
+                value = int(value)
+            if key.field == "visual_input" and self.options.visual_input_root:
+                value = f"{self.options.visual_input_root.rstrip('/')}/{value}"
+            out[key.anyedit] = value
+
+    def _derive(self, field: str, data: Mapping[str, Any], record: OutputRecord) -> Any:
+        """Keys older records lack but carry the facts for."""
+        if field == "remove_number":
+            before, after = data.get("count_before"), data.get("count_after")
+            if isinstance(before, int) and isinstance(after, int) and before > after:
+                return before - after
+        if field == "ref_object" and isinstance(data.get("new_object"), str):
+            return data["new_object"]
+        if field == "visual_input":
+            what = data.get("ref_object") or data.get("new_object") or data.get("material")
+            if isinstance(what, str) and what.strip():
+                return f"{slug(what)}/{slug(record.item_id)}.jpg"
+        return None
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

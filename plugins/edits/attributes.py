@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from .checks import in_input, in_output, names_none_of, names_one_of, output_differs
+from .checks import (
+    in_input,
+    in_output,
+    names_none_of,
+    names_one_of,
+    output_differs,
+    target_after_to,
+)
 from .objects import ex
 from .types import EditType
 from .vocab import COLOURS, MATERIALS, TEXTURES
@@ -19,23 +26,24 @@ COLOR_ALTER = EditType(
     judge_question="Does the instruction change only the colour of an object? "
                    "Is this a colour change instruction?",
     checks=(output_differs(), in_input("edited_object"), in_output("edited_object"),
-            names_one_of("output", COLOURS, "colour")),
-    rules=("Name the new colour in the instruction and in the output.",),
+            names_one_of("output", COLOURS, "colour"), target_after_to("colour", COLOURS)),
+    rules=("End the instruction with \"to\" and the new colour, e.g. \"... to red\".",
+           "Name the new colour in the output too."),
     examples=(
         ex("A red car parked next to a building.",
            "Change the color of the car to blue.",
            "A blue car parked next to a building.",
            edited_object="car"),
         ex("A woman in a white dress standing on a beach.",
-           "Make the dress yellow.",
+           "Change the color of the dress to yellow.",
            "A woman in a yellow dress standing on a beach.",
            edited_object="dress"),
         ex("A bowl of green apples on a table.",
-           "Turn the apples red.",
+           "Turn the apples to red.",
            "A bowl of red apples on a table.",
            edited_object="apples"),
         ex("A wooden door at the end of a hallway.",
-           "Paint the door bright purple.",
+           "Change the door's color to bright purple.",
            "A bright purple door at the end of a hallway.",
            edited_object="door"),
         ex("A cat with grey fur lying on a rug.",
@@ -43,15 +51,15 @@ COLOR_ALTER = EditType(
            "A cat with orange fur lying on a rug.",
            edited_object="cat"),
         ex("A fire truck driving down a city street.",
-           "Recolor the fire truck black.",
+           "Recolor the fire truck to black.",
            "A black fire truck driving down a city street.",
            edited_object="fire truck"),
         ex("An umbrella standing open on a sandy beach.",
-           "Make the umbrella pink and white.",
+           "Change the umbrella's colors to pink and white.",
            "A pink and white umbrella standing open on a sandy beach.",
            edited_object="umbrella"),
         ex("A man wearing a brown jacket reading a newspaper.",
-           "Dye the jacket dark green.",
+           "Dye the jacket to dark green.",
            "A man wearing a dark green jacket reading a newspaper.",
            edited_object="jacket"),
         ex("A bicycle leaning against a fence.",

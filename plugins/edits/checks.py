@@ -162,3 +162,32 @@ def uses_a_verb(verbs: Iterable[str]) -> Check:
         return None
 
     return Check("edit_without_type_verb", run)
+
+
+_TO_TARGET = re.compile(r"\bto\s+(\S.*)$", re.IGNORECASE)
+
+
+def target_after_to(what: str, vocabulary: Iterable[str] | None = None) -> Check:
+    """The edit says its target after "to " ("... to red", "... to running").
+
+    AnyEdit's pre-filter takes the colour of a colour edit, and the action of an
+    action edit, from the text after the last "to " of the instruction, and drops
+    an edit without one. With ``vocabulary``, that text must name one of its words.
+    """
+    vocab = tuple(vocabulary) if vocabulary is not None else None
+
+    def run(caption: str, result: Mapping[str, Any]) -> str | None:
+        edit = result["edit"]
+        cut = edit.lower().rfind("to ")
+        while cut > 0 and edit[cut - 1].isalnum():  # "potato ", "into ": not the word "to"
+            cut = edit.lower().rfind("to ", 0, cut)
+        m = _TO_TARGET.match(edit[cut:]) if cut >= 0 else None
+        target = m.group(1).strip(" .!") if m else ""
+        if not words(target):
+            return (f"the edit has no \"to <{what}>\", where AnyEdit's pre-filter reads the "
+                    f"{what}")
+        if vocab is not None and not contains_any_word(target, vocab):
+            return f"the text after \"to \" ({target!r}) names no {what}"
+        return None
+
+    return Check(f"no_{what}_after_to", run)

@@ -37,10 +37,11 @@ from .prefilter import CaptionAnalyzer, make_analyzer
 from .prompts import edit_request, judge_request, parse_edit, parse_verdict, sample_examples
 from .types import EditType, get_edit_types, select_edit_types
 
-#: The builtin types that work on any caption (textual needs quoted text, e.g. AnyWord).
+#: Every builtin type, as in the reference's mix. textual_change needs quoted text
+#: (AnyWord data); on other captions the prefilter rejects it before any model call.
 DEFAULT_TYPES = ["add", "remove", "replace", "color_alter", "appearance_alter",
                  "material_alter", "texture_alter", "action_change", "background_change",
-                 "tone_transfer"]
+                 "tone_transfer", "textual_change"]
 
 
 def _positive_weights(inst: Any, _a: Any, value: list[float]) -> None:
@@ -62,8 +63,9 @@ class EditOptions:
                                                    attrs.validators.le(10)])
     #: In chains, allow global types (background_change, tone_transfer) only in the last turn.
     global_last: bool = True
-    #: Few-shot examples per request, drawn from the type's pool with the item's seed.
-    examples: int = attrs.field(default=3, validator=attrs.validators.ge(0))
+    #: Few-shot examples per request, drawn from the type's pool with the item's seed
+    #: (5, the reference's count).
+    examples: int = attrs.field(default=5, validator=attrs.validators.ge(0))
     #: Tries per turn before the item (or chain) is dropped.
     attempts: int = attrs.field(default=2, validator=attrs.validators.ge(1))
     #: Ask the model whether each edit really is of its type; only "yes" accepts.

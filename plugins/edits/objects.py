@@ -131,18 +131,21 @@ REMOVE = EditType(
 REPLACE = EditType(
     name="replace",
     title="replace an object",
-    description="swap one object in the caption for a different object that is not a person",
+    description="swap one object in the caption that is not a person for a different object "
+                "that is not a person",
     verbs=("replace", "swap", "change", "turn", "exchange"),
     fields=("edited_object", "new_object"),
-    field_hints={"edited_object": "the object being replaced; it must be in the caption",
+    field_hints={"edited_object": "the object being replaced; it must be in the caption and "
+                                  "is never a person",
                  "new_object": "what takes its place; never a person"},
     needs="noun",
     judge_question="Does the instruction replace one object in the picture with a different "
                    "object? Is this a replace instruction?",
     checks=(output_differs(), in_input("edited_object"), in_output("new_object"),
             fields_differ("edited_object", "new_object"),
+            names_none_of("edited_object", PEOPLE, "a person"),
             names_none_of("new_object", PEOPLE, "a person")),
-    rules=("The new object is never a person.",),
+    rules=("Never replace a person, and the new object is never a person.",),
     examples=(
         ex("A cat sitting on a windowsill.",
            "Replace the cat with a potted plant.",

@@ -156,12 +156,21 @@ def get_edit_types(registry: Any) -> dict[str, EditType]:
 
 def select_edit_types(known: Mapping[str, EditType], names: list[str],
                       where: str) -> list[EditType]:
-    """Look ``names`` up; every unknown one is reported as ``where[i]: ...`` in one error."""
+    """Look ``names`` up; every unknown one is reported as ``where[i]: ...`` in one error.
+
+    An old name (``textual``) resolves to AnyEdit's (``textual_change``) with a notice.
+    """
+    from .contract import canonical_type
+
     problems = []
+    resolved = []
     for i, name in enumerate(names):
+        if name not in known:
+            name = canonical_type(name, f"{where}[{i}]")
         if name not in known:
             problems.append(f"{where}[{i}]: unknown edit type {name!r}"
                             f"{did_you_mean(name, known)} (valid: {', '.join(known)})")
+        resolved.append(name)
     if problems:
         raise RecipeError("; ".join(problems))
-    return [known[n] for n in names]
+    return [known[n] for n in resolved]

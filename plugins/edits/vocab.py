@@ -51,8 +51,15 @@ WEATHER: tuple[str, ...] = (
 )
 SEASONS: tuple[str, ...] = ("spring", "summer", "autumn", "fall", "winter", "autumnal",
                             "wintry", "springtime", "summertime", "wintertime")
-#: What a tone_transfer may change to: time of day, weather or season only.
-TONE_STATES: tuple[str, ...] = TIMES + WEATHER + SEASONS
+#: Eras and periods: the reference's tone_transfer also moves a scene in time
+#: ("industrial-age", "medieval").
+ERAS: tuple[str, ...] = (
+    "industrial-age", "industrial", "medieval", "victorian", "futuristic", "prehistoric",
+    "ancient", "renaissance", "baroque", "retro", "vintage", "1920s", "1950s", "1980s",
+    "stone-age", "bronze-age", "iron-age", "colonial", "post-apocalyptic", "steampunk",
+)
+#: What a tone_transfer may change to: time of day, weather, season or era.
+TONE_STATES: tuple[str, ...] = TIMES + WEATHER + SEASONS + ERAS
 
 PEOPLE: tuple[str, ...] = (
     "person", "people", "man", "men", "woman", "women", "boy", "girl", "child", "children",

@@ -117,7 +117,7 @@ def test_textual_edit_must_keep_the_word_count(tmp_path, run_recipe):
         return {"edit": 'Change "Fresh Bread" to "Cakes".', "text_before": "Fresh Bread",
                 "text_after": "Cakes", "output": 'A sign that says "Cakes".'}
 
-    res = run_recipe(recipe(tmp_path, rows, types=["textual"], attempts=1),
+    res = run_recipe(recipe(tmp_path, rows, types=["textual_change"], attempts=1),
                      backend=FakeBackend(responder=Scripted(edit=edit)))
     assert [r.reason for r in res.rejections] == ["word_count_changed"]
 
@@ -221,7 +221,7 @@ def test_right_record_reaches_the_right_image_when_items_are_prefiltered(tmp_pat
 
     def edit(caption, req):
         subject = caption.split()[1]
-        return {"edit": f"Make the {subject} sit.", "edited_object": subject,
+        return {"edit": f"Change the {subject}'s action to sitting.", "edited_object": subject,
                 "output": f"A {subject} sitting in a park."}
 
     res = run_recipe({**recipe(tmp_path, rows, types=["action_change"]), "batch_size": 5},

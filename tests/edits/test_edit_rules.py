@@ -86,15 +86,16 @@ def test_movement_and_resize_come_from_remove_records(name):
 
 def test_visual_reference_and_material_transfer_come_from_replace_records():
     ref = RULES["visual_reference"](rc(**REPLACE))
-    assert "[reference image]" in ref["edit"] and ref["output"] == REPLACE["output"]
+    # AnyEdit's visual stages name the reference image [V*] (was "[reference image]").
+    assert "[V*]" in ref["edit"] and ref["output"] == REPLACE["output"]
     assert ref["new_object"] == "sofa" and ref["derived_from"]["record_id"] == "r2"
-    mat = RULES["material_transfer"](rc(**REPLACE))
+    mat = RULES["visual_material_transfer"](rc(**REPLACE))
     assert mentions(mat["output"], f"{mat['material']} chair")
     assert "wooden" not in mat["output"] or mat["material"] == "wooden"
     assert RULES["visual_reference"](rc(**REMOVE)) is None
 
 
-@pytest.mark.parametrize("name", ["visual_sketch", "visual_scribble", "visual_segmentation",
+@pytest.mark.parametrize("name", ["visual_sketch", "visual_scribble", "visual_segment",
                                   "visual_depth", "visual_bbox"])
 def test_visual_conditions_come_from_replace_and_remove(name):
     for data in (REMOVE, REPLACE):

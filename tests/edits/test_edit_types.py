@@ -14,16 +14,16 @@ from instructgen.plugins.edits.prefilter import HeuristicAnalyzer
 from instructgen.schema import check_schema, validate
 
 NAMES = ["add", "remove", "replace", "color_alter", "appearance_alter", "material_alter",
-         "texture_alter", "action_change", "background_change", "tone_transfer", "textual"]
+         "texture_alter", "action_change", "background_change", "tone_transfer", "textual_change"]
 FIELDS = {"add": ("edited_object",), "remove": ("edited_object",),
           "replace": ("edited_object", "new_object"), "color_alter": ("edited_object",),
           "appearance_alter": ("edited_object",), "material_alter": ("edited_object",),
           "texture_alter": ("edited_object",), "action_change": ("edited_object",),
           "background_change": ("new_background",), "tone_transfer": ("new_state",),
-          "textual": ("text_before", "text_after")}
+          "textual_change": ("text_before", "text_after")}
 NEEDS = {"remove": "noun", "replace": "noun", "color_alter": "noun", "appearance_alter": "noun",
          "material_alter": "noun", "texture_alter": "noun", "action_change": "verb",
-         "textual": "quoted_text"}
+         "textual_change": "quoted_text"}
 
 
 def test_all_eleven_builtin_types_are_registered_through_the_hook(registry):
