@@ -19,12 +19,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import logging
 import os
 import threading
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -37,6 +38,7 @@ from .constrain import Constrainer, JsonConstraint, apply_mask, llamacpp_tokeniz
 from .models import EMBEDDED_MODEL
 
 _ALL_LAYERS = 0x7FFFFFFF
+_log = logging.getLogger(__name__)
 _MAX_SEED = 0xFFFFFFFF  # llama.cpp reads this value as "pick a random seed"
 
 
@@ -64,6 +66,9 @@ class LlamaCppOptions:
     chat_template: str | None = None
     #: Let llama.cpp print its load and timing logs to stderr.
     verbose: bool = False
+    #: llama.cpp's extra CPU buffer types (AMX, repacked weights). ``"auto"`` checks once
+    #: per machine and llama.cpp build, in a child process, that they do not crash.
+    extra_buffers: Literal["auto"] | bool = "auto"
 
 
 class LlamaCppBackend(Backend):
@@ -91,6 +96,9 @@ class LlamaCppBackend(Backend):
         lc.llama_backend_init()
         mparams = lc.llama_model_default_params()
         mparams.n_gpu_layers = _ALL_LAYERS if options.n_gpu_layers == -1 else options.n_gpu_layers
+        #: Whether this load uses extra buffer types (see the ``extra_buffers`` option).
+        self.extra_buffers = self._use_extra_buffers()
+        mparams.use_extra_bufts = self.extra_buffers
         self._model = lc.llama_model_load_from_file(str(self.model_path).encode(), mparams)
         if not self._model:
             raise ModelNotFoundError(
@@ -133,6 +141,26 @@ class LlamaCppBackend(Backend):
         self._add_bos = bool(lc.llama_vocab_get_add_bos(self._vocab))
         self._constrainer: Constrainer | None = None
         self._identity = self._make_identity()
+
+    def _use_extra_buffers(self) -> bool:
+        """The option, or for ``"auto"`` the cached verdict of a crash probe (one warning)."""
+        choice = self.options.extra_buffers
+        if isinstance(choice, bool):
+            return choice
+        from .native import EXTRA_BUFFERS_FIX, extra_buffers_verdict
+
+        # A small fixed model keeps the probe cheap; without it, probe the model itself.
+        try:
+            probe_model, layers = _resolve(EMBEDDED_MODEL), 0
+        except UserError:
+            probe_model, layers = self.model_path, self.options.n_gpu_layers
+        verdict = extra_buffers_verdict(probe_model, n_gpu_layers=layers)
+        if not verdict.ok:
+            _log.warning(
+                "llamacpp: %s (this CPU or its hypervisor faults on them, e.g. AMX on some "
+                "cloud VMs), so the model is loaded without them, which is slower; "
+                "to avoid this: %s", verdict.detail, EXTRA_BUFFERS_FIX)
+        return verdict.ok
 
     # -- identity ------------------------------------------------------------------------
 

@@ -167,9 +167,38 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(
         PluginRef, lambda v, _t: _plugin_ref(v)
     )
+    conv.register_structure_hook_func(_is_choice_union, _choice_union)
     conv.register_unstructure_hook(Path, str)
     conv.register_unstructure_hook(PluginRef, lambda r: {"name": r.name, **r.options})
     return conv
+
+
+_PLAIN = (bool, int, float, str)
+
+
+def _is_choice_union(tp: Any) -> bool:
+    """``Literal["auto"] | bool`` and the like: literal choices mixed with plain types."""
+    if typing.get_origin(tp) not in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return False
+    args = typing.get_args(tp)
+    return (any(typing.get_origin(a) is Literal for a in args)
+            and all(typing.get_origin(a) is Literal or a in _PLAIN for a in args))
+
+
+def _choice_union(value: Any, tp: Any) -> Any:
+    choices: list[Any] = []
+    for arg in typing.get_args(tp):
+        if typing.get_origin(arg) is Literal:
+            if value in typing.get_args(arg) and type(value) in map(type, typing.get_args(arg)):
+                return value
+            choices += [repr(c) for c in typing.get_args(arg)]
+        else:
+            if type(value) is arg or (arg is float and type(value) is int):
+                return arg(value)
+            choices += {bool: ["true", "false"], int: ["an integer"], float: ["a number"],
+                        str: ["a string"]}[arg]
+    listed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+    raise TypeError(f"expected {listed}, got {value!r}")
 
 
 def _plugin_ref(value: Any) -> PluginRef:

@@ -5,9 +5,17 @@ import pytest
 pytest_plugins = ["instructgen.testing"]
 
 
+@pytest.fixture(scope="session")
+def _session_probe_cache(tmp_path_factory: pytest.TempPathFactory):
+    """One llama.cpp crash-probe verdict per test session, as on a user's machine."""
+    return tmp_path_factory.mktemp("probe-cache") / "native-probes.json"
+
+
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                   _session_probe_cache):
     """Keep caches and sha256 memos out of the real home directory."""
     cache = tmp_path_factory.mktemp("xdg-cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("INSTRUCTGEN_PROBE_CACHE", str(_session_probe_cache))
     monkeypatch.setenv("INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD", "1")
