@@ -17,13 +17,16 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .errors import DuplicatePluginError, PluginError, UnknownPluginError
+from .errors import DuplicatePluginError, PluginError, UnknownPluginError, did_you_mean
 from .plugin import PLUGIN_KINDS, ModelSpec, PluginSpec
 
 #: Entry-point group third-party packages register under.
 ENTRY_POINT_GROUP = "instructgen"
 #: Set to 1 to skip entry-point plugins (builtins and ``plugins=`` still load).
 DISABLE_AUTOLOAD_ENV = "INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD"
+#: Comma-separated plugin names to leave out, like ``-p no:NAME`` on the command line.
+#: Worker processes inherit it, so replicas and Ray actors block the same plugins.
+DISABLE_PLUGINS_ENV = "INSTRUCTGEN_DISABLE_PLUGINS"
 
 hookimpl = pluggy.HookimplMarker("instructgen")
 
@@ -162,38 +165,74 @@ def make_registry(
         autoload: load entry-point plugins; default is on unless
             ``INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD`` is set.
         builtins: load the builtin plugins (tests may turn this off).
-        block: plugin names (builtin module names or entry-point names) to skip.
+        block: plugin names to skip: builtin module names (``instructgen.plugins.implicit``
+            or just ``implicit``) or entry-point names. ``INSTRUCTGEN_DISABLE_PLUGINS`` adds
+            to it; an unknown name is an error, since a typo would silently block nothing.
     """
+    from instructgen.plugins import BUILTIN_PLUGINS
+
     pm = pluggy.PluginManager("instructgen")
     pm.add_hookspecs(hookspecs)
-    for name in block:
+    if autoload is None:
+        autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
+    entry_points = (list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+                    if autoload else [])
+    plugins = list(plugins)
+    names = [ep.name for ep in entry_points] + [_embedded_name(o, i) for i, o in enumerate(plugins)]
+    for name in resolve_block_list(block, BUILTIN_PLUGINS, names):
         pm.set_blocked(name)
     providers: dict[str, _Provider] = {}
 
     if builtins:
-        from instructgen.plugins import BUILTIN_PLUGINS
-
         for modname in BUILTIN_PLUGINS:
             _register(pm, providers, modname, lambda m=modname: importlib.import_module(m),
                       _Provider("instructgen", _version()), builtin=True)
 
-    if autoload is None:
-        autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
-    if autoload:
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            dist = ep.dist
-            prov = _Provider(dist.name if dist else "unknown", dist.version if dist else "")
-            _register(pm, providers, ep.name, ep.load, prov, builtin=False)
+    for ep in entry_points:
+        dist = ep.dist
+        prov = _Provider(dist.name if dist else "unknown", dist.version if dist else "")
+        _register(pm, providers, ep.name, ep.load, prov, builtin=False)
 
     for i, obj in enumerate(plugins):
-        name = getattr(obj, "__name__", None) or f"{type(obj).__name__}-{i}"
-        if pm.is_registered(obj):
+        name = _embedded_name(obj, i)
+        if pm.is_blocked(name) or pm.is_registered(obj):
             continue
         pm.register(obj, name=name)
         providers[name] = _Provider("embedded", "")
 
     pm.check_pending()
     return PluginRegistry(pm, providers)
+
+
+def _embedded_name(obj: object, index: int) -> str:
+    return getattr(obj, "__name__", None) or f"{type(obj).__name__}-{index}"
+
+
+def resolve_block_list(
+    block: Iterable[str], builtin_modules: Iterable[str], entry_point_names: Iterable[str]
+) -> list[str]:
+    """Registration names for the user's block list plus ``INSTRUCTGEN_DISABLE_PLUGINS``.
+
+    Builtins may be named by their short module name (``implicit``). A name that is
+    neither a builtin nor an installed entry point raises :class:`PluginError` with a
+    did-you-mean, because blocking a misspelt name would leave the plugin running.
+    """
+    from_env = [n.strip() for n in os.environ.get(DISABLE_PLUGINS_ENV, "").split(",")]
+    wanted = [n for n in [*block, *from_env] if n]
+    if not wanted:
+        return []
+    short = {m.rsplit(".", 1)[-1]: m for m in builtin_modules}
+    known = set(builtin_modules) | set(entry_point_names)
+    out: list[str] = []
+    for name in wanted:
+        full = short.get(name, name)
+        if full not in known:
+            choices = sorted(set(short) | set(entry_point_names))
+            raise PluginError(
+                f"cannot block plugin {name!r}: no builtin or installed plugin has that name"
+                f"{did_you_mean(name, choices)} (valid: {', '.join(choices)})")
+        out.append(full)
+    return out
 
 
 def _register(

@@ -19,3 +19,4 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.setenv("INSTRUCTGEN_PROBE_CACHE", str(_session_probe_cache))
     monkeypatch.setenv("INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.delenv("INSTRUCTGEN_DISABLE_PLUGINS", raising=False)

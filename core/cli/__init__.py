@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from instructgen import __version__
-from instructgen.errors import RunAborted, UserError
+from instructgen.errors import RunAborted, Terminated, UserError
+from instructgen.manager import DISABLE_PLUGINS_ENV
 
 from . import concepts, inspect_cmds, report_cmds, run_cmds
 
@@ -22,6 +24,11 @@ COMMAND_GROUPS = (run_cmds, inspect_cmds, report_cmds, concepts)
 
 EXIT_USER_ERROR = 2
 EXIT_ABORTED = 3
+#: A backend worker died by a signal twice on one batch (BackendCrashed); rerun resumes.
+EXIT_BACKEND_CRASHED = 4
+#: A run file could not be written mid-run (full disk, I/O error); rerun to resume.
+EXIT_OUTPUT_ERROR = 5
+#: Ctrl-C; SIGTERM and SIGHUP exit 128 + their number (143, 129).
 EXIT_INTERRUPTED = 130
 
 
@@ -34,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-format", choices=["console", "json"], default="console",
                         help="log lines as human-readable console text or JSON lines "
                              "(default: console)")
+    parser.add_argument("-p", dest="plugin_flags", action="append", default=[],
+                        metavar="no:NAME",
+                        help="leave the plugin NAME out of this run (repeatable), like pytest's "
+                             "-p no:NAME; INSTRUCTGEN_DISABLE_PLUGINS=NAME,... does the same")
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", action="count", default=0,
                            help="more log output (-v: debug events such as batch_done)")
@@ -56,6 +67,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    blocked = []
+    for flag in args.plugin_flags:
+        if not flag.startswith("no:") or not flag[3:]:
+            parser.error(f"-p {flag}: expected no:NAME (the only form: leave NAME out)")
+        blocked.append(flag[3:])
+    if blocked:
+        # Through the environment, so every registry of this process and its worker
+        # processes (replicas, Ray actors) blocks the same plugins.
+        current = os.environ.get(DISABLE_PLUGINS_ENV, "")
+        os.environ[DISABLE_PLUGINS_ENV] = ",".join(filter(None, [current, *blocked]))
     try:
         return int(args.func(args) or 0)
     except RunAborted as exc:
@@ -64,11 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         message = " ".join(str(exc).split("\n"))
         print(f"instructgen: error: {message}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("instructgen: interrupted; finished work is saved, rerun the same command to "
+        return int(getattr(exc, "exit_code", EXIT_USER_ERROR))
+    except KeyboardInterrupt as exc:
+        by = f"stopped by {exc.signame}" if isinstance(exc, Terminated) else "interrupted"
+        print(f"instructgen: {by}; finished work is saved, rerun the same command to "
               "resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exc.exit_code if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
 def console_main() -> None:
