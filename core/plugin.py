@@ -151,6 +151,10 @@ class Sink(ABC):  # noqa: B024 - both methods are optional; a sink overrides one
     def encode(self, record: OutputRecord) -> str:
         raise NotImplementedError
 
+    def open(self, path: Path) -> None:  # noqa: B027 - optional hook
+        """Called before the first :meth:`encode` with the line file, already cut back
+        to its committed length (empty on a fresh run), e.g. to read a header back."""
+
     def finalize(self, run_dir: Path, records: Callable[[], Iterator[OutputRecord]]) -> None:  # noqa: B027
         """Called once when the run has finished."""
 

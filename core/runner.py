@@ -21,6 +21,7 @@ import attrs
 
 from .cache import CallCache, default_cache_path
 from .context import RunInfo
+from .early import EarlyWarning
 from .engines import LocalEngine
 from .errors import Reject, RunAborted, UserError
 from .manager import PluginRegistry
@@ -112,6 +113,7 @@ class Runner:
         self._backend_override = backend
         self.summary = RunSummary(run_dir=Path(self.recipe.output_dir) if write else None)
         self.engine: Any = None
+        self._early = EarlyWarning(self.log)  # warns once if the first items all fail alike
 
     # -- public ---------------------------------------------------------------------
 
@@ -167,6 +169,8 @@ class Runner:
                     manifest.started_at = old.started_at
                     manifest.sessions = old.sessions
                 journal = Journal(run_dir, names)
+                if sink is not None and sink.filename:
+                    sink.open(run_dir / sink.filename)
                 if journal.committed_items:
                     self._restore(journal, post)
             manifest.sessions.append({"started_at": now_iso(), "resumed_at_item":
@@ -362,6 +366,7 @@ class Runner:
             self.log.debug("item_rejected", item=item.id, stage=rej.stage, plugin=rej.plugin,
                            reason=rej.reason, detail=rej.detail[:200])
         summary.accepted += len(accepted)
+        self._early.observe(len(accepted), rejections)
         if journal is not None:
             for rej in rejections:
                 journal.write(REJECTS, to_json(rej))

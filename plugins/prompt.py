@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from instructgen.context import ItemContext
-from instructgen.errors import Reject
+from instructgen.errors import Reject, did_you_mean
 from instructgen.manager import hookimpl
 from instructgen.plugin import Generator, GeneratorPlugin
 from instructgen.records import LLMRequest, SourceItem
@@ -82,7 +82,8 @@ class PromptGenerator(Generator):
         opts = self.options
         missing = [f for f in self.fields if f not in item.data]
         if missing:
-            raise Reject("missing_field", f"item has no {', '.join(missing)}", stage="prompt")
+            raise Reject("missing_field", missing_field_detail(missing, item.data),
+                         stage="prompt")
         prompt = opts.template.format(**{f: item.data[f] for f in self.fields})
         messages = ([("system", opts.system)] if opts.system else []) + [("user", prompt)]
         answer = await ctx.ask(LLMRequest(
@@ -90,6 +91,19 @@ class PromptGenerator(Generator):
             top_p=opts.top_p, top_k=opts.top_k, stop=opts.stop, schema=self.schema))
         value = answer.parsed if self.schema is not None else answer.text.strip()
         return [{**item.data, opts.output_field: value}]
+
+
+def missing_field_detail(missing: Sequence[str], data: Mapping[str, Any]) -> str:
+    """Name the template fields the item lacks, the nearest field it has, and its fields.
+
+    A typo such as ``{captoin}`` rejects every item; the hint makes the first
+    rejection (and the early warning that repeats it) say what to fix.
+    """
+    first = missing[0]
+    fields = ", ".join(sorted(data)) or "none"
+    return (f"template field {{{first}}} is not in the item (fields: {fields})"
+            f"{did_you_mean(first, data)}"
+            + (f"; also missing: {', '.join(missing[1:])}" if len(missing) > 1 else ""))
 
 
 @hookimpl

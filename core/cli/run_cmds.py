@@ -85,12 +85,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _precheck(the_plan: Any, registry: Any) -> None:
+    """Warn before loading any model when the first items all fail the same way."""
+    from instructgen.context import RunInfo
+    from instructgen.early import precheck
+
+    recipe = the_plan.recipe
+    generator = the_plan.generator.build()
+    generator.setup(RunInfo(None, recipe.seed, the_plan.hash, recipe.max_retries, registry))
+    message = precheck(the_plan.source.build(), generator, recipe.seed, recipe.max_retries)
+    if message:
+        print(f"preview: warning: {message}", file=sys.stderr)
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     if args.n < 1:
         from instructgen.errors import UserError
 
         raise UserError("-n: must be at least 1")
     the_plan, registry = plan(args.recipe, overrides=args.overrides)
+    _precheck(the_plan, registry)
     runner = Runner(the_plan, registry, write=False, log=_logger(args), progress=False)
     records = runner.records()
     shown = 0

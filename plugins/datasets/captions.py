@@ -3,7 +3,9 @@
 Formats: JSONL, CSV/TSV and Parquet stream row by row (Parquet in record
 batches, through pyarrow); a JSON file is one document and is read whole. The
 caption column and the image path or URL column are options, because their
-names differ from one dataset to the next.
+names differ from one dataset to the next. For the streamed formats,
+``on_bad_row = "skip"`` gets past broken rows (counted and logged); a file
+whose header lacks a named column still stops, since every row would be bad.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Literal
 import attrs
 
 from instructgen.plugin import Source
+from instructgen.plugins.io import BadRows
 from instructgen.records import SourceItem
 
 from .shape import (
@@ -56,6 +59,10 @@ class CaptionsOptions:
     id_column: str | None = None
     #: For a JSON object, the key whose value is the list of rows.
     json_key: str | None = None
+    #: A broken row of a JSONL, CSV/TSV or Parquet table (not JSON, not UTF-8,
+    #: a missing column, too many fields): ``stop`` there, or ``skip`` it
+    #: (counted in the manifest, each logged with its line or row).
+    on_bad_row: Literal["stop", "skip"] = "stop"
 
 
 class CaptionsSource(Source):
@@ -72,6 +79,7 @@ class CaptionsSource(Source):
                                    f"from its suffix; set format to one of jsonl, json, csv, "
                                    f"tsv, parquet")
         self.format = fmt
+        self.bad_rows = BadRows(options.on_bad_row, options.path, error=DatasetError)
         self._rows_json: list[Any] | None = None
         if fmt == "json":  # read (and check) up front: it is one document anyway
             doc = load_json(options.path)
@@ -94,11 +102,27 @@ class CaptionsSource(Source):
             return self._parquet_file().metadata.num_rows
         return None
 
+    def stats(self) -> Mapping[str, int]:
+        return self.bad_rows.stats() if self.format != "json" else {}
+
     def __iter__(self) -> Iterator[SourceItem]:
+        self.bad_rows.reset()
+        skip = self.options.on_bad_row == "skip" and self.format != "json"
         rows = {"jsonl": self._jsonl, "json": self._json, "csv": self._csv, "tsv": self._csv,
                 "parquet": self._parquet}[self.format]()
         for n, where, row in rows:
-            yield self._item(n, where, row)
+            try:
+                item = self._item(n, where, row)
+            except DatasetError as exc:
+                if not skip:
+                    raise
+                self.bad_rows.skip(where, str(exc))
+                continue
+            yield item
+
+    def _bad(self, where: str, problem: str) -> None:
+        """A broken row: the run stops here, or (``skip``) it is counted and logged."""
+        self.bad_rows(where, problem)
 
     # -- rows -----------------------------------------------------------------------------
 
@@ -108,6 +132,8 @@ class CaptionsSource(Source):
             raise shape_error(path, _at(where, opts.caption_column),
                               f"missing (columns: {', '.join(map(str, row)) or 'none'}); "
                               f"set caption_column")
+        if row[opts.caption_column] is None:
+            raise shape_error(path, _at(where, opts.caption_column), "null (no caption)")
         image_col = opts.image_column or first_key(row, IMAGE_COLUMNS)
         url_col = opts.url_column or first_key(row, URL_COLUMNS)
         for col, option in ((opts.image_column, "image_column"), (opts.url_column, "url_column"),
@@ -133,11 +159,14 @@ class CaptionsSource(Source):
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise DatasetError(
-                        f"{path}: line {lineno}: not valid JSON ({exc.msg})") from None
+                    self._bad(f"line {lineno}", f"not valid JSON ({exc.msg})")
+                    continue
+                except UnicodeDecodeError:
+                    self._bad(f"line {lineno}", "not valid UTF-8")
+                    continue
                 if not isinstance(row, Mapping):
-                    raise DatasetError(f"{path}: line {lineno}: expected a JSON object, got "
-                                       f"{kind_of(row)}")
+                    self._bad(f"line {lineno}", f"expected a JSON object, got {kind_of(row)}")
+                    continue
                 yield n, f"line {lineno}", row
 
     def _json(self) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
@@ -149,11 +178,37 @@ class CaptionsSource(Source):
 
     def _csv(self) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
         delimiter = "\t" if self.format == "tsv" else ","
-        with self.options.path.open(newline="", encoding="utf-8") as f:
+        opts, path = self.options, self.options.path
+        # surrogateescape: a row with bytes that are not UTF-8 is one bad row, not a crash.
+        with path.open(newline="", encoding="utf-8", errors="surrogateescape") as f:
             reader = csv.DictReader(f, delimiter=delimiter)
-            for n, row in enumerate(reader, 1):
+            header = reader.fieldnames or []
+            if opts.on_bad_row == "skip" and header and opts.caption_column not in header:
+                # Every row would be bad: that is a wrong option, not a broken row.
+                raise shape_error(path, f"header, column {opts.caption_column!r}",
+                                  f"missing (columns: {', '.join(header)}); set caption_column")
+            n = 0
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    n += 1
+                    self._bad(f"row {n} (line {reader.line_num})", f"not valid CSV ({exc})")
+                    continue
+                n += 1
+                where = f"row {n}"
+                if None in row:
+                    self._bad(f"{where} (line {reader.line_num})",
+                              f"{len(header) + len(row[None])} fields, the header has "
+                              f"{len(header)} (an unquoted {delimiter!r} in a value?)")
+                    continue
+                if any(_not_utf8(v) for v in row.values() if isinstance(v, str)):
+                    self._bad(f"{where} (line {reader.line_num})", "not valid UTF-8")
+                    continue
                 # Short rows give None; an absent value is absent, not the text "None".
-                yield n, f"row {n}", {k: v for k, v in row.items() if k is not None}
+                yield n, where, row
 
     def _parquet_file(self) -> Any:
         try:
@@ -168,10 +223,23 @@ class CaptionsSource(Source):
 
     def _parquet(self) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
         n = 0
-        for batch in self._parquet_file().iter_batches(batch_size=1024):
+        file, opts = self._parquet_file(), self.options
+        names = file.schema_arrow.names
+        if opts.on_bad_row == "skip" and opts.caption_column not in names:
+            raise shape_error(opts.path, f"schema, column {opts.caption_column!r}",
+                              f"missing (columns: {', '.join(names)}); set caption_column")
+        for batch in file.iter_batches(batch_size=1024):
             for row in batch.to_pylist():
                 n += 1
                 yield n, f"row {n}", {k: _plain(v) for k, v in row.items()}
+
+
+def _not_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _at(where: str, column: str) -> str:
