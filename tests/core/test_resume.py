@@ -96,10 +96,13 @@ def test_ctrl_c_saves_finished_work_and_the_rerun_completes(tmp_path):
     subprocess.run(_cmd(recipe), check=True, timeout=120)
     expected = _files(out)
     recipe, out = _setup(tmp_path, "interrupted")
-    proc = subprocess.Popen(_cmd(recipe), stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not (out / "state.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)  # the first checkpoint: the run is under way
+    # The fake backend holds its 6th batch until SIGINT and says so on stdout: the
+    # signal always lands mid-run, whatever the machine's speed (no timing race).
+    gated = [sys.executable, str(Path(__file__).with_name("gated_cli.py")), "6",
+             *_cmd(recipe)[3:]]
+    proc = subprocess.Popen(gated, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "gate-closed", proc.communicate(timeout=60)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
