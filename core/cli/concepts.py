@@ -33,6 +33,10 @@ def register(subparsers: Any) -> None:
                     "same name are merged and keep every file they came from.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
                    help="pool files in any accepted shape")
+    p.add_argument("--pool-shape", default="auto", metavar="SHAPE",
+                   choices=("auto", "concept_backgrounds", "dataset_classes"),
+                   help="how a {key: [strings]} input is read: concept_backgrounds (SynCLR) "
+                        "or dataset_classes (classname.json); auto refuses that shape")
     _output_args(p)
     p.set_defaults(func=cmd_merge)
 
@@ -43,6 +47,10 @@ def register(subparsers: Any) -> None:
                     "with similar embeddings.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
                    help="pool files in any accepted shape")
+    p.add_argument("--pool-shape", default="auto", metavar="SHAPE",
+                   choices=("auto", "concept_backgrounds", "dataset_classes"),
+                   help="how a {key: [strings]} input is read: concept_backgrounds (SynCLR) "
+                        "or dataset_classes (classname.json); auto refuses that shape")
     _output_args(p)
     p.add_argument("--fuzzy", type=float, default=0.92, metavar="T",
                    help="rapidfuzz similarity (0-1) for near-duplicate names; 0 turns it off "
@@ -61,6 +69,10 @@ def register(subparsers: Any) -> None:
                     "backgrounds the concepts have.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
                    help="pool files in any accepted shape")
+    p.add_argument("--pool-shape", default="auto", metavar="SHAPE",
+                   choices=("auto", "concept_backgrounds", "dataset_classes"),
+                   help="how a {key: [strings]} input is read: concept_backgrounds (SynCLR) "
+                        "or dataset_classes (classname.json); auto refuses that shape")
     p.add_argument("--per-concept", action="store_true",
                    help="also list the background count of every concept")
     p.add_argument("--json", action="store_true", help="print the statistics as JSON")
@@ -72,6 +84,10 @@ def register(subparsers: Any) -> None:
                     "that can be photographed; keep the yes answers and record them all.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
                    help="pool files in any accepted shape")
+    p.add_argument("--pool-shape", default="auto", metavar="SHAPE",
+                   choices=("auto", "concept_backgrounds", "dataset_classes"),
+                   help="how a {key: [strings]} input is read: concept_backgrounds (SynCLR) "
+                        "or dataset_classes (classname.json); auto refuses that shape")
     _output_args(p)
     p.add_argument("--llm", action="store_true",
                    help='ask the backend "a concrete object that can be photographed?"')
@@ -95,10 +111,10 @@ def _output_args(p: argparse.ArgumentParser) -> None:
                         "or list of names")
 
 
-def _load(paths: list[Path]) -> Any:
+def _load(paths: list[Path], shape: Any = "auto") -> Any:
     from instructgen.plugins.concepts.pool import load_pool
 
-    return load_pool(paths)
+    return load_pool(paths, shape=shape)
 
 
 def _check_output(args: argparse.Namespace) -> None:
@@ -117,7 +133,7 @@ def _write(pool: Any, args: argparse.Namespace) -> None:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     _check_output(args)
-    pool = _load(args.inputs)
+    pool = _load(args.inputs, args.pool_shape)
     _write(pool, args)
     print(f"merged {len(args.inputs)} file(s): {len(pool)} concepts "
           f"({pool.merged_duplicates} duplicate entries merged) -> {args.output}")
@@ -136,7 +152,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
         if not 0.0 <= value <= 1.0:
             raise UserError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
     _check_output(args)
-    pool = _load(args.inputs)
+    pool = _load(args.inputs, args.pool_shape)
     embed = None
     if args.no_embeddings:
         method = "embeddings off (--no-embeddings)"
@@ -164,7 +180,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from instructgen.plugins.concepts.tools import pool_stats
 
-    stats = pool_stats(_load(args.inputs))
+    stats = pool_stats(_load(args.inputs, args.pool_shape))
     if not args.per_concept:
         stats.pop("per_concept")
     if args.json:
@@ -210,7 +226,7 @@ def cmd_filter(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     _check_output(args)
-    pool = _load(args.inputs)
+    pool = _load(args.inputs, args.pool_shape)
     answers_path = args.answers or args.output.with_suffix(".answers.jsonl")
     backend = _backend(args)
     kept = ConceptPool()

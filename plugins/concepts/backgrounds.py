@@ -36,8 +36,8 @@ _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
 class C2bOptions:
     """Options of ``c2b``."""
 
-    #: Unique backgrounds wanted per concept (at most 50).
-    target: int = attrs.field(default=20, validator=[attrs.validators.ge(1),
+    #: Unique backgrounds wanted per concept (the seed's average, 50, is also the most).
+    target: int = attrs.field(default=MAX_TARGET, validator=[attrs.validators.ge(1),
                                                      attrs.validators.le(MAX_TARGET)])
     #: Most model answers read per concept, whether or not ``target`` is reached.
     max_attempts: int = attrs.field(default=6, validator=attrs.validators.ge(1))

@@ -124,8 +124,8 @@ class Cb2capOptions(CaptionRules):
 
     #: Backgrounds per concept, drawn without replacement with the item's seed.
     k: int = attrs.field(default=3, validator=at_least_one)
-    #: Most words in a caption (a setting makes captions longer).
-    max_words: int = attrs.field(default=16, validator=at_least_one)
+    #: Most words in a caption (12, as the reference asks).
+    max_words: int = attrs.field(default=12, validator=at_least_one)
 
 
 class BackgroundCaptions(Generator):

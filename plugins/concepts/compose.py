@@ -1,14 +1,18 @@
 """``cc2cap``: one caption combining two different concepts.
 
 A caption that places the pair nowhere ("A cat beside a ladder.") gets a
-background from the pool appended, in ``append_backgrounds`` variants with
-distinct backgrounds; such records say so in ``background_appended``.
+background from the pool appended, in ``append_backgrounds`` variants (10, as
+the reference made) with distinct backgrounds drawn with the item's seed; such
+records say so in ``background_appended``. A background that already starts
+with a preposition ("on the shipbuilding area", as in the reference's
+``concept.json``) is appended as written; a bare one ("snowy field") gets
+``preposition`` and an article.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -17,7 +21,7 @@ from instructgen.context import ItemContext
 from instructgen.errors import Reject, UserError
 from instructgen.plugin import Generator
 from instructgen.records import SourceItem
-from instructgen.text import mentions, words
+from instructgen.text import dedup_key, mentions, words
 
 from .captions import CaptionRules, at_least_one, caption_request, validator
 from .phrases import indefinite
@@ -52,21 +56,55 @@ def has_scene(caption: str, concepts: Sequence[str]) -> bool:
     return False
 
 
+#: Words a background may start with that make it a place phrase already.
+PREPOSITIONS = frozenset({*_PLACE_WORDS, "into", "onto", "upon", "within", "around", "above",
+                          "below", "underneath", "alongside", "amid", "amidst", "between",
+                          "beyond", "atop", "next", "inside", "outside", "from", "off",
+                          "toward", "towards", "underwater"})
+
+
+def starts_with_preposition(background: str) -> bool:
+    """"on the shipbuilding area" does; "snowy field" does not."""
+    first = words(background.lower())[:1]
+    return bool(first) and first[0] in PREPOSITIONS
+
+
 def append_background(caption: str, background: str, preposition: str = "in") -> str:
-    """``"A cat and a ladder." + "snowy field"`` → ``"A cat and a ladder in a snowy field."``."""
+    """The caption placed in ``background``.
+
+    ``"A cat and a ladder." + "snowy field"`` → ``"A cat and a ladder in a snowy field."``;
+    ``+ "on the shipbuilding area"`` → ``"A cat and a ladder on the shipbuilding area."``.
+    """
     body = caption.rstrip().rstrip(".!").rstrip()
-    return f"{body} {preposition} {indefinite(background)}."
+    place = " ".join(background.split()).rstrip(".")
+    if starts_with_preposition(place):
+        return f"{body} {place[:1].lower()}{place[1:]}."
+    return f"{body} {preposition} {indefinite(place)}."
+
+
+def distinct(texts: Iterable[str]) -> list[str]:
+    """``texts`` in order, each once (case and spacing ignored), blanks dropped."""
+    seen: set[str] = set()
+    out = []
+    for text in texts:
+        key = dedup_key(text)
+        if key and key not in seen:
+            seen.add(key)
+            out.append(text)
+    return out
 
 
 @attrs.frozen(kw_only=True)
 class Cc2capOptions(CaptionRules):
     """Options of ``cc2cap``."""
 
-    #: Most words in the caption the model writes (before a background is appended).
-    max_words: int = attrs.field(default=16, validator=at_least_one)
-    #: Variants with a pool background appended when the caption has no scene; 0: none.
-    append_backgrounds: int = attrs.field(default=1, validator=attrs.validators.ge(0))
-    #: Preposition joining an appended background.
+    #: Most words in the caption the model writes (before a background is appended);
+    #: 12, as the reference asks.
+    max_words: int = attrs.field(default=12, validator=at_least_one)
+    #: Variants with a distinct pool background appended when the caption has no scene
+    #: (10, as the reference made; seeded, no duplicates); 0: none.
+    append_backgrounds: int = attrs.field(default=10, validator=attrs.validators.ge(0))
+    #: Preposition joining an appended background that does not start with one.
     preposition: str = "in"
 
 
@@ -92,7 +130,8 @@ class PairCaptions(Generator):
         if has_scene(caption, concepts) or opts.append_backgrounds == 0:
             return [{**base, "caption": caption, "base_caption": caption, "background": None,
                      "background_appended": False, "has_scene": has_scene(caption, concepts)}]
-        pool = [b for b in item.data.get("backgrounds", []) if isinstance(b, str)]
+        # One entry per distinct background, so no two variants share one.
+        pool = distinct(b for b in item.data.get("backgrounds", []) if isinstance(b, str))
         if not pool:  # nothing to append from: keep the caption as it is
             return [{**base, "caption": caption, "base_caption": caption, "background": None,
                      "background_appended": False, "has_scene": False}]

@@ -6,9 +6,15 @@ Accepted shapes (JSON unless noted):
 - ``{"concepts": [...], "backgrounds": [...]}``, the backgrounds shared by all
   concepts; entries of ``concepts`` may also be objects
   ``{"name", "backgrounds", "sources"}`` (what ``instructgen concepts merge`` writes);
-- ``{concept: [backgrounds]}``, as in SynCLR's background dictionaries;
+- ``{concept: [backgrounds]}``, as in SynCLR's background dictionaries, and
+  ``{dataset: [classes]}``, as in the reference's ``classname.json``: the same
+  JSON shape, so ``shape`` must say which (``auto`` refuses to guess);
+- ``{concept: {"b": [backgrounds], "c": ...}}``, the reference's hand-filtered
+  ``concept_pool.json`` (keys other than ``b`` are kept as notes);
 - JSONL output of a ``c2b`` run (``records.jsonl`` or a flat sink file), one
-  concept per line with its ``backgrounds``.
+  concept per line with its ``backgrounds``;
+- CSV output of the reference's c2b (header ``concept,caption``; the caption
+  column holds the comma-separated backgrounds).
 
 Each concept remembers which files it came from, and concepts are merged on a
 case- and spacing-insensitive key, so the same name never appears twice.
@@ -19,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -30,9 +36,16 @@ SHAPES = (
     "a JSON list of names",
     "a text file with one name per line",
     '{"concepts": [...], "backgrounds": [...]}',
-    "{concept: [backgrounds]}",
+    "{concept: [backgrounds]} (shape = \"concept_backgrounds\")",
+    "{dataset: [classes]} (shape = \"dataset_classes\")",
+    '{concept: {"b": [backgrounds], ...}}',
     "JSONL output of a c2b run",
+    "CSV output of the reference's c2b (concept,caption)",
 )
+#: How a ``{key: [strings]}`` object is read: ``auto`` refuses, since a
+#: concept → backgrounds dictionary and a dataset → class names list look alike.
+PoolShape = Literal["auto", "concept_backgrounds", "dataset_classes"]
+POOL_SHAPES: tuple[str, ...] = ("auto", "concept_backgrounds", "dataset_classes")
 
 
 class PoolError(UserError):
@@ -138,15 +151,22 @@ def _extend_unique(target: list[str], extra: Iterable[str]) -> None:
             target.append(normalize(item))
 
 
-def load_pool(paths: Sequence[Path | str], pool: ConceptPool | None = None) -> ConceptPool:
-    """Read and merge pool files; raise :class:`PoolError` naming the file and index."""
+def load_pool(paths: Sequence[Path | str], pool: ConceptPool | None = None,
+              shape: PoolShape = "auto") -> ConceptPool:
+    """Read and merge pool files; raise :class:`PoolError` naming the file and index.
+
+    ``shape`` says how a ``{key: [strings]}`` object is read; other shapes are
+    unambiguous and read as they are.
+    """
+    if shape not in POOL_SHAPES:
+        raise PoolError(f"shape: unknown pool shape {shape!r} (valid: {', '.join(POOL_SHAPES)})")
     pool = pool if pool is not None else ConceptPool()
     for path in paths:
-        read_pool_file(Path(path), pool)
+        read_pool_file(Path(path), pool, shape)
     return pool
 
 
-def read_pool_file(path: Path, pool: ConceptPool) -> None:
+def read_pool_file(path: Path, pool: ConceptPool, shape: PoolShape = "auto") -> None:
     """Read one file in any accepted shape into ``pool``."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -166,7 +186,9 @@ def read_pool_file(path: Path, pool: ConceptPool) -> None:
                 pool.per_source[src] = len(pool) + pool.merged_duplicates - before
                 return
             raise PoolError(f"{path}: not valid JSON; {_accepted()}") from None
-        _read_json(path, data, pool, src)
+        _read_json(path, data, pool, src, shape)
+    elif path.suffix.lower() == ".csv" or _csv_header(stripped) is not None:
+        _read_c2b_csv(path, text, pool, src)
     elif path.suffix.lower() in (".json", ".jsonl"):
         raise PoolError(f"{path}: {'empty file' if not stripped else 'not JSON'}; {_accepted()}")
     else:
@@ -209,7 +231,8 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _read_json(path: Path, data: Any, pool: ConceptPool, src: str) -> None:
+def _read_json(path: Path, data: Any, pool: ConceptPool, src: str,
+               shape: PoolShape = "auto") -> None:
     if isinstance(data, list):
         if not data:
             raise PoolError(f"{path}: the list of concepts is empty")
@@ -238,10 +261,26 @@ def _read_json(path: Path, data: Any, pool: ConceptPool, src: str) -> None:
             else:
                 pool.add(_name(path, where, entry), sources=[src])
         return
-    if all(isinstance(v, list) for v in data.values()):
-        for i, (name, bgs) in enumerate(data.items()):
+    if all(isinstance(v, Mapping) and "b" in v for v in data.values()):
+        for i, (name, entry) in enumerate(data.items()):  # the reference's concept_pool.json
             where = f"entry {i} ({name!r})"
-            pool.add(_name(path, where, name), _backgrounds(path, where, bgs), [src])
+            notes = {k: v for k, v in entry.items() if k != "b"}
+            pool.add(_name(path, where, name), _backgrounds(path, f"{where}.b", entry["b"]),
+                     [src], notes)
+        return
+    if all(isinstance(v, list) for v in data.values()):
+        if shape == "auto":
+            raise PoolError(
+                f"{path}: {{key: [strings]}} is either {{concept: [backgrounds]}} (SynCLR) or "
+                f"{{dataset: [classes]}} (classname.json); set shape = \"concept_backgrounds\" "
+                f"or shape = \"dataset_classes\"")
+        for i, (name, values) in enumerate(data.items()):
+            where = f"entry {i} ({name!r})"
+            if shape == "concept_backgrounds":
+                pool.add(_name(path, where, name), _backgrounds(path, where, values), [src])
+                continue
+            for j, cls in enumerate(values):
+                pool.add(_name(path, f"{where}[{j}]", cls), (), [src], {"dataset": name})
         return
     raise PoolError(f"{path}: a JSON object in none of the accepted shapes; {_accepted()}")
 
@@ -282,3 +321,36 @@ def _read_jsonl(path: Path, text: str, pool: ConceptPool, src: str) -> bool:
     for lineno, row in rows:
         _read_object(path, f"line {lineno}", row, pool, src)
     return True
+
+
+_C2B_HEADER = ["concept", "caption"]
+
+
+def _csv_header(text: str) -> list[str] | None:
+    first = text.split("\n", 1)[0].strip().lower()
+    return _C2B_HEADER if first.replace(" ", "") == "concept,caption" else None
+
+
+def _read_c2b_csv(path: Path, text: str, pool: ConceptPool, src: str) -> None:
+    """The reference's c2b CSV: ``concept,caption`` rows, backgrounds comma-separated."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text)))
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    if header != _C2B_HEADER:
+        raise PoolError(f"{path}: a CSV pool needs the c2b header 'concept,caption', "
+                        f"found {','.join(header) or 'nothing'!r}")
+    read = 0
+    for lineno, row in enumerate(rows[1:], 2):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) < 2:
+            raise PoolError(f"{path}:{lineno}: expected concept,caption, got {_short(row)}")
+        # A model answer with commas may spill over several columns: they are all backgrounds.
+        backgrounds = [b.strip().strip('"').strip() for cell in row[1:] for b in cell.split(",")]
+        backgrounds = [b for b in backgrounds if b]
+        pool.add(_name(path, f"line {lineno}", row[0].strip()), backgrounds, [src])
+        read += 1
+    if not read:
+        raise PoolError(f"{path}: no concept rows after the header")

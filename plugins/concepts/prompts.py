@@ -64,12 +64,13 @@ def backgrounds_prompt(concept: str, count: int, known: Sequence[str] = ()) -> t
 
 
 def concept_caption_prompt(concept: str, max_words: int) -> tuple[Message, ...]:
+    """The subject alone: the reference's c2cap asks for no other objects."""
     return messages(
-        ("system", _caption_system(max_words, "the subject")),
+        ("system", _caption_system(max_words, "the subject and no other object")),
         ("user", "Subject: lantern"),
-        ("assistant", '{"caption":"A brass lantern hanging from a wooden hook."}'),
+        ("assistant", '{"caption":"A brass lantern with a small glowing flame."}'),
         ("user", "Subject: apple"),
-        ("assistant", '{"caption":"A red apple lying on a kitchen counter."}'),
+        ("assistant", '{"caption":"A shiny red apple with a short stem."}'),
         ("user", f"Subject: {concept}"),
     )
 

@@ -14,7 +14,7 @@ from instructgen.errors import UserError
 from instructgen.plugin import Source
 from instructgen.records import SourceItem
 
-from .pool import Concept, ConceptPool, load_pool
+from .pool import Concept, ConceptPool, PoolShape, load_pool
 
 
 def _files(path: Path | None, paths: list[Path]) -> list[Path]:
@@ -34,6 +34,9 @@ class ConceptPoolOptions:
     paths: list[Path] = attrs.field(factory=list)
     #: Skip concepts with fewer backgrounds than this (``cb2cap`` wants at least 1).
     min_backgrounds: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    #: How a ``{key: [strings]}`` file is read: ``concept_backgrounds`` (SynCLR) or
+    #: ``dataset_classes`` (classname.json); ``auto`` refuses that ambiguous shape.
+    shape: PoolShape = "auto"
 
     def __attrs_post_init__(self) -> None:
         _files(self.path, self.paths)
@@ -44,7 +47,8 @@ class ConceptPoolSource(Source):
 
     def __init__(self, options: ConceptPoolOptions) -> None:
         self.options = options
-        self.pool: ConceptPool = load_pool(_files(options.path, options.paths))
+        self.pool: ConceptPool = load_pool(_files(options.path, options.paths),
+                                           shape=options.shape)
         self._skipped = 0
 
     def _eligible(self, concept: Concept) -> tuple[list[str], str] | None:
@@ -90,6 +94,9 @@ class ConceptPairsOptions:
         default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
     #: Seed of the pair sample (the same seed and pool give the same pairs).
     seed: int = 0
+    #: How a ``{key: [strings]}`` file is read: ``concept_backgrounds`` (SynCLR) or
+    #: ``dataset_classes`` (classname.json); ``auto`` refuses that ambiguous shape.
+    shape: PoolShape = "auto"
 
     def __attrs_post_init__(self) -> None:
         _files(self.path, self.paths)
@@ -106,7 +113,7 @@ class ConceptPairsSource(Source):
     def __init__(self, options: ConceptPairsOptions) -> None:
         self.options = options
         files = _files(options.path, options.paths)
-        self.pool = load_pool(files)
+        self.pool = load_pool(files, shape=options.shape)
         self.concepts = self.pool.concepts
         if len(self.concepts) < 2:
             raise UserError(

@@ -26,7 +26,8 @@ def test_merge_any_shapes_keeps_provenance(pool_file, tmp_path, capsys):
     b = pool_file("dog\nowl\n", "b.txt")
     c = pool_file({"owl": ["barn"], "fox": ["forest"]}, "c.json")
     out = tmp_path / "merged.json"
-    assert main(["concepts", "merge", str(a), str(b), str(c), "-o", str(out)]) == 0
+    assert main(["concepts", "merge", str(a), str(b), str(c), "-o", str(out),
+                 "--pool-shape", "concept_backgrounds"]) == 0
     assert "4 concepts (2 duplicate entries merged)" in capsys.readouterr().out
     data = json.loads(out.read_text())
     by_name = {e["name"]: e for e in data["concepts"]}
@@ -40,9 +41,11 @@ def test_merge_any_shapes_keeps_provenance(pool_file, tmp_path, capsys):
 def test_merge_other_shapes(pool_file, tmp_path):
     src = pool_file({"owl": ["barn"], "fox": []})
     out = tmp_path / "names.json"
-    assert main(["concepts", "merge", str(src), "-o", str(out), "--shape", "list"]) == 0
+    assert main(["concepts", "merge", str(src), "-o", str(out), "--shape", "list",
+                 "--pool-shape", "concept_backgrounds"]) == 0
     assert json.loads(out.read_text()) == ["owl", "fox"]
-    assert main(["concepts", "merge", str(src), "-o", str(out), "--shape", "dict"]) == 0
+    assert main(["concepts", "merge", str(src), "-o", str(out),
+                 "--pool-shape", "concept_backgrounds", "--shape", "dict"]) == 0
     assert json.loads(out.read_text()) == {"owl": ["barn"], "fox": []}
 
 
@@ -89,14 +92,15 @@ def test_dedup_by_embeddings_when_available(pool_file):
 def test_stats(pool_file, capsys):
     a = pool_file({"dog": ["park", "beach"], "cat": []}, "a.json")
     b = pool_file({"dog": ["sofa"], "owl": ["barn"]}, "b.json")
-    assert main(["concepts", "stats", str(a), str(b), "--json", "--per-concept"]) == 0
+    assert main(["concepts", "stats", str(a), str(b), "--json", "--per-concept",
+                 "--pool-shape", "concept_backgrounds"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["concepts"] == 3 and stats["merged_duplicates"] == 1
     assert stats["per_source"][str(a)] == {"concepts": 2, "with_backgrounds": 1}
     assert stats["per_source"][str(b)] == {"concepts": 2, "with_backgrounds": 2}
     assert stats["per_concept"] == {"dog": 3, "cat": 0, "owl": 1}
     assert stats["backgrounds_per_concept"]["max"] == 3
-    assert main(["concepts", "stats", str(a)]) == 0
+    assert main(["concepts", "stats", str(a), "--pool-shape", "concept_backgrounds"]) == 0
     text = capsys.readouterr().out
     assert "concepts: 2" in text and f"{a}: 2 concepts, 1 with backgrounds" in text
 

@@ -20,7 +20,7 @@ RECIPES = ("c2b", "c2cap", "cb2cap", "cc2cap")
 
 
 def test_example_pool_size():
-    pool = load_pool([EXAMPLES / "pool.json"])
+    pool = load_pool([EXAMPLES / "pool.json"], shape="concept_backgrounds")
     assert len(pool) >= 60
     assert sum(1 for c in pool if c.backgrounds) >= 40
 

@@ -125,7 +125,8 @@ def test_c2cap_retries_until_the_rules_hold(pool_file, run_recipe, fake_backend)
 
     path = pool_file(["dog"])
     result = run_recipe(
-        recipe({"name": "concept_pool", "path": str(path)},
+        recipe({"name": "concept_pool", "path": str(path),
+                "shape": "concept_backgrounds"},
                {"name": "c2cap", "max_words": 12}, max_retries=5),
         backend=fake_backend(responder=respond))
     assert result.data == [{"concept": "dog", "caption": "A dog on a wooden table.",
@@ -152,7 +153,8 @@ def test_cb2cap_draws_k_backgrounds_without_replacement(pool_file, run_recipe, f
                                                         good_captions):
     backgrounds = [f"place {c}" for c in "abcdefgh"]
     path = pool_file({"dog": backgrounds, "cat": ["sofa"], "owl": []})
-    spec = recipe({"name": "concept_pool", "path": str(path)}, {"name": "cb2cap", "k": 3})
+    spec = recipe({"name": "concept_pool", "path": str(path),
+                "shape": "concept_backgrounds"}, {"name": "cb2cap", "k": 3})
     result = run_recipe(spec, backend=fake_backend(responder=good_captions))
     dog = [d for d in result.data if d["concept"] == "dog"]
     assert len(dog) == 3 and len({d["background"] for d in dog}) == 3
@@ -176,7 +178,8 @@ def test_cb2cap_records_whether_the_background_is_mentioned(pool_file, run_recip
                                                             fake_backend):
     path = pool_file({"kite": ["windy beach", "grassy hill"]})
     result = run_recipe(
-        recipe({"name": "concept_pool", "path": str(path)}, {"name": "cb2cap", "k": 2}),
+        recipe({"name": "concept_pool", "path": str(path),
+                "shape": "concept_backgrounds"}, {"name": "cb2cap", "k": 2}),
         backend=fake_backend(responder=lambda r: json.dumps(
             {"caption": "A red kite on a windy beach." if "windy" in last_user(r)
              else "A red kite in the sky."})))
@@ -208,7 +211,8 @@ def test_cc2cap_appends_pool_backgrounds_and_marks_them(pool_file, run_recipe, f
         return json.dumps({"caption": caption_for(request)})
 
     result = run_recipe(
-        recipe({"name": "concept_pairs", "path": str(path)},
+        recipe({"name": "concept_pairs", "path": str(path),
+                "shape": "concept_backgrounds"},
                {"name": "cc2cap", "append_backgrounds": 2}),
         backend=fake_backend(responder=respond))
     appended = [d for d in result.data if d["background_appended"]]

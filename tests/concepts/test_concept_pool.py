@@ -34,7 +34,7 @@ def test_concepts_with_shared_backgrounds(pool_file):
 
 def test_concept_to_backgrounds_dict(pool_file):
     path = pool_file({"dog": ["park", "beach"], "cat": []})
-    pool = load_pool([path])
+    pool = load_pool([path], shape="concept_backgrounds")
     assert pool.get("dog").backgrounds == ["park", "beach"]
     assert pool.backgrounds_for(pool.get("cat")) == ([], "none")
 
@@ -55,7 +55,7 @@ def test_merging_keeps_provenance_and_backgrounds(pool_file):
     a = pool_file({"Dog": ["park"]}, "a.json")
     b = pool_file(["dog", "cat"], "b.json")
     c = pool_file({"dog": ["Park", "beach"]}, "c.json")
-    pool = load_pool([a, b, c])
+    pool = load_pool([a, b, c], shape="concept_backgrounds")
     dog = pool.get("DOG")
     assert dog.name == "Dog"
     assert dog.sources == [str(a), str(b), str(c)]
@@ -65,7 +65,8 @@ def test_merging_keeps_provenance_and_backgrounds(pool_file):
 
 
 def test_merged_shape_round_trip(pool_file, tmp_path):
-    pool = load_pool([pool_file({"dog": ["park"]}, "a.json"), pool_file(["cat"], "b.json")])
+    pool = load_pool([pool_file({"dog": ["park"]}, "a.json"), pool_file(["cat"], "b.json")],
+                     shape="concept_backgrounds")
     pool.get("cat").notes["photographable"] = "yes"
     again = load_pool([pool_file(pool.to_json(), "merged.json")])
     assert [c.as_json() for c in again] == [c.as_json() for c in pool]
@@ -90,7 +91,7 @@ def test_unknown_shape_names_file_and_shapes(pool_file, data):
 def test_bad_concept_names_its_index(pool_file, data, where):
     path = pool_file(data)
     with pytest.raises(PoolError) as err:
-        load_pool([path])
+        load_pool([path], shape="concept_backgrounds")
     assert where in str(err.value)
     assert str(path) in str(err.value)
 

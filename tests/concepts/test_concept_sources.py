@@ -19,7 +19,7 @@ from instructgen.plugins.concepts.sources import (
 
 def test_pool_items_carry_concept_backgrounds_and_provenance(pool_file):
     path = pool_file({"dog": ["park"], "cat": []})
-    source = ConceptPoolSource(ConceptPoolOptions(path=path))
+    source = ConceptPoolSource(ConceptPoolOptions(path=path, shape="concept_backgrounds"))
     items = list(source)
     assert [i.id for i in items] == ["dog", "cat"]
     assert items[0].data["concepts"] == ["dog"]
@@ -30,7 +30,8 @@ def test_pool_items_carry_concept_backgrounds_and_provenance(pool_file):
 
 def test_min_backgrounds_skips_and_counts(pool_file):
     path = pool_file({"dog": ["park"], "cat": [], "owl": ["barn", "tree"]})
-    source = ConceptPoolSource(ConceptPoolOptions(path=path, min_backgrounds=1))
+    source = ConceptPoolSource(ConceptPoolOptions(path=path, min_backgrounds=1,
+                                                  shape="concept_backgrounds"))
     assert [i.id for i in source] == ["dog", "owl"]
     assert source.total() == 2
     assert source.stats()["skipped_few_backgrounds"] == 1
@@ -87,7 +88,8 @@ def test_pairs_stream_without_building_the_list(pool_file):
 
 def test_pair_backgrounds_fall_back_to_the_pool(pool_file):
     path = pool_file({"dog": ["park"], "cat": ["sofa"], "owl": []})
-    items = {i.id: i.data for i in ConceptPairsSource(ConceptPairsOptions(path=path))}
+    opts = ConceptPairsOptions(path=path, shape="concept_backgrounds")
+    items = {i.id: i.data for i in ConceptPairsSource(opts)}
     assert items["dog|cat"]["backgrounds"] == ["park", "sofa"]
     assert items["dog|owl"]["backgrounds"] == ["park"]
     path = pool_file({"concepts": ["dog", "owl"], "backgrounds": ["beach"]}, "shared.json")
