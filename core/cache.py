@@ -7,11 +7,15 @@ render it differently miss; everything else is still served from disk.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 from .records import BackendIdentity, Completion, LLMRequest, converter, stable_hash
 
@@ -24,35 +28,161 @@ CREATE TABLE IF NOT EXISTS calls (
 """
 
 
+#: Seconds to wait for a cache that another process holds locked before giving up on it.
+LOCK_TIMEOUT_S = 30.0
+
+_CORRUPT = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+_LOCKED = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+_COLUMNS = {"key", "completion", "created"}
+
+
 def default_cache_path() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
     return Path(base) / "instructgen" / "calls.sqlite"
 
 
+class _Foreign(sqlite3.DatabaseError):
+    """A valid SQLite file that is not a call cache: never write into it."""
+
+    sqlite_errorname = "SQLITE_NOTADB"
+
+
 class CallCache:
-    """Maps requests to completions for one backend identity."""
+    """Maps requests to completions for one backend identity.
+
+    A cache is only a cache: one that cannot be used never stops a run. A corrupt
+    or foreign file is moved aside (``<name>.corrupt-<time>``) and a fresh one
+    starts; a cache that another process keeps locked for more than ``timeout``
+    seconds, or one on a read-only location, is used read-only; one that cannot be
+    read at all is skipped. Each case logs one warning.
+    """
 
     def __init__(self, path: str | os.PathLike[str], identity: BackendIdentity, *,
-                 readonly: bool = False) -> None:
+                 readonly: bool = False, log: Any = None,
+                 timeout: float | None = None) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self.timeout = LOCK_TIMEOUT_S if timeout is None else timeout
         self._prefix = identity.key()
+        self._log = log
         self.hits = 0
         self.misses = 0
+        #: The warnings this cache logged, in order (the run goes on after each).
+        self.warnings: list[str] = []
         self._queued: list[tuple[str, str]] = []
-        if not readonly:
+        self._db: sqlite3.Connection | None = None
+        if readonly:
+            if self.path.exists():
+                self._db = self._open_readonly(None)
+        else:
+            self._db = self._open_writable()
+
+    # -- opening -------------------------------------------------------------------------
+
+    def _connect(self, mode: str = "") -> sqlite3.Connection:
+        uri = f"file:{quote(str(self.path))}{'?mode=' + mode if mode else ''}"
+        return sqlite3.connect(uri, uri=True, timeout=self.timeout, check_same_thread=False)
+
+    def _open_writable(self) -> sqlite3.Connection | None:
+        db = None
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        elif not self.path.exists():
-            self._db = None
-            return
-        uri = f"file:{self.path}{'?mode=ro' if readonly else ''}"
-        self._db: sqlite3.Connection | None = sqlite3.connect(uri, uri=True, timeout=30,
-                                                               check_same_thread=False)
-        if not readonly:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
-            self._db.commit()
+            db = self._connect()
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            with db:  # takes the write lock: a cache locked by another process shows here
+                db.execute("BEGIN IMMEDIATE")
+                _check_tables(db)
+                db.execute(_SCHEMA)
+            db.execute("SELECT key FROM calls LIMIT 1").fetchall()
+            return db
+        except (sqlite3.Error, OSError) as exc:
+            if db is not None:
+                db.close()
+            return self._recover(exc)
+
+    def _recover(self, exc: sqlite3.Error | OSError) -> sqlite3.Connection | None:
+        name = getattr(exc, "sqlite_errorname", "")
+        if name in _CORRUPT:
+            return self._move_aside(exc)
+        locked = name in _LOCKED
+        if locked:
+            why = f"is locked by another process for more than {self.timeout:g} s"
+        else:
+            why = f"cannot be written ({_reason(exc)})"
+        self.readonly = True
+        if not self.path.exists():
+            return self._skip(why)
+        # ``immutable`` ignores locks: right for a read-only folder, wrong for a file
+        # that another process may be writing.
+        return self._open_readonly(why, immutable=not locked)
+
+    def _open_readonly(self, why: str | None, *,
+                       immutable: bool = True) -> sqlite3.Connection | None:
+        """Read-only, even where SQLite cannot create its ``-shm`` file (a read-only folder).
+
+        ``why`` is the warning's reason; ``None`` when read-only was asked for (preview).
+        """
+        last: sqlite3.Error | None = None
+        for mode in ("ro", "ro&immutable=1") if immutable else ("ro",):
+            db = None
+            try:
+                db = self._connect(mode)
+                db.execute("SELECT key FROM calls LIMIT 1").fetchall()
+            except sqlite3.Error as exc:
+                if db is not None:
+                    db.close()
+                last = exc
+                continue
+            if why is not None:
+                self._warn("cache_read_only", f"the call cache {why}; using it read-only "
+                           "(answers are read from it, new ones are not stored)")
+            return db
+        return self._skip(f"{why or 'is read-only'}; cannot be read either ({_reason(last)})")
+
+    def _move_aside(self, exc: BaseException) -> sqlite3.Connection | None:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while aside.exists():  # never overwrite an earlier one
+            aside, n = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}"), n + 1
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(f"{self.path}{suffix}")
+                if src.exists():
+                    os.replace(src, f"{aside}{suffix}")
+        except OSError as move_exc:
+            self.readonly = True
+            return self._skip(f"is not a usable cache ({_reason(exc)}) and cannot be moved "
+                              f"aside ({_reason(move_exc)})")
+        self._warn("cache_moved_aside", f"the call cache is not a usable cache "
+                   f"({_reason(exc)}); moved it to {aside.name} and started a fresh one")
+        db = None
+        try:
+            db = self._connect()
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            with db:
+                db.execute(_SCHEMA)
+            return db
+        except sqlite3.Error as fresh_exc:
+            if db is not None:
+                db.close()
+            self.readonly = True
+            return self._skip(f"cannot be created afresh ({_reason(fresh_exc)})")
+
+    def _skip(self, why: str) -> None:
+        self._warn("cache_skipped", f"the call cache {why}; running without it")
+        return None
+
+    def _warn(self, event: str, message: str) -> None:
+        self.warnings.append(message)
+        log = self._log
+        if log is None:
+            from .logs import quiet_logger
+
+            log = self._log = quiet_logger()
+        log.warning(event, cache=str(self.path), detail=message)
 
     def key(self, request: LLMRequest) -> str:
         return stable_hash([self._prefix, request.cache_payload()])
@@ -65,9 +195,13 @@ class CallCache:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, completion FROM calls WHERE key IN ({marks})", chunk
-            ).fetchall()
+            try:
+                rows = self._db.execute(
+                    f"SELECT key, completion FROM calls WHERE key IN ({marks})", chunk
+                ).fetchall()
+            except sqlite3.Error as exc:  # damaged under our feet: go on without it
+                self._drop(f"cannot be read any more ({_reason(exc)})")
+                break
             for key, blob in rows:
                 found[key] = converter.structure({**json.loads(blob), "cached": True}, Completion)
         self.hits += len(found)
@@ -90,13 +224,46 @@ class CallCache:
         """Write queued completions in one transaction (one commit per batch is costly)."""
         if self._db is None or not self._queued:
             return
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO calls (key, completion) VALUES (?, ?)",
-                                 self._queued)
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO calls (key, completion) VALUES (?, ?)", self._queued)
+        except sqlite3.Error as exc:  # locked past the timeout, a full disk: stop storing
+            self._queued.clear()
+            self.readonly = True
+            name = getattr(exc, "sqlite_errorname", "")
+            why = (f"is locked by another process for more than {self.timeout:g} s"
+                   if name in _LOCKED else f"cannot be written ({_reason(exc)})")
+            self._warn("cache_read_only", f"the call cache {why}; new answers are not stored "
+                       "from now on")
+            return
         self._queued.clear()
+
+    def _drop(self, why: str) -> None:
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+        self._queued.clear()
+        self._skip(why)
 
     def close(self) -> None:
         self.flush()
         if self._db is not None:
-            self._db.close()
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
             self._db = None
+
+
+def _check_tables(db: sqlite3.Connection) -> None:
+    """Refuse a valid SQLite file that holds something else than a call cache."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not tables:
+        return
+    columns = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
+    if columns != _COLUMNS:
+        raise _Foreign(f"a SQLite file with other tables ({', '.join(sorted(tables)[:3])})")
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

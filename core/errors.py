@@ -2,12 +2,15 @@
 
 Anything derived from :class:`UserError` is the user's to fix (a bad recipe, a
 missing file, an unknown plugin). The CLI prints its message on one line and
-exits with code 2, without a traceback.
+exits with the error's ``exit_code`` (2 unless a subclass says otherwise),
+without a traceback.
 """
 
 from __future__ import annotations
 
 import difflib
+import errno
+import signal
 from collections.abc import Iterable
 
 
@@ -73,6 +76,38 @@ class InvalidOutput(Exception):
 
 class RunAborted(UserError):
     """The run stopped itself, for example because too many items failed."""
+
+
+class RunDirLocked(UserError):
+    """Another live run holds the output directory's lock."""
+
+
+class OutputWriteError(UserError):
+    """A run file could not be written (a full disk, an I/O error); exit code 5.
+
+    Everything committed before the failure is kept, and the state describes only
+    whole lines, so rerunning the same command once the disk is fixed resumes.
+    """
+
+    exit_code = 5
+
+    def __init__(self, path: object, error: OSError, *, committed: int = 0) -> None:
+        reason = error.strerror or type(error).__name__
+        fix = ("free some space" if error.errno in (errno.ENOSPC, errno.EDQUOT)
+               else "check the disk")
+        super().__init__(f"{path}: cannot write ({reason}); the first {committed} items are "
+                         f"saved; {fix}, then rerun the same command to resume")
+        self.path, self.error, self.committed = path, error, committed
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C: finished work is saved, exit 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.signame = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(self.signame)
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

@@ -7,31 +7,40 @@ Layout::
     rejects.jsonl   rejected items and records, with reason and raw model text
     <sink file>     e.g. output.jsonl, when a line sink is configured
     state.json      items committed so far and the byte length of each file
+    .instructgen.lock   held (flock) by the run that writes here; pid and host inside
 
 Items are committed in source order. ``state.json`` is replaced atomically
-after the lines it covers are flushed, so after a crash every file is cut back
+after the lines it covers are written, so after a crash every file is cut back
 to the length the state records: no partial line, no duplicate, nothing lost.
+The same holds when a write fails (a full disk, an I/O error) or a signal
+arrives between two lines of one item: lines reach the disk only at a commit,
+and only whole items' lines.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import shutil
+import socket
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import attrs
 
-from .errors import UserError
+from .errors import OutputWriteError, RunDirLocked, UserError
 from .records import OutputRecord, converter
 
 MANIFEST = "manifest.json"
 STATE = "state.json"
 RECORDS = "records.jsonl"
 REJECTS = "rejects.jsonl"
+LOCK = ".instructgen.lock"
 FRESH_FLAG = "--fresh"
 
 
@@ -62,13 +71,19 @@ def now_iso() -> str:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
+    """Replace ``path`` with ``obj`` as JSON, all or nothing (no half-written file, ever)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=1, sort_keys=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False, indent=1, sort_keys=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # a full disk must not also keep a half-written temporary file
+        raise
 
 
 def read_manifest(run_dir: Path) -> Manifest | None:
@@ -106,52 +121,202 @@ def recipe_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = ""
 
 
 class Journal:
-    """Append-only line files whose committed length is tracked in ``state.json``."""
+    """Append-only line files whose committed length is tracked in ``state.json``.
+
+    :meth:`write` only queues a line; :meth:`mark` closes an item (all of its lines
+    are queued); :meth:`commit` writes the lines of every marked item, then the
+    state. A signal between two lines of an item, or a write that fails half-way,
+    therefore never leaves the state describing a partial item.
+    """
 
     def __init__(self, run_dir: Path, names: list[str], *, fsync: bool = False) -> None:
         self.run_dir = run_dir
         self.fsync = fsync
-        self.files: dict[str, IO[bytes]] = {}
-        self.committed_items = 0
-        self.extra: dict[str, Any] = {}
+        #: Open file descriptors, by file name.
+        self.files: dict[str, int] = {}
         state = read_state(run_dir)
         offsets = state.get("files", {}) if state else {}
-        self.committed_items = state.get("committed_items", 0) if state else 0
-        self.extra = state.get("extra", {}) if state else {}
+        self.committed_items: int = state.get("committed_items", 0) if state else 0
+        self.extra: dict[str, Any] = state.get("extra", {}) if state else {}
+        #: Byte length of each file as the state on disk describes it.
+        self.offsets: dict[str, int] = {}
+        self._queued: dict[str, list[bytes]] = {}
+        #: (items, queued lines per file, extra) at the last item boundary; replaced in
+        #: one assignment, so a signal sees either the old boundary or the new one.
+        self._mark: tuple[int, dict[str, int], dict[str, Any]] = (
+            self.committed_items, {n: 0 for n in names}, self.extra)
+        #: The write error that broke this journal; nothing is committed after it.
+        self.broken: OutputWriteError | None = None
         for name in names:
             path = run_dir / name
-            f = path.open("ab+")
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                self.close()
+                raise OutputWriteError(path, exc, committed=self.committed_items) from None
+            self.files[name] = fd
+            self._queued[name] = []
             # Cut whatever was written after the last committed state: partial
             # lines and the lines of items that were never committed.
-            f.truncate(offsets.get(name, 0))
-            f.seek(0, os.SEEK_END)
-            self.files[name] = f
+            self.offsets[name] = offsets.get(name, 0)
+            size = os.fstat(fd).st_size
+            if size < self.offsets[name]:
+                self.close()
+                raise UserError(f"{path}: shorter than {STATE} says ({size} < "
+                                f"{self.offsets[name]} bytes), so committed lines were lost; "
+                                f"rerun with {FRESH_FLAG}")
+            try:
+                os.ftruncate(fd, self.offsets[name])
+            except OSError as exc:
+                self.close()
+                raise OutputWriteError(path, exc, committed=self.committed_items) from None
 
     def write(self, name: str, line: str) -> None:
-        self.files[name].write(line.encode("utf-8") + b"\n")
+        """Queue one line; it reaches the disk at the first commit after its item's mark."""
+        self._queued[name].append(line.encode("utf-8") + b"\n")
 
-    def commit(self, committed_items: int, extra: Mapping[str, Any] | None = None) -> None:
-        """Make everything written so far durable and record it in the state."""
-        for f in self.files.values():
-            f.flush()
+    def mark(self, items: int, extra: Mapping[str, Any] | None = None) -> None:
+        """The first ``items`` items are complete: every line queued so far is theirs."""
+        self._mark = (items, {n: len(q) for n, q in self._queued.items()},
+                      dict(extra) if extra is not None else self._mark[2])
+
+    def commit(self, extra: Mapping[str, Any] | None = None) -> bool:
+        """Write the lines of every marked item, then the state that covers them.
+
+        ``extra`` updates the state's ``extra`` of the last mark. Lines go to fixed
+        offsets, so a commit cut short (by a signal) and done again writes the same
+        bytes at the same place. Returns ``False``, writing nothing, once a write has
+        failed; the failing write raises :class:`OutputWriteError` naming the file.
+        """
+        if self.broken is not None:
+            return False
+        items, counts, marked_extra = self._mark
+        new_offsets = dict(self.offsets)
+        for name, fd in self.files.items():
+            data = b"".join(self._queued[name][: counts[name]])
+            if data:
+                self._put(name, fd, data, new_offsets[name])
+                new_offsets[name] += len(data)
+        state_extra = {**marked_extra, **(extra or {})}
+        try:
             if self.fsync:
-                os.fsync(f.fileno())
-        self.committed_items = committed_items
-        if extra is not None:
-            self.extra = dict(extra)
-        write_json_atomic(
-            self.run_dir / STATE,
-            {
-                "committed_items": committed_items,
-                "files": {n: f.tell() for n, f in self.files.items()},
-                "extra": self.extra,
-            },
-        )
+                for fd in self.files.values():
+                    os.fsync(fd)
+            write_json_atomic(self.run_dir / STATE, {
+                "committed_items": items, "files": new_offsets, "extra": state_extra})
+        except OSError as exc:
+            self._break(self.run_dir / STATE, exc)
+        for name in self.files:
+            del self._queued[name][: counts[name]]
+        self.offsets = new_offsets
+        self.committed_items, self.extra = items, state_extra
+        self._mark = (items, {n: 0 for n in self.files}, state_extra)
+        return True
+
+    def _put(self, name: str, fd: int, data: bytes, at: int) -> None:
+        view, done = memoryview(data), 0
+        try:
+            while done < len(data):
+                written = self._os_write(fd, view[done:], at + done)
+                if not written:
+                    raise OSError(errno.EIO, os.strerror(errno.EIO))
+                done += written
+        except OSError as exc:
+            self._break(self.run_dir / name, exc)
+
+    #: The one call that puts journal bytes on disk (tests replace it to fail).
+    _os_write = staticmethod(os.pwrite)
+
+    def _break(self, path: Path, exc: OSError) -> None:
+        """A write failed: cut every file back to the state's lengths and stop committing."""
+        self.broken = OutputWriteError(path, exc, committed=self.committed_items)
+        for name, fd in self.files.items():
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self.offsets[name])  # shrinking never needs free space
+        raise self.broken from None
 
     def close(self) -> None:
-        for f in self.files.values():
-            f.close()
+        for fd in self.files.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
         self.files.clear()
+
+
+class RunDirLock:
+    """An exclusive ``flock`` on the run directory's lock file, for one run's whole life.
+
+    The kernel drops the lock when its process ends, however it ends: a run killed
+    with ``kill -9`` never leaves a stale lock behind. The file keeps the holder's
+    pid and host, so a refused run can say who holds the directory.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.path = run_dir / LOCK
+        self._fd: int | None = None
+
+    @classmethod
+    def acquire(cls, run_dir: Path) -> RunDirLock:
+        """Create the directory if needed and lock it; exits 2 (a :class:`UserError`) when the
+        directory cannot be created or written, or another run holds it."""
+        lock = cls(run_dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{run_dir}: cannot create the output directory "
+                            f"({_reason(exc)})") from None
+        try:
+            fd = os.open(lock.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise UserError(f"{run_dir}: cannot write to the output directory "
+                            f"({_reason(exc)})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = _read_holder(fd)
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                raise UserError(f"{run_dir}: cannot lock the output directory "
+                                f"({_reason(exc)})") from None
+            raise RunDirLocked(
+                f"{run_dir}: another run is writing to this output directory ({holder}); "
+                "wait for it to end, or choose another output_dir") from None
+        holder = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "since": now_iso()}).encode() + b"\n"
+        try:
+            os.ftruncate(fd, 0)
+            if os.pwrite(fd, holder, 0) != len(holder):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as exc:
+            os.close(fd)
+            raise UserError(f"{run_dir}: cannot write to the output directory "
+                            f"({_reason(exc)})") from None
+        lock._fd = fd
+        return lock
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Unlock; the file stays (removing it could let two runs lock different files)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {info['pid']} on host {info['host']}, since {info['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "pid unknown: it is still starting"
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
 
 
 def iter_records(path: Path) -> Iterator[OutputRecord]:

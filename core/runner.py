@@ -11,7 +11,10 @@ exactly where its files end.
 from __future__ import annotations
 
 import collections
+import contextlib
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +26,7 @@ from .cache import CallCache, default_cache_path
 from .context import RunInfo
 from .early import EarlyWarning
 from .engines import LocalEngine
-from .errors import Reject, RunAborted, UserError
+from .errors import OutputWriteError, Reject, RunAborted, Terminated, UserError
 from .manager import PluginRegistry
 from .plugin import Generator, PostProcessor, Sink, Source
 from .recipe import Plan, hashable_view
@@ -42,6 +45,7 @@ from .rundir import (
     REJECTS,
     Journal,
     Manifest,
+    RunDirLock,
     clear_run_dir,
     iter_records,
     now_iso,
@@ -114,13 +118,19 @@ class Runner:
         self.summary = RunSummary(run_dir=Path(self.recipe.output_dir) if write else None)
         self.engine: Any = None
         self._early = EarlyWarning(self.log)  # warns once if the first items all fail alike
+        self._lock: RunDirLock | None = None
 
     # -- public ---------------------------------------------------------------------
 
     def run(self) -> RunSummary:
-        """Run to the end (or to the recipe's ``limit``) and return the counts."""
-        for _ in self.records():
-            pass
+        """Run to the end (or to the recipe's ``limit``) and return the counts.
+
+        SIGTERM and SIGHUP stop the run like Ctrl-C (finished work saved, status
+        ``interrupted``) by raising :class:`Terminated`, where nobody else handles them.
+        """
+        with terminate_as_interrupt():
+            for _ in self.records():
+                pass
         return self.summary
 
     def records(self) -> Iterator[OutputRecord]:
@@ -135,8 +145,17 @@ class Runner:
         recipe_hash = plan.hash
         generator.setup(RunInfo(run_dir if self.write else None, recipe.seed, recipe_hash,
                                 recipe.max_retries, self.registry))
-        previous = self._check_previous(run_dir, recipe_hash) if self.write else None
+        if self.write:
+            # Before any model is loaded: an unwritable output_dir or a second run on
+            # the same directory is refused at once.
+            self._lock = RunDirLock.acquire(run_dir)
+        try:
+            previous = self._check_previous(run_dir, recipe_hash) if self.write else None
+        except BaseException:
+            self._release_lock()
+            raise
         if previous == "finished":
+            self._release_lock()
             self.summary.status = "already_finished"
             self.summary.message = (f"{run_dir}: this run already finished; nothing to do "
                                     f"(use {FRESH_FLAG} to start afresh)")
@@ -187,15 +206,21 @@ class Runner:
             for resource in (journal, cache, self.engine):
                 if resource is not None:
                     resource.close()
+            self._release_lock()
             raise
         provenance_base = dict(recipe_hash=recipe_hash, plugins=manifest.plugins,
                                backend=identity, seed=recipe.seed)
         started = time.perf_counter()
         try:
             yield from self._loop(source, generator, post, sink, cache, journal, provenance_base)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             self.summary.status = "interrupted"
-            self.summary.message = "interrupted; rerun the same command to resume"
+            by = f"stopped by {exc.signame}" if isinstance(exc, Terminated) else "interrupted"
+            self.summary.message = f"{by}; rerun the same command to resume"
+            raise
+        except OutputWriteError as exc:
+            self.summary.status = "failed"
+            self.summary.message = str(exc)
             raise
         except RunAborted as exc:
             self.summary.status = "aborted"
@@ -264,7 +289,7 @@ class Runner:
         if not cfg.enabled:
             return None
         path = cfg.path or default_cache_path()
-        return CallCache(path, identity, readonly=not self.write)
+        return CallCache(path, identity, readonly=not self.write, log=self.log)
 
     def _restore(self, journal: Journal, post: list[PostProcessor]) -> None:
         counts = journal.extra.get("counts", {})
@@ -307,6 +332,8 @@ class Runner:
             for outcome in self.engine.run(numbered(), cache):
                 records, failed = self._commit(outcome, post, sink, journal, provenance_base)
                 self._committed += 1
+                if journal is not None:
+                    journal.mark(self._committed, self._state_counts())
                 failures.append(failed)
                 bar.advance()
                 self._check_failures(failures, recipe.max_failure_share)
@@ -321,17 +348,19 @@ class Runner:
 
     def _checkpoint(self, journal: Journal | None, cache: CallCache | None, *, final: bool) -> None:
         """Make committed work durable: cache writes, journal lines, then the state."""
-        summary = self.summary
         self._sync_counters()
         if cache is not None:
             cache.flush()
         if journal is not None:
-            journal.commit(self._committed, {
-                "exhausted": final and self._source_done,
-                "counts": {"items": summary.items, "accepted": summary.accepted,
-                           "rejected": summary.rejected, "rejected_items": summary.rejected_items},
-                "reasons": summary.rejection_reasons,
-            })
+            # Only marked (whole) items are written; after a failed write, nothing is.
+            journal.commit({"exhausted": final and self._source_done})
+
+    def _state_counts(self) -> dict[str, Any]:
+        """The counts saved with the resume state, as of the last committed item."""
+        s = self.summary
+        return {"counts": {"items": s.items, "accepted": s.accepted, "rejected": s.rejected,
+                           "rejected_items": s.rejected_items},
+                "reasons": dict(s.rejection_reasons)}
 
     def _commit(self, outcome: ItemOutcome, post, sink, journal, provenance_base,
                 ) -> tuple[list[OutputRecord], bool]:
@@ -458,17 +487,31 @@ class Runner:
             "backend_share": round(summary.backend_s / summary.elapsed_s, 4)
             if summary.elapsed_s else 0.0,
         }
-        if summary.status == "finished" and sink is not None and self.write:
-            run_dir = Path(self.recipe.output_dir)
-            sink.finalize(run_dir, lambda: iter_records(run_dir))
-        self._save_manifest()
-        self.registry.hook.instructgen_run_end(manifest=manifest, summary=summary)
-        self.log.info("run_finished", status=summary.status, items=summary.items,
-                      accepted=summary.accepted, rejected=summary.rejected,
-                      seconds=round(summary.elapsed_s, 2),
-                      items_per_s=round(summary.items_per_s, 1))
-        if self.engine is not None:
-            self.engine.close()
+        try:
+            if summary.status == "finished" and sink is not None and self.write:
+                run_dir = Path(self.recipe.output_dir)
+                sink.finalize(run_dir, lambda: iter_records(run_dir))
+            try:
+                self._save_manifest()
+            except OSError as exc:  # a full disk: the state on disk is still right
+                if summary.status == "finished":
+                    raise OutputWriteError(Path(self.recipe.output_dir) / "manifest.json", exc,
+                                           committed=self._committed) from None
+                self.log.warning("manifest_not_saved", error=str(exc))
+            self.registry.hook.instructgen_run_end(manifest=manifest, summary=summary)
+            self.log.info("run_finished", status=summary.status, items=summary.items,
+                          accepted=summary.accepted, rejected=summary.rejected,
+                          seconds=round(summary.elapsed_s, 2),
+                          items_per_s=round(summary.items_per_s, 1))
+        finally:
+            if self.engine is not None:
+                self.engine.close()
+            self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _save_manifest(self) -> None:
         if self.write:
@@ -528,6 +571,39 @@ class _Progress:
         if self.bar is not None:
             self._refresh()  # the last figures, not the ones from up to 0.1 s ago
             self.bar.stop()
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` (a ``KeyboardInterrupt``).
+
+    Schedulers (Slurm, Kubernetes, systemd) send SIGTERM before they kill a job;
+    closing a terminal sends SIGHUP. Both then save finished work like Ctrl-C. Only
+    signals left at their default are taken over, and only in the main thread, so
+    an application's own handlers (or ``nohup``) win. A second signal while the
+    run is saving is ignored: the save finishes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def handler(signum: int, _frame: Any) -> None:
+        if caught:
+            return
+        caught.append(signum)
+        raise Terminated(signum)
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, old)
 
 
 def _version() -> str:

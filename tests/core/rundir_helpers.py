@@ -1,0 +1,159 @@
+"""Shared pieces of the run-directory safety tests: a recipe, a gated run, a lesser user.
+
+Run as a script, this module is the *gated run*: it runs a recipe with a fake
+backend that creates ``STARTED`` before its first answer and then waits until
+``RELEASE`` exists. A test thereby holds a real run in the middle of its work,
+for as long as it needs, without sleeping and hoping::
+
+    python tests/core/rundir_helpers.py RECIPE STARTED RELEASE
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+RECIPE = """
+seed = 5
+batch_size = 4
+output_dir = "{out}"
+[cache]
+path = "{cache}"
+[source]
+name = "jsonl"
+path = "{items}"
+[generator]
+name = "prompt"
+template = "Write a caption about {{subject}}."
+max_tokens = 12
+[backend]
+name = "fake"
+delay = {delay}
+[sink]
+name = "jsonl"
+format = "flat"
+"""
+FILES = ("records.jsonl", "rejects.jsonl", "output.jsonl")
+HERE = Path(__file__).resolve()
+
+
+def setup(tmp_path: Path, name: str, n: int = 60, delay: float = 0.0,
+          cache: Path | None = None) -> tuple[Path, Path]:
+    """A recipe writing to ``tmp_path/name``; every 7th item is rejected (no subject)."""
+    items = tmp_path / "items.jsonl"
+    if not items.exists():
+        with items.open("w") as f:
+            for i in range(n):
+                row = {"other": i} if i % 7 == 3 else {"subject": f"lamp {i}", "n": i}
+                f.write(json.dumps(row) + "\n")
+    out = tmp_path / name
+    recipe = tmp_path / f"{name}.toml"
+    recipe.write_text(RECIPE.format(out=out, items=items, delay=delay,
+                                    cache=cache or tmp_path / f"{name}.sqlite"))
+    return recipe, out
+
+
+def cli(*args: object) -> list[str]:
+    return [sys.executable, "-m", "instructgen", *map(str, args)]
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {n: (out / n).read_bytes() for n in FILES}
+
+
+def gated(recipe: Path, started: Path, release: Path) -> list[str]:
+    """The command of a run that pauses at its first batch until ``release`` exists."""
+    return [sys.executable, str(HERE), str(recipe), str(started), str(release)]
+
+
+def wait_for(path: Path, proc: Any, timeout: float = 60.0) -> None:
+    """Wait until ``path`` exists (the gated run created it), failing if ``proc`` died."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended ({proc.returncode}) before {path.name}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path.name} never appeared")
+        time.sleep(0.01)
+
+
+def as_unprivileged(fn: Callable[[], Any]) -> Any:
+    """Call ``fn`` as a user that file permissions apply to, and return its result.
+
+    Root ignores permission bits, so as root ``fn`` runs in a forked child that
+    has become ``nobody`` (uid 65534); its result comes back through a pipe.
+    """
+    if os.geteuid() != 0:
+        return fn()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop privileges, run, report, never return into pytest
+        code = 0
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                payload = ("ok", fn())
+            except BaseException as exc:
+                payload = ("error", f"{type(exc).__name__}: {exc}")
+            with os.fdopen(write, "wb") as f:
+                pickle.dump(payload, f)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0 and data, "the unprivileged child failed"
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        raise AssertionError(f"as nobody: {value}")
+    return value
+
+
+def shared_dir(tmp_path: Path, name: str) -> Path:
+    """A folder that ``nobody`` can reach: tmp_path's parents are private to root."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix=f"instructgen-{name}-"))
+    base.chmod(0o755)
+    return base
+
+
+def _gated_main(argv: Sequence[str]) -> int:
+    import instructgen
+    from instructgen.backends import FakeBackend, FakeOptions
+    from instructgen.errors import UserError
+
+    recipe, started, release = (Path(a) for a in argv)
+
+    class Gated(FakeBackend):
+        def generate(self, requests):
+            if not started.exists():
+                started.write_text(str(os.getpid()))
+                deadline = time.monotonic() + 120
+                while not release.exists() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            return super().generate(requests)
+
+    try:
+        summary = instructgen.run(recipe, backend=Gated(FakeOptions()), autoload=False)
+    except UserError as exc:
+        print(f"instructgen: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{summary.items} items, {summary.accepted} accepted", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_gated_main(sys.argv[1:]))
