@@ -168,3 +168,7 @@ def contract_table() -> str:
             for k in c.keys) or "-"
         lines.append(f"| `{c.name}` | `{c.made_by}` | {keys} | {c.note or ''} |")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m instructgen.plugins.edits.contract > table.md
+    print(contract_table())

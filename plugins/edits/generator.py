@@ -15,7 +15,8 @@ A failed turn is tried again up to ``attempts`` times, each time with a fresh
 seed and a fresh draw of examples; every failed attempt is logged as a
 rejection with its stage and reason. When the last attempt fails the item is
 rejected; in a chain, the whole chain is dropped. A chain's turn k starts from
-turn k-1's output caption.
+turn k-1's output caption; with ``chain = false`` every turn starts from the
+original caption (the reference's independent edits).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class EditOptions:
                                                    attrs.validators.le(10)])
     #: In chains, allow global types (background_change, tone_transfer) only in the last turn.
     global_last: bool = True
+    #: ``true``: turn k edits turn k-1's output caption (a real chain); ``false``: every
+    #: turn edits the original caption, as the reference's multi-turn script did.
+    chain: bool = True
     #: Few-shot examples per request, drawn from the type's pool with the item's seed
     #: (5, the reference's count).
     examples: int = attrs.field(default=5, validator=attrs.validators.ge(0))
@@ -152,13 +156,15 @@ class EditGenerator(Generator):
         current = caption
         for k in range(opts.turns):
             turns.append(await self._turn_with_retries(k, current, ctx))
-            current = turns[-1]["output"]
+            if opts.chain:
+                current = turns[-1]["output"]
         payload: dict[str, Any]
         if opts.turns == 1:
             payload = dict(turns[0])
         else:
             payload = {"edit_type": "multi_turn", "num_turns": len(turns),
-                       "input": caption, "output": current, "turns": turns}
+                       "input": caption, "output": turns[-1]["output"], "turns": turns,
+                       "chain": opts.chain}
         payload.update(image_of(item))
         payload["prefilter"] = self._analyzer.method if self._analyzer else "off"
         if "record_id" in item.data:  # read back from an earlier run (composition flow)
