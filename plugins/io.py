@@ -413,13 +413,66 @@ class HfDatasetSink(Sink):
             stream = work / "records.arrow"
             write_table(stream, records, "arrow", self.options.row_group_size)
             ds = datasets.Dataset.from_file(str(stream))
-            ds.save_to_disk(str(work / "dataset"))
+            quiet = datasets.is_progress_bar_enabled()
+            if quiet:  # the run has its own progress report; no second bar on stderr
+                datasets.disable_progress_bars()
+            try:
+                ds.save_to_disk(str(work / "dataset"))
+            finally:
+                if quiet:
+                    datasets.enable_progress_bars()
             del ds
             if target.exists():
                 shutil.rmtree(target)
             (work / "dataset").replace(target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+@attrs.frozen
+class HubSinkOptions:
+    """Options of the ``hub`` sink."""
+
+    #: Dataset repository on the Hugging Face Hub, ``owner/name`` (created if needed).
+    repo_id: str
+    #: Create the repository as private.
+    private: bool = False
+    #: Draw and upload the report's charts (needs matplotlib).
+    charts: bool = True
+
+
+class HubSink(Sink):
+    """Publishes the finished run like ``instructgen push`` (needs ``instructgen[hub]``).
+
+    The push happens once the manifest is final (at the run's end, see
+    :func:`instructgen_run_end`), so the card shows the finished run. If the
+    push fails, the run directory is complete; ``instructgen push`` retries.
+    """
+
+    def __init__(self, options: HubSinkOptions) -> None:
+        from instructgen.hub import check_repo_id, hub_module
+
+        check_repo_id(options.repo_id, "sink.repo_id")
+        hub_module()
+        self.options = options
+
+
+@hookimpl
+def instructgen_run_end(manifest: Any, summary: Any) -> None:
+    """Push a finished run whose recipe names the ``hub`` sink."""
+    sink = (manifest.recipe or {}).get("sink") or {}
+    if (sink.get("name") != "hub" or summary.status != "finished"
+            or summary.run_dir is None):  # preview writes nothing and pushes nothing
+        return
+    from instructgen.hub import PushError, push_run
+
+    try:
+        result = push_run(summary.run_dir, sink["repo_id"], private=bool(sink.get("private")),
+                          charts=bool(sink.get("charts", True)))
+    except PushError as exc:
+        raise PushError(f"{exc} (the run is complete; retry with: instructgen push "
+                        f"{summary.run_dir} {sink['repo_id']})") from None
+    summary.message = f"pushed to {result.repo_url}"
 
 
 @hookimpl
@@ -451,6 +504,12 @@ def instructgen_sinks() -> Iterator[SinkPlugin]:
         description="Parquet file of the accepted records, written when the run finishes.",
         options=ParquetSinkOptions,
         factory=ParquetSink,
+    )
+    yield SinkPlugin(
+        name="hub",
+        description="Publish the finished run to the Hugging Face Hub: Parquet, card, charts.",
+        options=HubSinkOptions,
+        factory=HubSink,
     )
     yield SinkPlugin(
         name="hf_dataset",

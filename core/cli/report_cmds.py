@@ -66,6 +66,25 @@ def register(sub: Any) -> None:
     _measure_args(p)
     p.set_defaults(func=cmd_card)
 
+    p = sub.add_parser(
+        "push", help="publish a finished run to the Hugging Face Hub (Parquet, card, charts)",
+        description="Upload the run's accepted records as Parquet "
+                    "(data/train-00000-of-00001.parquet), its dataset card as README.md and "
+                    "its report with charts under report/, in one commit to the dataset "
+                    "repository REPO_ID (created if needed). The token comes from HF_TOKEN or "
+                    "the saved 'hf auth login'; it is never written anywhere. HF_ENDPOINT "
+                    "picks the server. A refused token (401/403) or an unreachable server is "
+                    "one line and exit code 2; the run directory is never changed. Needs "
+                    "pip install 'instructgen[hub]'.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory")
+    p.add_argument("repo_id", metavar="REPO_ID", help="dataset repository, owner/name")
+    p.add_argument("--private", action="store_true",
+                   help="create the repository as private (an existing one keeps its setting)")
+    p.add_argument("--no-charts", action="store_true", help="do not draw and upload charts")
+    p.add_argument("--message", metavar="TEXT",
+                   help="commit message (default: 'instructgen: <run folder name>')")
+    p.set_defaults(func=cmd_push)
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     from instructgen.report import write_report
@@ -86,4 +105,14 @@ def cmd_card(args: argparse.Namespace) -> int:
 
     path = write_card(args.run_dir, args.out, _options(args))
     print(f"wrote {path}")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from instructgen.hub import push_run
+
+    result = push_run(args.run_dir, args.repo_id, private=args.private,
+                      charts=not args.no_charts, commit_message=args.message)
+    print(f"pushed {len(result.files)} file(s) to {result.repo_url}")
+    print(f"commit: {result.commit_url}")
     return 0

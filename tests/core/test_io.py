@@ -71,3 +71,55 @@ def test_hf_dataset_sink(tmp_path):
     result = run_recipe(_recipe(tmp_path, {"name": "hf_dataset"}), tmp_path)
     ds = datasets.load_from_disk(str(result.run_dir / "hf_dataset"))
     assert ds["text"] == [r.data["text"] for r in result.records]
+
+
+def _mixed_records():
+    from instructgen.records import OutputRecord
+
+    values = [None, None, None, "late text"]  # null in the first row group, text later
+    return [OutputRecord(id=str(i), item_id=str(i), generator="g",
+                         data={"late": values[i], "num": i if i % 2 else i + 0.5,
+                               "clash": i if i < 2 else f"s{i}", "nested": {"k": [i]}})
+            for i in range(4)]
+
+
+def test_table_schema_is_taken_over_every_row_not_the_first_group(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed")
+    from instructgen.plugins.io import write_table
+
+    records = _mixed_records()
+    assert write_table(tmp_path / "t.parquet", lambda: iter(records), "parquet",
+                       row_group_size=2) == 4
+    table = pq.read_table(tmp_path / "t.parquet")
+    assert table.column("late").to_pylist() == [None, None, None, "late text"]
+    assert table.column("num").to_pylist() == [0.5, 1.0, 2.5, 3.0]      # ints and floats
+    assert table.column("clash").to_pylist() == ["0", "1", '"s2"', '"s3"']  # JSON text
+    assert json.loads(table.column("nested").to_pylist()[3]) == {"k": [3]}
+
+
+def test_hf_dataset_sink_pickles_nothing_and_keeps_types(tmp_path):
+    datasets = pytest.importorskip("datasets", reason="the datasets extra is not installed")
+    if not hasattr(datasets, "load_from_disk"):
+        pytest.skip("the datasets extra is not installed")
+    import pickle
+
+    from instructgen.plugins.io import HfDatasetSink, HfDatasetSinkOptions
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise AssertionError("the sink tried to pickle the records callable")
+
+    guard = Unpicklable()
+    records = _mixed_records()
+
+    def source():
+        assert guard is not None  # the closure holds something that refuses pickling
+        return iter(records)
+
+    with pytest.raises(AssertionError):
+        pickle.dumps(guard)
+    HfDatasetSink(HfDatasetSinkOptions(row_group_size=2)).finalize(tmp_path, source)
+    ds = datasets.load_from_disk(str(tmp_path / "hf_dataset"))
+    assert ds["late"] == [None, None, None, "late text"]
+    assert ds["id"] == ["0", "1", "2", "3"]
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no work folder left
