@@ -39,6 +39,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -194,8 +195,9 @@ def _serve(conn: Connection, name: str, options: Any, factory: Any, cores: tuple
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, cores)
     try:
+        started = time.perf_counter()
         backend = _build(name, options, factory)
-        conn.send(("ready", backend.identity))
+        conn.send(("ready", (backend.identity, round(time.perf_counter() - started, 3))))
     except BaseException as exc:
         conn.send(("failed", _portable(exc)))
         return
@@ -244,6 +246,8 @@ class ReplicaPool(Backend):
         self.retried_batches = 0
         #: Batches answered, per replica index.
         self.served = dict.fromkeys(range(len(self.slots)), 0)
+        #: Seconds each worker took to build its backend (workers load in parallel).
+        self.load_times: dict[str, float] = {}
         self._factory = _travelling(spec.factory)
         self._mp = mp.get_context("spawn")
         self._env_lock = threading.Lock()
@@ -359,6 +363,7 @@ class ReplicaPool(Backend):
                                "starting") from None
         if kind == "failed":
             raise payload
+        payload, self.load_times[f"replica {rep.slot.index}"] = payload
         if self._identity is None:
             self._identity = payload
         elif payload != self._identity:

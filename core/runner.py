@@ -193,7 +193,8 @@ class Runner:
                 if journal.committed_items:
                     self._restore(journal, post)
             manifest.sessions.append({"started_at": now_iso(), "resumed_at_item":
-                                      journal.committed_items if journal else 0})
+                                      journal.committed_items if journal else 0,
+                                      "model_load_s": self.load_times})
             self._manifest = manifest
             self._save_manifest()
 
@@ -243,18 +244,25 @@ class Runner:
     def _make_engine(self, generator: Generator) -> Any:
         """The local engine (one backend or a replica pool), or the Ray engine."""
         plan, recipe = self.plan, self.recipe
+        #: Seconds each worker took to load its model (recorded in the manifest's session).
+        self.load_times: dict[str, float] = {}
         if recipe.engine.kind == "ray":
             from .engines.ray import RayEngine
 
-            return RayEngine(plan, log=self.log)
+            engine = RayEngine(plan, log=self.log)
+            self._log_loads(engine.load_times)
+            return engine
         if self._backend_override is not None:
             backend = self._backend_override
         elif plan.replicas != 1:
             from instructgen.backends.replicas import ReplicaPool
 
             backend = ReplicaPool(plan.backend.spec, plan.backend.options, plan.replicas)
+            self._log_loads(backend.load_times)
         else:
+            started = time.perf_counter()
             backend = plan.backend.build()
+            self._log_loads({"backend": round(time.perf_counter() - started, 3)})
         # Enough items in flight to keep every replica's batch full, twice over.
         concurrency = max(1, int(getattr(backend, "concurrency", 1)))
         window = recipe.in_flight or max(2 * recipe.batch_size * concurrency, 8)
@@ -262,6 +270,11 @@ class Runner:
                            run_seed=recipe.seed, batch_size=recipe.batch_size, window=window,
                            max_retries=recipe.max_retries, log=self.log,
                            owns_backend=self._backend_override is None)
+
+    def _log_loads(self, load_times: dict[str, float]) -> None:
+        self.load_times = dict(load_times)
+        for worker, seconds in self.load_times.items():
+            self.log.info("model_loaded", worker=worker, load_s=seconds)
 
     def _check_previous(self, run_dir: Path, recipe_hash: str) -> str | None:
         if self.fresh:

@@ -1,30 +1,28 @@
-"""The Ray Data engine: the generation stage as ``map_batches`` over an actor pool.
+"""The Ray engine: one pool of long-lived actors serves the whole run.
 
 Selected by ``[engine] kind = "ray"`` (or ``instructgen run --engine ray``).
-The driver reads the source, ships items to a pool of actors in windows, and
-gets :class:`~instructgen.scheduler.ItemOutcome` back in source order; the
-runner commits them exactly as it commits local outcomes, so records,
-rejects, manifest and resume do not depend on the engine.
+The driver starts ``actors`` Ray actors once; each rebuilds the plan from the
+normalized recipe (plugins come from the packages installed on its node),
+loads one backend (``num_gpus=1`` on GPU clusters, CPU actors otherwise) and
+keeps it until the run ends. The driver then streams the source to them in
+blocks of ``items_per_task`` items, keeps a bounded number of blocks in flight
+and hands :class:`~instructgen.scheduler.ItemOutcome` back in source order; the
+runner commits them exactly as it commits local outcomes, so records, rejects,
+manifest and resume do not depend on the engine.
 
-Each actor rebuilds the plan from the normalized recipe (plugins come from the
-packages installed on its node), holds one backend (``num_gpus=1`` on GPU
-clusters, CPU actors otherwise) and runs a :class:`~instructgen.scheduler.Scheduler`
-over its block of items, with its own connection to the call cache.
-
-Ray is imported only here. A killed actor is restarted by Ray and its block
-retried (Ray Data's actor fault tolerance); answers only leave an actor with a
-finished block, so nothing is lost or duplicated.
+The backend identity comes from the pool's own actors (no extra model load),
+and every actor must report the same one. Ray is imported only here. A killed
+actor is restarted by Ray (it loads its model again) and its queued blocks are
+retried; answers only leave an actor with a finished block, so nothing is lost
+or duplicated.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
-import math
-import pickle
+import os
 import socket
-import warnings
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,14 +34,18 @@ from instructgen.errors import PluginError, UserError
 from instructgen.records import BackendIdentity, SourceItem, converter
 from instructgen.scheduler import Counters, ItemOutcome, Scheduler
 
-#: Blocks of ``items_per_task`` items per actor in one window: a window is one
-#: Ray Dataset (a fresh actor pool), so larger windows pay backend start-up
-#: less often; the driver holds one window of items at a time.
-BLOCKS_PER_ACTOR = 32
+#: Blocks an actor holds at once: the one it runs and the next, already waiting,
+#: so it never idles on the driver's round trip.
+BLOCKS_PER_ACTOR = 2
+#: Blocks sent but not yet handed to the runner, per actor: bounds the driver's
+#: memory when one slow block holds back the blocks after it.
+AHEAD_PER_ACTOR = 4
 #: Times one block is retried after its actor died before the run fails.
 TASK_RETRIES = 3
 #: Seconds to wait for a TCP connection to the cluster before calling it unreachable.
 CONNECT_TIMEOUT_S = 5.0
+#: Seconds ``close`` waits for actors to close their caches and backends.
+CLOSE_TIMEOUT_S = 30.0
 _COUNTER_FIELDS = ("backend_calls", "requests", "cache_hits", "prompt_tokens",
                    "completion_tokens", "backend_s")
 
@@ -55,9 +57,8 @@ class RayEngineError(UserError):
 def _import_ray() -> Any:
     try:
         import ray
-        import ray.data
     except ImportError:
-        raise RayEngineError("engine.kind = \"ray\" needs Ray Data: "
+        raise RayEngineError("engine.kind = \"ray\" needs Ray: "
                              "pip install 'instructgen[ray]'") from None
     return ray
 
@@ -69,14 +70,23 @@ class RayEngine:
         self.plan, self.log = plan, log
         self.config = plan.recipe.engine
         self.counters = Counters()
+        #: Seconds each actor took to build its backend, by worker name (``actor 0``, ...).
+        self.load_times: dict[str, float] = {}
         _check_installed(plan)
         self._ray = ray = _import_ray()
         self.address = self.config.ray_address
         self._owns_ray = _connect(ray, self.address)
-        self.num_cpus, self.num_gpus = _placement(ray, self.config, log)
-        self._mapping = _actor_recipe(plan.normalized(), self.num_cpus, self.num_gpus)
-        self._identity = self._probe()
-        log.info("ray_engine_ready", address=self.address or "local", actors=self.config.actors,
+        self._actors: list[Any] = []
+        self._pending: dict[Any, tuple[int, int]] = {}
+        self._abandoned = False
+        try:
+            self.num_cpus, self.num_gpus = _placement(ray, self.config, log)
+            self._mapping = _actor_recipe(plan.normalized(), self.num_cpus, self.num_gpus)
+            self._identity = self._start_actors()
+        except BaseException:
+            self.close()
+            raise
+        log.info("ray_engine_ready", address=self.address or "local", actors=len(self._actors),
                  actor_cpus=self.num_cpus, actor_gpus=self.num_gpus)
 
     @property
@@ -85,18 +95,67 @@ class RayEngine:
 
     def run(self, items: Iterable[tuple[int, SourceItem]],
             cache: CallCache | None) -> Iterator[ItemOutcome]:
-        """Outcomes in the order of ``items``, one window of items at a time."""
+        """Outcomes in the order of ``items``, streamed through the pool's actors."""
+        ray = self._ray
         cache_spec = None if cache is None else {"path": str(cache.path),
                                                  "readonly": cache.readonly}
-        cfg = self.config
-        window = cfg.actors * cfg.items_per_task * BLOCKS_PER_ACTOR
+        identity = converter.unstructure(self._identity)
+        per_task = self.config.items_per_task
+        n = len(self._actors)
+        held = [0] * n  # blocks each actor holds
         source = iter(items)
-        while chunk := list(itertools.islice(source, window)):
-            yield from self._run_window(chunk, cache_spec)
+        sent = wanted = 0  # blocks sent; the next block the runner gets
+        done: dict[int, dict[str, Any]] = {}
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and sent - wanted < AHEAD_PER_ACTOR * n:
+                    actor = min(range(n), key=held.__getitem__)
+                    if held[actor] >= BLOCKS_PER_ACTOR:
+                        break
+                    block = [(index, converter.unstructure(item))
+                             for index, item in _take(source, per_task)]
+                    if not block:
+                        exhausted = True
+                        break
+                    ref = self._actors[actor].run_block.remote(block, cache_spec, identity)
+                    self._pending[ref] = (sent, actor)
+                    held[actor] += 1
+                    sent += 1
+                if not self._pending:
+                    break
+                ready, _ = ray.wait(list(self._pending), num_returns=1)
+                for ref in ready:
+                    seq, actor = self._pending.pop(ref)
+                    held[actor] -= 1
+                    try:
+                        done[seq] = ray.get(ref)
+                    except Exception as exc:  # Ray wraps the actor's error: show the user's
+                        raise _unwrap(exc) from exc
+                while wanted in done:
+                    result = done.pop(wanted)
+                    wanted += 1
+                    self._add_counters(result["counters"])
+                    for blob in result["outcomes"]:
+                        yield converter.structure(blob, ItemOutcome)
+        finally:
+            self._cancel_pending()
 
     def close(self) -> None:
+        """Close every actor's cache and backend, then end the actors (and Ray, if ours)."""
+        ray = self._ray
+        self._cancel_pending()
+        actors, self._actors = self._actors, []
+        if actors:
+            # After an early stop an actor may still be in a long block: do not wait for it.
+            wait = 1.0 if self._abandoned else CLOSE_TIMEOUT_S
+            with contextlib.suppress(Exception):
+                ray.get([a.close.remote() for a in actors], timeout=wait)
+            for actor in actors:
+                with contextlib.suppress(Exception):
+                    ray.kill(actor)
         if self._owns_ray:
-            self._ray.shutdown()
+            ray.shutdown()
             self._owns_ray = False
 
     # -- internals ------------------------------------------------------------------------
@@ -107,75 +166,49 @@ class RayEngine:
             args["num_gpus"] = self.num_gpus
         return args
 
-    def _probe(self) -> BackendIdentity:
-        """The backend identity, asked of a worker placed like an actor (one build)."""
-        ray = self._ray
-        probe = ray.remote(max_retries=0, **self._remote_args())(_probe_identity)
+    def _start_actors(self) -> BackendIdentity:
+        """Start the pool; every actor loads its model in parallel and reports its identity.
+
+        The identity of actor 0 is the run's (no separate probe loads a model);
+        any actor that reports another one fails the run before a block is sent.
+        """
+        ray, cfg = self._ray, self.config
+        remote = ray.remote(max_restarts=-1, max_task_retries=TASK_RETRIES,
+                            **self._remote_args())(GenerationActor)
+        self._actors = [remote.remote(self._mapping, self.plan.hash) for _ in range(cfg.actors)]
         try:
-            unstructured = ray.get(probe.remote(self._mapping))
+            reports = ray.get([a.ready.remote() for a in self._actors])
         except Exception as exc:
             raise _unwrap(exc) from None
-        return converter.structure(unstructured, BackendIdentity)
+        first = reports[0]["identity"]
+        for k, report in enumerate(reports):
+            if report["identity"] != first:
+                raise RayEngineError(
+                    f"Ray actor {k} (on {report['node']}) built backend {report['identity']} "
+                    f"but actor 0 built {first}; install the same versions on every node")
+            self.load_times[f"actor {k}"] = report["load_s"]
+        return converter.structure(first, BackendIdentity)
 
-    def _run_window(self, chunk: list[tuple[int, SourceItem]],
-                    cache_spec: Mapping[str, Any] | None) -> Iterator[ItemOutcome]:
-        ray, cfg = self._ray, self.config
-        rows = [{"index": index, "item": pickle.dumps(converter.unstructure(item))}
-                for index, item in chunk]
-        blocks = math.ceil(len(rows) / cfg.items_per_task)
-        data_ctx = ray.data.DataContext.get_current()
-        saved = (data_ctx.execution_options.preserve_order, data_ctx.enable_progress_bars)
-        data_ctx.execution_options.preserve_order = True
-        data_ctx.enable_progress_bars = False  # the runner draws its own bar
-        try:  # datasets copy the current context when they are created
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # Ray's own context fields
-                ds = ray.data.from_items(rows, override_num_blocks=blocks)
-            kwargs: dict[str, Any] = dict(
-                fn_constructor_kwargs={"mapping": self._mapping, "cache": cache_spec,
-                                       "identity": converter.unstructure(self._identity),
-                                       "recipe_hash": self.plan.hash},
-                batch_size=cfg.items_per_task, batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=min(cfg.actors, blocks)),
-                **self._remote_args(),
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # Ray >= 2.5x flags actor options as deprecated
-                try:
-                    ds = ds.map_batches(_GenerateBlock, max_task_retries=TASK_RETRIES, **kwargs)
-                except TypeError:  # a Ray that no longer takes actor options here
-                    ds = ds.map_batches(_GenerateBlock, **kwargs)
-        finally:
-            data_ctx.execution_options.preserve_order, data_ctx.enable_progress_bars = saved
-
-        expected = (index for index, _ in chunk)
-        want = next(expected)
-        early: list[tuple[int, bytes]] = []  # a heap, should blocks arrive out of order
-        batches = ds.iter_batches(batch_size=None, batch_format="numpy")
-        try:
-            for batch in batches:
-                for index, blob, counts in zip(batch["index"], batch["outcome"],
-                                               batch["counters"], strict=True):
-                    if counts:
-                        self._add_counters(pickle.loads(counts))
-                    heapq.heappush(early, (int(index), blob))
-                while early and early[0][0] == want:
-                    _, blob = heapq.heappop(early)
-                    yield converter.structure(pickle.loads(blob), ItemOutcome)
-                    want = next(expected, None)
-        except UserError:
-            raise
-        except Exception as exc:
-            raise _unwrap(exc) from exc
-        finally:
+    def _cancel_pending(self) -> None:
+        """Drop blocks still queued on actors (the runner stopped reading early)."""
+        pending, self._pending = list(self._pending), {}
+        self._abandoned = self._abandoned or bool(pending)
+        for ref in pending:
             with contextlib.suppress(Exception):
-                batches.close()  # type: ignore[attr-defined]
-        if want is not None:
-            raise RuntimeError(f"ray engine: item {want} of this window never came back")
+                self._ray.cancel(ref)
 
     def _add_counters(self, counts: Mapping[str, float]) -> None:
         for name in _COUNTER_FIELDS:
             setattr(self.counters, name, getattr(self.counters, name) + counts.get(name, 0))
+
+
+def _take(source: Iterator[tuple[int, SourceItem]], n: int) -> list[tuple[int, SourceItem]]:
+    out = []
+    for pair in source:
+        out.append(pair)
+        if len(out) >= n:
+            break
+    return out
 
 
 # -- setup helpers -------------------------------------------------------------------------
@@ -289,6 +322,9 @@ def _actor_recipe(mapping: dict[str, Any], cpus: float, gpus: float) -> dict[str
     backend.pop("replicas", None)  # an actor is the replica
     if "n_threads" in backend and backend["n_threads"] is None and not gpus:
         backend["n_threads"] = max(1, int(cpus))
+    if isinstance(backend.get("max_concurrency"), int):  # a total for the pool (openai backend)
+        actors = int((mapping.get("engine") or {}).get("actors", 1))
+        backend["max_concurrency"] = max(1, backend["max_concurrency"] // actors)
     engine = dict(mapping.get("engine") or {})
     engine["kind"] = "local"
     return {**mapping, "backend": backend, "engine": engine}
@@ -322,20 +358,25 @@ def _rebuild(mapping: Mapping[str, Any]) -> tuple[Any, Any]:
     return resolve(load_recipe(mapping), registry), registry
 
 
-def _probe_identity(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    plan, _ = _rebuild(mapping)
-    backend = plan.backend.build()
-    try:
-        return converter.unstructure(backend.identity)
-    finally:
-        backend.close()
+class GenerationActor:
+    """A Ray actor for the whole run: one generator, one backend, one cache connection.
 
+    Construction never raises: a failure (a missing model, say) is kept and
+    raised by :meth:`ready`, so Ray does not restart an actor that cannot start.
+    """
 
-class _GenerateBlock:
-    """A Ray Data actor: one backend, one cache connection, a scheduler per block."""
+    def __init__(self, mapping: Mapping[str, Any], recipe_hash: str) -> None:
+        self.backend: Any = None
+        self.cache: CallCache | None = None
+        self._cache_spec: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self.load_s = 0.0
+        try:
+            self._setup(mapping, recipe_hash)
+        except Exception as exc:
+            self.error = exc
 
-    def __init__(self, mapping: Mapping[str, Any], cache: Mapping[str, Any] | None,
-                 identity: Mapping[str, Any], recipe_hash: str) -> None:
+    def _setup(self, mapping: Mapping[str, Any], recipe_hash: str) -> None:
         from instructgen.context import RunInfo
         from instructgen.logs import quiet_logger
 
@@ -345,18 +386,30 @@ class _GenerateBlock:
         self.generator = plan.generator.build()
         self.generator.setup(RunInfo(Path(recipe.output_dir), recipe.seed, recipe_hash,
                                      recipe.max_retries, registry))
+        started = time.perf_counter()
         self.backend = plan.backend.build()
-        mine = converter.unstructure(self.backend.identity)
-        if mine != dict(identity):
-            raise RayEngineError(f"a Ray actor built backend {mine} but the run uses "
-                                 f"{dict(identity)}; install the same versions on every node")
-        self.cache = (CallCache(cache["path"], self.backend.identity, readonly=cache["readonly"])
-                      if cache else None)
+        self.load_s = round(time.perf_counter() - started, 3)
+        self.identity = converter.unstructure(self.backend.identity)
         self.log = quiet_logger()
 
-    def __call__(self, batch: Mapping[str, Any]) -> dict[str, list[Any]]:
-        items = [(k, converter.structure(pickle.loads(blob), SourceItem))
-                 for k, blob in enumerate(batch["item"])]
+    def ready(self) -> dict[str, Any]:
+        """This actor's backend identity, model load time and place."""
+        if self.error is not None:
+            raise self.error
+        return {"identity": self.identity, "load_s": self.load_s,
+                "node": f"{socket.gethostname()} pid {os.getpid()}"}
+
+    def run_block(self, block: list[tuple[int, dict[str, Any]]],
+                  cache: Mapping[str, Any] | None,
+                  identity: Mapping[str, Any]) -> dict[str, Any]:
+        """Generate one block; outcomes carry the run's item indices."""
+        if self.error is not None:
+            raise self.error
+        if self.identity != dict(identity):  # a restarted actor on a node that changed
+            raise RayEngineError(f"a Ray actor built backend {self.identity} but the run uses "
+                                 f"{dict(identity)}; install the same versions on every node")
+        self._open_cache(cache)
+        items = [(k, converter.structure(item, SourceItem)) for k, (_, item) in enumerate(block)]
         counters = Counters()
         recipe = self.recipe
         scheduler = Scheduler(self.generator, self.generator_name, self.backend, self.cache,
@@ -366,21 +419,29 @@ class _GenerateBlock:
         outcomes = list(scheduler.run(items))
         if self.cache is not None:
             self.cache.flush()
-        indices = [int(i) for i in batch["index"]]
-        counts = {name: getattr(counters, name) for name in _COUNTER_FIELDS}
         return {
-            "index": indices,
-            "outcome": [pickle.dumps(converter.unstructure(_renumber(o, indices[o.index])))
-                        for o in outcomes],
-            "counters": [pickle.dumps(counts)] + [b""] * (len(outcomes) - 1),
+            "outcomes": [converter.unstructure(attrs.evolve(o, index=block[o.index][0]))
+                         for o in outcomes],
+            "counters": {name: getattr(counters, name) for name in _COUNTER_FIELDS},
         }
 
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            if self.cache is not None:
-                self.cache.close()
+    def _open_cache(self, spec: Mapping[str, Any] | None) -> None:
+        wanted = dict(spec) if spec else None
+        if wanted == self._cache_spec:
+            return
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+        if wanted is not None:
+            self.cache = CallCache(wanted["path"], self.backend.identity,
+                                   readonly=wanted["readonly"])
+        self._cache_spec = wanted
+
+    def close(self) -> None:
+        """Flush the cache and free the model before the driver ends this actor."""
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+        if self.backend is not None:
             self.backend.close()
-
-
-def _renumber(outcome: ItemOutcome, index: int) -> ItemOutcome:
-    return attrs.evolve(outcome, index=index)
+            self.backend = None

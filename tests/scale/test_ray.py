@@ -28,7 +28,7 @@ from instructgen.testing import run_recipe
 
 pytestmark = pytest.mark.slow
 
-ACTOR_TITLE = "ray::MapWorker(MapBatches(_GenerateBlock))"
+ACTOR_TITLE = "ray::GenerationActor"
 RAY = {"kind": "ray", "actors": 2, "items_per_task": 4}
 
 

@@ -196,3 +196,58 @@ def test_a_replica_that_cannot_start_raises_the_backends_own_error(tmp_path):
                                                     "model": str(tmp_path / "none.gguf")})
     with pytest.raises(ModelNotFoundError):
         run_recipe(recipe, tmp_path)
+
+
+# -- start-up in parallel, with load times --------------------------------------------------
+
+
+def slow_loading_fake(options: FakeOptions):
+    """A fake backend that loads in 1.5 s and logs when (module level, so it pickles)."""
+    from instructgen.backends.fake import FakeBackend
+
+    started = time.time()
+    time.sleep(1.5)
+    with open(os.environ["SLOW_LOAD_LOG"], "a") as f:
+        f.write(f"{os.getpid()} {started} {time.time()}\n")
+    return FakeBackend(options)
+
+
+def test_replicas_load_in_parallel_and_report_their_load_times(tmp_path, monkeypatch):
+    from instructgen.plugin import BackendPlugin
+
+    log = tmp_path / "loads.log"
+    monkeypatch.setenv("SLOW_LOAD_LOG", str(log))  # spawned workers inherit the environment
+    spec = BackendPlugin(name="slow_loading_fake_test", description="test",
+                         options=FakeOptions, factory=slow_loading_fake)
+    pool = ReplicaPool(spec, FakeOptions(), 2, slots=plan_slots(2, FakeOptions(), gpus=[],
+                                                                 cores=[0]))
+    try:
+        assert len(pool.generate([LLMRequest(messages=[("user", "hello")])])) == 1
+    finally:
+        pool.close()
+    loads = [line.split() for line in log.read_text().splitlines()]
+    assert len(loads) == 2 and loads[0][0] != loads[1][0]
+    starts, ends = [float(x[1]) for x in loads], [float(x[2]) for x in loads]
+    assert max(starts) < min(ends), "the second worker started loading after the first finished"
+    assert sorted(pool.load_times) == ["replica 0", "replica 1"]
+    assert all(1.5 <= s < 30 for s in pool.load_times.values()), pool.load_times
+
+
+def test_the_manifest_and_log_record_each_workers_model_load_time(tmp_path):
+    from instructgen.logs import quiet_logger
+
+    events = []
+
+    class Log:
+        def __getattr__(self, level):
+            quiet = getattr(quiet_logger(), level)
+            return lambda event, **kw: (events.append((event, kw)), quiet(event, **kw))
+
+    the_plan, registry = plan(fake_recipe(tmp_path, "loads", backend={"replicas": 2}),
+                              autoload=False)
+    Runner(the_plan, registry, log=Log()).run()
+    loads = manifest(tmp_path / "loads")["sessions"][-1]["model_load_s"]
+    assert sorted(loads) == ["replica 0", "replica 1"]
+    assert sorted(kw["worker"] for e, kw in events if e == "model_loaded") == sorted(loads)
+    one = run_recipe(fake_recipe(tmp_path, "one"), tmp_path)
+    assert list(manifest(one.run_dir)["sessions"][-1]["model_load_s"]) == ["backend"]

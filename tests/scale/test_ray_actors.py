@@ -1,0 +1,93 @@
+"""Ray actors live for the whole run: each loads its backend once, the probe loads none.
+
+Backends are counted by an installed plugin (a throw-away dist-info on the
+path of the driver and of every Ray worker) whose factory appends one line per
+construction to a file, so the count is seen from outside the engine.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from scale_setup import fake_recipe, manifest, output_files
+
+from instructgen.api import plan
+from instructgen.runner import Runner
+from instructgen.testing import run_recipe
+
+pytestmark = pytest.mark.slow
+
+PLUGIN = '''
+import os
+
+from instructgen.backends.fake import FakeBackend, FakeOptions
+from instructgen.manager import hookimpl
+from instructgen.plugin import BackendPlugin
+
+
+def build(options):
+    with open(os.environ["COUNTING_BACKEND_LOG"], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    return FakeBackend(options)
+
+
+@hookimpl
+def instructgen_backends():
+    yield BackendPlugin(name="counting_fake", description="fake, counting constructions",
+                        options=FakeOptions, factory=build)
+'''
+
+
+@pytest.fixture(scope="module")
+def counting_ray(tmp_path_factory):
+    """A local Ray whose workers see the counting plugin, and the log it writes."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'instructgen[ray]')")
+    root = tmp_path_factory.mktemp("counting-plugin")
+    (root / "counting_backend.py").write_text(PLUGIN)
+    info = root / "counting_backend-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: counting-backend\n"
+                                   "Version: 1.0\n")
+    (info / "entry_points.txt").write_text("[instructgen]\ncounting = counting_backend\n")
+    log = root / "constructions.log"
+    if ray.is_initialized():
+        ray.shutdown()
+    cache = tmp_path_factory.mktemp("ray-xdg-cache")
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {
+        "XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(root),
+        "COUNTING_BACKEND_LOG": str(log)}})
+    yield root, log
+    ray.shutdown()
+
+
+@pytest.fixture
+def counting(counting_ray, monkeypatch):
+    root, log = counting_ray
+    monkeypatch.syspath_prepend(str(root))  # the driver sees the entry point too
+    monkeypatch.delenv("INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.setenv("COUNTING_BACKEND_LOG", str(log))
+    log.write_text("")
+    return log
+
+
+@pytest.mark.parametrize("items", [6, 90])
+def test_each_actor_builds_its_backend_once_whatever_the_run_length(counting, tmp_path, items):
+    # 90 items in blocks of 2 are 45 blocks: ~22 per actor, across what used to be many windows
+    engine = {"kind": "ray", "actors": 2, "items_per_task": 2}
+    recipe = fake_recipe(tmp_path, "ray", n=items, engine=engine,
+                         backend={"name": "counting_fake", "delay": 0.0})
+    the_plan, registry = plan(recipe, autoload=True)  # the counting plugin is an entry point
+    summary = Runner(the_plan, registry).run()
+    assert summary.status == "finished" and summary.items == items
+    run_dir = tmp_path / "ray"
+    builds = counting.read_text().split()
+    assert len(builds) == 2, f"expected one backend per actor and no probe, got {builds}"
+    assert len(set(builds)) == 2  # two actor processes, one build each
+    loads = manifest(run_dir)["sessions"][-1]["model_load_s"]
+    assert sorted(loads) == ["actor 0", "actor 1"]
+    assert all(isinstance(v, float) and v >= 0 for v in loads.values())
+    # the records are those of a local run on the plain fake backend
+    local = run_recipe(fake_recipe(tmp_path, "local", n=items), tmp_path)
+    assert output_files(run_dir)["output.jsonl"] == output_files(local.run_dir)["output.jsonl"]
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "finished"
