@@ -15,6 +15,7 @@ from .fake import FakeBackend, FakeOptions
 from .hf import TransformersBackend, TransformersOptions
 from .llamacpp import LlamaCppBackend, LlamaCppOptions
 from .models import builtin_models
+from .openai import OpenAIBackend, OpenAIOptions
 
 
 @hookimpl
@@ -30,6 +31,13 @@ def instructgen_backends() -> Iterator[BackendPlugin]:
         description="GGUF models through llama.cpp, many sequences batched in one context.",
         options=LlamaCppOptions,
         factory=LlamaCppBackend,
+    )
+    yield BackendPlugin(
+        name="openai",
+        description="Any OpenAI-compatible chat-completions server: vLLM, SGLang, TGI, "
+                    "llama-server, Ollama.",
+        options=OpenAIOptions,
+        factory=OpenAIBackend,
     )
     yield BackendPlugin(
         name="transformers",

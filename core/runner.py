@@ -119,6 +119,7 @@ class Runner:
         self.engine: Any = None
         self._early = EarlyWarning(self.log)  # warns once if the first items all fail alike
         self._lock: RunDirLock | None = None
+        self._signals: SignalGate | None = None
 
     # -- public ---------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class Runner:
         SIGTERM and SIGHUP stop the run like Ctrl-C (finished work saved, status
         ``interrupted``) by raising :class:`Terminated`, where nobody else handles them.
         """
-        with terminate_as_interrupt():
+        with terminate_as_interrupt() as self._signals:
             for _ in self.records():
                 pass
         return self.summary
@@ -196,6 +197,8 @@ class Runner:
                                       journal.committed_items if journal else 0,
                                       "model_load_s": self.load_times})
             self._manifest = manifest
+            if self._signals is not None:
+                self._signals.hold = True  # a signal from here on stops the loop, not setup
             self._save_manifest()
 
             self.registry.hook.instructgen_run_start(manifest=manifest)
@@ -213,6 +216,8 @@ class Runner:
                                backend=identity, seed=recipe.seed)
         started = time.perf_counter()
         try:
+            if self._signals is not None:
+                self._signals.release()
             yield from self._loop(source, generator, post, sink, cache, journal, provenance_base)
         except KeyboardInterrupt as exc:
             self.summary.status = "interrupted"
@@ -356,6 +361,8 @@ class Runner:
                 yield from records
             finished = True
         finally:
+            if self._signals is not None:
+                self._signals.hold = True  # the last commit is never cut short by a signal
             bar.close()
             self._checkpoint(journal, cache, final=finished)
 
@@ -468,6 +475,8 @@ class Runner:
     # -- teardown -----------------------------------------------------------------------
 
     def _finish(self, source, sink, cache, journal) -> None:
+        if self._signals is not None:
+            self._signals.hold = True  # the save goes on; a signal now changes nothing
         summary = self.summary
         self._sync_counters()
         if summary.status == "running":
@@ -586,36 +595,56 @@ class _Progress:
             self.bar.stop()
 
 
+class SignalGate:
+    """Raises :class:`Terminated` for the first SIGTERM or SIGHUP, unless held.
+
+    While ``hold`` is set (the run is saving its manifest or finishing), a signal
+    is only noted; :meth:`release` raises it then. Later signals are ignored, so
+    the save that the first one started can finish.
+    """
+
+    def __init__(self) -> None:
+        self.hold = False
+        self.caught: int | None = None
+        self._raised = False
+
+    def handler(self, signum: int, _frame: Any) -> None:
+        if self.caught is not None:
+            return
+        self.caught = signum
+        if not self.hold:
+            self._raised = True
+            raise Terminated(signum)
+
+    def release(self) -> None:
+        self.hold = False
+        if self.caught is not None and not self._raised:
+            self._raised = True
+            raise Terminated(self.caught)
+
+
 @contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
+def terminate_as_interrupt() -> Iterator[SignalGate | None]:
     """Turn SIGTERM and SIGHUP into :class:`Terminated` (a ``KeyboardInterrupt``).
 
     Schedulers (Slurm, Kubernetes, systemd) send SIGTERM before they kill a job;
     closing a terminal sends SIGHUP. Both then save finished work like Ctrl-C. Only
     signals left at their default are taken over, and only in the main thread, so
-    an application's own handlers (or ``nohup``) win. A second signal while the
-    run is saving is ignored: the save finishes.
+    an application's own handlers (or ``nohup``) win; then this yields ``None``.
     """
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield None
         return
-    caught: list[int] = []
-
-    def handler(signum: int, _frame: Any) -> None:
-        if caught:
-            return
-        caught.append(signum)
-        raise Terminated(signum)
-
+    gate = SignalGate()
     previous = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) == signal.SIG_DFL:
-            previous[sig] = signal.signal(sig, handler)
+            previous[sig] = signal.signal(sig, gate.handler)
     try:
-        yield
+        yield gate if previous else None
     finally:
         for sig, old in previous.items():
-            if signal.getsignal(sig) is handler:
+            if signal.getsignal(sig) == gate.handler:
                 signal.signal(sig, old)
 
 

@@ -1,4 +1,7 @@
-"""Backends under test: fake always; llamacpp and transformers with the embedded model.
+"""Backends under test: fake always; llamacpp, transformers and openai with the embedded model.
+
+The openai backend talks to llama-cpp-python's own OpenAI-compatible server,
+started once per session on 127.0.0.1 (``llama_server``).
 
 Real backends are built once per session (loading is the slow part) with a
 small context window so the overflow test stays cheap, and with fewer
@@ -57,11 +60,35 @@ def transformers_backend() -> Iterator[Backend]:
     backend.close()
 
 
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[str]:
+    """llama-cpp-python's server with the embedded model; its base URL (ends in /v1)."""
+    from instructgen.backends.openai.local import SERVER_MODULES, llama_cpp_server
+
+    reason = _missing("httpx", *SERVER_MODULES)
+    if reason:
+        pytest.skip(f"{reason}: pip install 'instructgen[openai]' for llama-cpp-python's server")
+    with llama_cpp_server(embedded_model_path(), n_ctx=N_CTX) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def openai_backend(llama_server: str) -> Iterator[Backend]:
+    from instructgen.backends.openai import OpenAIBackend, OpenAIOptions
+
+    # llama-cpp-python takes schemas as response_format {"type": "json_object", "schema": ...}.
+    backend = OpenAIBackend(OpenAIOptions(base_url=llama_server, schema_mode="json_object",
+                                          max_concurrency=8))
+    yield backend
+    backend.close()
+
+
 @pytest.fixture(
     params=[
         "fake",
         pytest.param("llamacpp", marks=pytest.mark.model),
         pytest.param("transformers", marks=pytest.mark.model),
+        pytest.param("openai", marks=pytest.mark.model),
     ]
 )
 def backend(request: pytest.FixtureRequest) -> Backend:

@@ -6,6 +6,9 @@ backend that creates ``STARTED`` before its first answer and then waits until
 for as long as it needs, without sleeping and hoping::
 
     python tests/core/rundir_helpers.py RECIPE STARTED RELEASE
+
+With ``--cli N STARTED ARGS...`` it runs the ``instructgen`` command line instead,
+and the fake backend's N-th call creates ``STARTED`` and then waits for a signal.
 """
 
 from __future__ import annotations
@@ -130,6 +133,31 @@ def shared_dir(tmp_path: Path, name: str) -> Path:
     return base
 
 
+def gated_cli(gate_at: int, started: Path, *args: object) -> list[str]:
+    """``instructgen ARGS`` whose fake backend holds its ``gate_at``-th call for a signal."""
+    return [sys.executable, str(HERE), "--cli", str(gate_at), str(started), *map(str, args)]
+
+
+def _gated_cli_main(argv: Sequence[str]) -> int:
+    from instructgen.backends.fake import FakeBackend
+    from instructgen.cli import main
+
+    gate_at, started, args = int(argv[0]), Path(argv[1]), list(argv[2:])
+    original = FakeBackend.generate
+    calls = []
+
+    def generate(self, requests):
+        calls.append(1)
+        if len(calls) == gate_at:
+            started.write_text(str(os.getpid()))
+            while True:  # until a signal's handler raises out of this sleep
+                time.sleep(0.05)
+        return original(self, requests)
+
+    FakeBackend.generate = generate  # type: ignore[method-assign]
+    return main(args)
+
+
 def _gated_main(argv: Sequence[str]) -> int:
     import instructgen
     from instructgen.backends import FakeBackend, FakeOptions
@@ -156,4 +184,6 @@ def _gated_main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--cli":
+        sys.exit(_gated_cli_main(sys.argv[2:]))
     sys.exit(_gated_main(sys.argv[1:]))

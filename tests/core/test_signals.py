@@ -1,0 +1,171 @@
+"""SIGTERM and SIGHUP are handled like Ctrl-C: work saved, status interrupted, exact resume."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+from rundir_helpers import cli, files, gated_cli, setup, wait_for
+
+import instructgen
+from instructgen import runner as runner_module
+from instructgen.errors import Terminated
+from instructgen.rundir import Journal
+
+
+def _state_matches_files(out):
+    """Every run file ends exactly where state.json says: no partial or extra line."""
+    state = json.loads((out / "state.json").read_text())
+    for name, size in state["files"].items():
+        assert (out / name).stat().st_size == size, name
+    return state
+
+
+@pytest.mark.parametrize("sig, code", [
+    pytest.param(signal.SIGTERM, 143, marks=pytest.mark.reliability(
+        failure="SIGTERM, as Slurm, Kubernetes or systemd send before they kill a job",
+        user_sees="one line: `instructgen: stopped by SIGTERM; finished work is saved, rerun "
+                  "the same command to resume`; manifest status `interrupted`",
+        exit_code=143,
+        kept="every item finished before the signal; the rerun's files are byte-identical to "
+             "an uninterrupted run")),
+    pytest.param(signal.SIGHUP, 129, marks=pytest.mark.reliability(
+        failure="SIGHUP: the terminal or SSH session of a foreground run closes",
+        user_sees="one line: `instructgen: stopped by SIGHUP; finished work is saved, rerun the "
+                  "same command to resume`; manifest status `interrupted`",
+        exit_code=129,
+        kept="every item finished before the signal; the rerun's files are byte-identical to "
+             "an uninterrupted run")),
+])
+def test_a_termination_signal_saves_finished_work_like_ctrl_c(tmp_path, sig, code):
+    recipe, out = setup(tmp_path, "clean", n=40)
+    subprocess.run(cli("-q", "run", recipe, "--no-progress"), check=True, timeout=120)
+    expected = files(out)
+    recipe, out = setup(tmp_path, "stopped", n=40)
+    started = tmp_path / "started"
+    # The 5th batch is held until the signal: four batches (16 items) are answered.
+    proc = subprocess.Popen(gated_cli(5, started, "-q", "run", recipe, "--no-progress"),
+                            stderr=subprocess.PIPE, text=True)
+    wait_for(started, proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    name = signal.Signals(sig).name
+    assert err.strip() == (f"instructgen: stopped by {name}; finished work is saved, rerun the "
+                           "same command to resume")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert manifest["message"] == f"stopped by {name}; rerun the same command to resume"
+    state = _state_matches_files(out)
+    assert 16 <= state["committed_items"] < 40
+    rerun = subprocess.run(cli("-q", "run", recipe, "--no-progress"), capture_output=True,
+                           text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert files(out) == expected
+
+
+def test_sigterm_at_random_points_then_resume_gives_identical_files(tmp_path):
+    recipe, out = setup(tmp_path, "clean", n=120, delay=0.05)
+    subprocess.run(cli("-q", "run", recipe, "--no-progress"), check=True, timeout=120)
+    expected = files(out)
+    rng = random.Random(4321)
+    recipe, out = setup(tmp_path, "termed", n=120, delay=0.05)
+    stops = 0
+    for _attempt in range(12):
+        proc = subprocess.Popen(cli("-q", "run", recipe, "--no-progress"),
+                                stderr=subprocess.PIPE, text=True)
+        # Wait for this attempt's first checkpoint, then strike at a random moment:
+        # between batches, between two lines of one item, or inside a commit.
+        state = out / "state.json"
+        before = state.stat().st_mtime_ns if state.exists() else 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None and (
+                not state.exists() or state.stat().st_mtime_ns == before):
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.4))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        if proc.returncode == 143:
+            stops += 1
+            assert "stopped by SIGTERM; finished work is saved" in err
+            assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+            _state_matches_files(out)
+        else:
+            assert proc.returncode == 0, err
+        if json.loads((out / "manifest.json").read_text())["status"] == "finished":
+            break
+    else:
+        subprocess.run(cli("-q", "run", recipe, "--no-progress"), check=True, timeout=120)
+    assert stops >= 2, "the run finished before it could be stopped; slow the fake backend"
+    assert files(out) == expected
+
+
+def _recipe(tmp_path, name):
+    recipe, out = setup(tmp_path, name, n=30)
+    return recipe, out
+
+
+@pytest.fixture
+def default_sigterm():
+    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        pytest.skip("SIGTERM already has a handler in this process; the run leaves it alone")
+
+
+@pytest.mark.parametrize("at_write", [1, 2, 3, 8, 9, 20])
+def test_a_signal_between_two_lines_of_one_item_keeps_the_files_exact(
+        tmp_path, monkeypatch, default_sigterm, at_write):
+    recipe, out = _recipe(tmp_path, "clean")
+    instructgen.run(recipe, autoload=False)
+    expected = files(out)
+    recipe, out = _recipe(tmp_path, "stopped")
+    original, writes = Journal.write, []
+
+    def write(self, name, line):
+        writes.append(name)
+        if len(writes) == at_write:
+            signal.raise_signal(signal.SIGTERM)  # lands right after the previous line
+        original(self, name, line)
+
+    monkeypatch.setattr(Journal, "write", write)
+    with pytest.raises(Terminated):
+        instructgen.run(recipe, autoload=False)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is put back
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    _state_matches_files(out)
+    monkeypatch.setattr(Journal, "write", original)
+    instructgen.run(recipe, autoload=False)
+    assert files(out) == expected
+
+
+def test_a_signal_inside_a_commit_and_a_second_one_while_saving(
+        tmp_path, monkeypatch, default_sigterm):
+    recipe, out = _recipe(tmp_path, "clean")
+    instructgen.run(recipe, autoload=False)
+    expected = files(out)
+    recipe, out = _recipe(tmp_path, "stopped")
+    original, calls = Journal._os_write, []
+
+    def os_write(fd, data, at):
+        calls.append(at)
+        written = original(fd, data[: len(data) // 2] if len(calls) == 1 else data, at)
+        if len(calls) in (1, 2):  # mid-way through the first commit, then while saving
+            signal.raise_signal(signal.SIGTERM)
+        return written
+
+    monkeypatch.setattr(Journal, "_os_write", staticmethod(os_write))
+    monkeypatch.setattr(runner_module, "_COMMIT_EVERY_S", 0.0)  # a commit after each item
+    with pytest.raises(Terminated):
+        instructgen.run(recipe, autoload=False)
+    assert len(calls) >= 3  # the save went on after the second signal
+    assert calls[1] == calls[0]  # the cut commit was done again at the same offset
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    _state_matches_files(out)
+    monkeypatch.setattr(Journal, "_os_write", staticmethod(original))
+    instructgen.run(recipe, autoload=False)
+    assert files(out) == expected
