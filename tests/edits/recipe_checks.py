@@ -13,7 +13,7 @@ FIELDS = {t.name: t.fields for t in BUILTIN_EDIT_TYPES}
 STAGES = {"input", "prefilter", "generate", "consistency", "judge", "rules"}
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "edits"
 LLM_RECIPES = ["single", "mix", "multi_turn", "textual"]
-RULE_RECIPES = ["rules_from_records", "rules_from_captions"]
+RULE_RECIPES = ["rules_from_records", "rules_from_captions", "rules_from_instances"]
 
 
 def check_edit(edit: dict[str, Any], types: list[str]) -> None:
