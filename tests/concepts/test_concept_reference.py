@@ -81,6 +81,12 @@ def test_dataset_classes_and_concept_backgrounds_need_the_shape_option(pool_file
     assert synclr.get("cifar10").backgrounds == ["airplane", "automobile", "bird"]
 
 
+@pytest.mark.reliability(
+    failure="a concept pool of the ambiguous {key: [strings]} shape with shape = \"auto\"",
+    user_sees="one line naming the file and the option: `synclr.json: {key: [strings]} is either "
+              "{concept: [backgrounds]} (SynCLR) or {dataset: [classes]} (classname.json); set "
+              "shape = \"concept_backgrounds\" or shape = \"dataset_classes\"`",
+    exit_code=2, kept="nothing is generated; no records are written")
 def test_recipe_with_the_ambiguous_shape_exits_2_naming_the_option(pool_file, tmp_path, capsys):
     path = pool_file({"dog": ["park", "beach"]}, "synclr.json")
     recipe = tmp_path / "r.toml"
@@ -89,7 +95,9 @@ def test_recipe_with_the_ambiguous_shape_exits_2_naming_the_option(pool_file, tm
                       f'[backend]\nname = "fake"\n')
     assert main(["run", str(recipe)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert any("shape" in line and str(path) in line for line in err)
+    assert len(err) == 1 and str(path) in err[0]
+    assert 'set shape = "concept_backgrounds" or shape = "dataset_classes"' in err[0]
+    assert not (tmp_path / "out" / "records.jsonl").exists()
 
 
 def test_concept_pool_json_with_b_and_c(pool_file):
