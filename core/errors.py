@@ -75,7 +75,9 @@ class InvalidOutput(Exception):
 
 
 class RunAborted(UserError):
-    """The run stopped itself, for example because too many items failed."""
+    """The run stopped itself, for example because too many items failed; exit code 3."""
+
+    exit_code = 3
 
 
 class RunDirLocked(UserError):

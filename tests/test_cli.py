@@ -97,14 +97,37 @@ def test_validate_and_preview_write_nothing(recipe, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("mutate, expected", [
-    (lambda t: t.replace('name = "prompt"', 'name = "promt"'),
-     "generator.name: unknown generator 'promt'; did you mean 'prompt'?"),
-    (lambda t: "batch_size = 'x'\n" + t, "batch_size: expected an integer, got 'x'"),
-    (lambda t: t.replace('template = "Describe {{caption}}."', ""),
-     "generator.template: missing required option"),
-    (lambda t: "seed = \n" + t, "invalid TOML: Invalid value (at line 1, column 8)"),
-    (lambda t: t.replace('path = "{items}"', 'path = "/nonexistent/items.jsonl"'),
-     "source.path: file not found: /nonexistent/items.jsonl"),
+    pytest.param(lambda t: t.replace('name = "prompt"', 'name = "promt"'),
+                 "generator.name: unknown generator 'promt'; did you mean 'prompt'?",
+                 marks=pytest.mark.reliability(
+                     failure="a recipe naming a plugin that is not installed (a typo)",
+                     user_sees="one line: `generator.name: unknown generator 'promt'; did you "
+                               "mean 'prompt'? (valid: …)`",
+                     exit_code=2, kept="nothing is written; no output directory is created")),
+    pytest.param(lambda t: "batch_size = 'x'\n" + t, "batch_size: expected an integer, got 'x'",
+                 marks=pytest.mark.reliability(
+                     failure="a recipe value of the wrong type",
+                     user_sees="one line naming the key path: `batch_size: expected an integer, "
+                               "got 'x'`",
+                     exit_code=2, kept="nothing is written; no output directory is created")),
+    pytest.param(lambda t: t.replace('template = "Describe {{caption}}."', ""),
+                 "generator.template: missing required option",
+                 marks=pytest.mark.reliability(
+                     failure="a recipe missing a required plugin option",
+                     user_sees="one line: `generator.template: missing required option`",
+                     exit_code=2, kept="nothing is written; no output directory is created")),
+    pytest.param(lambda t: "seed = \n" + t, "invalid TOML: Invalid value (at line 1, column 8)",
+                 marks=pytest.mark.reliability(
+                     failure="a recipe that is not valid TOML",
+                     user_sees="one line with the file, line and column: `r.toml: invalid TOML: "
+                               "Invalid value (at line 1, column 8)`",
+                     exit_code=2, kept="nothing is written; no output directory is created")),
+    pytest.param(lambda t: t.replace('path = "{items}"', 'path = "/nonexistent/items.jsonl"'),
+                 "source.path: file not found: /nonexistent/items.jsonl",
+                 marks=pytest.mark.reliability(
+                     failure="a data file that does not exist",
+                     user_sees="one line: `source.path: file not found: /nonexistent/items.jsonl`",
+                     exit_code=2, kept="nothing is written; no output directory is created")),
 ])
 def test_bad_input_exits_2_with_one_line_and_leaves_no_output(recipe, tmp_path, mutate,
                                                               expected):
@@ -116,9 +139,14 @@ def test_bad_input_exits_2_with_one_line_and_leaves_no_output(recipe, tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.reliability(
+    failure="a recipe file that does not exist",
+    user_sees="one line: `…/nope.toml: recipe file not found`", exit_code=2,
+    kept="nothing is written")
 def test_missing_recipe_file_exits_2(tmp_path):
     result = _run("validate", tmp_path / "nope.toml")
-    assert result.returncode == 2 and "recipe file not found" in result.stderr
+    assert result.returncode == 2 and "nope.toml: recipe file not found" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_plugins_json_lists_kinds_and_options():

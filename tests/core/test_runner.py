@@ -115,6 +115,12 @@ def test_cache_serves_a_rerun_and_a_prompt_change_misses_only_its_calls(tmp_path
     assert [r.messages[-1].content for r in third.requests] == ["LONG a small cat number 2"]
 
 
+@pytest.mark.reliability(
+    failure="a model answer that is not JSON, or that the plugin's validator refuses",
+    user_sees="nothing at once: the call is retried with a new seed up to max_retries times, "
+              "then the item is rejected as `invalid_output` (`not JSON …, after 3 attempts`)",
+    exit_code=0,
+    kept="the other items; the last raw answer in rejects.jsonl, for inspection")
 def test_invalid_answers_are_retried_with_new_seeds_then_rejected_with_raw_text(tmp_path):
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 
@@ -149,6 +155,11 @@ def test_invalid_answers_are_retried_with_new_seeds_then_rejected_with_raw_text(
     assert len(seeds) == 3 and len(set(seeds)) == 3
 
 
+@pytest.mark.reliability(
+    failure="a generator plugin raising an exception on one item (a plugin bug)",
+    user_sees="nothing at once: the item is rejected as `plugin_error` with the exception "
+              "(`KeyError: 'oops'`) and the plugin's name in rejects.jsonl",
+    exit_code=0, kept="every other item")
 def test_a_plugin_exception_rejects_only_its_item(tmp_path):
     class Flaky(Generator):
         async def generate(self, item, ctx):
@@ -165,29 +176,42 @@ def test_a_plugin_exception_rejects_only_its_item(tmp_path):
     assert "KeyError" in rej.detail
 
 
+@pytest.mark.reliability(
+    failure="most items failing (a broken plugin or a model that never answers validly)",
+    user_sees="one line: `stopped: 20 of the last 20 items failed (100% > max_failure_share …);"
+              " see rejects.jsonl for reasons …`; manifest status `aborted`",
+    exit_code=3, kept="every item committed before, with its rejection reason")
 def test_too_many_failures_stop_the_run_with_a_reason(tmp_path):
     class Broken(Generator):
         async def generate(self, item, ctx):
             raise ValueError("always")
 
-    with pytest.raises(RunAborted, match=r"20 of the last 20 items failed"):
+    with pytest.raises(RunAborted, match=r"20 of the last 20 items failed") as err:
         run_recipe(_recipe(tmp_path, n=100, generator="broken"), tmp_path,
                    plugins=[Plugin(Broken, "broken")])
+    assert err.value.exit_code == 3
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["status"] == "aborted"
     assert len((tmp_path / "run" / "rejects.jsonl").read_text().splitlines()) == 20
 
 
+@pytest.mark.reliability(
+    failure="rerunning into an output_dir that holds a run of a different recipe",
+    user_sees="one line naming the changed keys: `… holds a run of a different recipe (seed: "
+              "0 -> 1); use --fresh to start afresh or another output_dir`",
+    exit_code=2, kept="the earlier run's files, untouched")
 def test_finished_run_is_not_redone_and_a_changed_recipe_is_refused(tmp_path):
     recipe = _recipe(tmp_path, n=5)
     backend = FakeBackend()
     run_recipe(recipe, tmp_path, backend=backend, plugins=[Plugin(TwoStep)])
+    before = (tmp_path / "run" / "records.jsonl").read_bytes()
     calls = len(backend.calls)
     again = run_recipe(recipe, tmp_path, backend=backend, plugins=[Plugin(TwoStep)])
     assert again.summary.status == "already_finished" and len(backend.calls) == calls
     assert "nothing to do" in again.summary.message
     with pytest.raises(UserError, match=r"different recipe \(seed: 0 -> 1\).*--fresh"):
         run_recipe({**recipe, "seed": 1}, tmp_path, plugins=[Plugin(TwoStep)])
+    assert (tmp_path / "run" / "records.jsonl").read_bytes() == before
     fresh = run_recipe({**recipe, "seed": 1}, tmp_path, plugins=[Plugin(TwoStep)], fresh=True)
     assert fresh.summary.accepted == 5 and len(fresh.records) == 5
 
@@ -227,6 +251,11 @@ def test_review_hook_can_change_and_veto_and_lifecycle_hooks_see_the_manifest(tm
     assert seen["end"] == ("finished", 2)
 
 
+@pytest.mark.reliability(
+    failure="a prompt longer than the model's context window",
+    user_sees="nothing at once: the item is rejected as `context_overflow`, naming the prompt's "
+              "tokens and n_ctx",
+    exit_code=0, kept="every other item")
 def test_an_overlong_prompt_rejects_only_its_item(tmp_path):
     class Long(Generator):
         async def generate(self, item, ctx):
@@ -264,6 +293,10 @@ def test_manifest_records_provenance_and_counts(tmp_path):
     assert prov.recipe_hash == m["recipe_hash"] and prov.backend.name == "fake"
 
 
+@pytest.mark.reliability(
+    failure="a state.json that is not JSON (edited by hand, a copy gone wrong)",
+    user_sees="one line: `…/state.json: corrupt resume state; rerun with --fresh`",
+    exit_code=2, kept="records.jsonl, byte for byte")
 def test_a_corrupt_resume_state_is_a_clear_error_and_keeps_the_records(tmp_path):
     recipe = _recipe(tmp_path, n=6, limit=3)
     run_recipe(recipe, tmp_path, plugins=[Plugin(TwoStep)])
