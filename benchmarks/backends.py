@@ -25,6 +25,10 @@ from instructgen.records import LLMRequest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "backends.md"
 START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+#: ``--backends openai``: the HTTP backend's table, in backends.md and in benchmarks.md.
+BENCH_DOCS = DOCS.parent / "benchmarks.md"
+HTTP_START, HTTP_END = "<!-- http-benchmark:start -->", "<!-- http-benchmark:end -->"
+HTTP_CONCURRENCY = (1, 4, 16)
 TOPICS = ["a lighthouse", "a red bicycle", "the ocean", "a mountain village", "an old map",
           "a snowy forest", "a robot", "a market", "a violin", "a desert road", "a kitten",
           "a castle", "a storm", "a garden", "a train station", "a library"]
@@ -97,6 +101,50 @@ def bench_reference(batches: Sequence[int], max_tokens: int, threads: int) -> di
     return out
 
 
+def bench_http(n: int, max_tokens: int, threads: int) -> dict[str, dict]:
+    """The openai backend against llama-cpp-python's server, next to in-process llamacpp.
+
+    Both answer the same ``n`` requests; a column is the server backend's
+    ``max_concurrency`` and, in process, ``n_seq_max``. Cells alternate between the
+    two so that a change in machine load hits both alike.
+    """
+    from instructgen.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
+    from instructgen.backends.openai import OpenAIBackend, OpenAIOptions
+    from instructgen.backends.openai.local import llama_cpp_server
+
+    http, local = "openai → llama-cpp-python server", "llamacpp in-process"
+    out: dict[str, dict] = {http: {}, local: {}}
+    with llama_cpp_server(embedded_model_path(), n_ctx=512, n_threads=threads) as url:
+        for c in HTTP_CONCURRENCY:
+            for name, backend in (
+                (http, lambda c=c: OpenAIBackend(OpenAIOptions(
+                    base_url=url, schema_mode="json_object", max_concurrency=c))),
+                (local, lambda c=c: LlamaCppBackend(LlamaCppOptions(
+                    n_ctx=512, n_seq_max=c, n_threads=threads))),
+            ):
+                with backend() as b:
+                    b.generate(requests(2, 4, SCHEMA))  # warm-up: connections, grammars
+                    for schema in (None, SCHEMA):
+                        reqs = requests(n, max_tokens, schema)
+                        out[name][(c, schema is not None)] = rate = measure(
+                            lambda b=b, reqs=reqs: sum(x.completion_tokens
+                                                       for x in b.generate(reqs)))
+                        print(f"  {name}, concurrency {c:>2}, "
+                              f"{'json ' if schema else 'plain'}: {rate:.1f} tok/s", flush=True)
+    return out
+
+
+def write_block(path: Path, start: str, end: str, text: str) -> None:
+    """Replace the text between two markers of a docs page."""
+    doc = path.read_text()
+    if start not in doc:
+        raise SystemExit(f"{path} has no {start} marker")
+    block = f"{start}\n{text}\n{end}"
+    path.write_text(re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, doc,
+                           flags=re.S))
+    print(f"wrote {path}")
+
+
 def table(results: dict[str, dict], batches: Sequence[int], header: str) -> str:
     lines = [header, "", "| backend | schema | " + " | ".join(f"batch {n}" for n in batches) + " |",
              "|---|---|" + "---|" * len(batches)]
@@ -129,7 +177,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", default="1,4,16,32")
     parser.add_argument("--max-tokens", type=int, default=32)
-    parser.add_argument("--backends", default="llamacpp,transformers")
+    parser.add_argument("--backends", default="llamacpp,transformers",
+                        help="any of llamacpp, transformers, openai (the HTTP backend against "
+                             "llama-cpp-python's server, its own table)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
@@ -153,6 +203,23 @@ def main() -> None:
                                                      n_threads=args.threads)) as b:
             results["transformers"] = bench_backend(b, batches, args.max_tokens)
 
+    if "openai" in wanted:
+        print("openai (HTTP) vs llamacpp (in process), 16 requests", flush=True)
+        http = bench_http(16, args.max_tokens, args.threads)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        header = (f"Generated tokens per second over the same 16 requests, embedded SmolLM2-135M"
+                  f" Q4_1, max_tokens={args.max_tokens}, temperature 0.7; columns: the openai "
+                  f"backend's max_concurrency, or llamacpp's n_seq_max; "
+                  f"{platform.processor() or platform.machine()}, {args.threads} threads for "
+                  f"the server and for llamacpp, load average before the run ended: {load}.")
+        text = table(http, HTTP_CONCURRENCY, header).replace("| batch ", "| concurrency ")
+        print()
+        print(text)
+        if args.write_docs:
+            write_block(DOCS, HTTP_START, HTTP_END, text)
+            write_block(BENCH_DOCS, HTTP_START, HTTP_END, text)
+    if not results:
+        return
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     header = (f"Generated tokens per second, embedded SmolLM2-135M Q4_1, max_tokens="
               f"{args.max_tokens}, temperature 0.7; {platform.processor() or platform.machine()},"

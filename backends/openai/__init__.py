@@ -8,6 +8,7 @@ model id and build the server reports, so cached answers never cross models.
 httpx is imported only when the backend is built.
 """
 
-from .backend import OpenAIBackend, OpenAIOptions, ServerRefusedError, ServerUnavailableError
+from .backend import OpenAIBackend, ServerRefusedError, ServerUnavailableError
+from .options import OpenAIOptions
 
 __all__ = ["OpenAIBackend", "OpenAIOptions", "ServerRefusedError", "ServerUnavailableError"]
