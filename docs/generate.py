@@ -64,6 +64,35 @@ def render_benchmarks() -> str:
 RELIABILITY_FIELDS = {"failure": str, "user_sees": str, "exit_code": int, "kept": str}
 
 
+#: How a run protects its output: the mechanisms the rows below rely on.
+RELIABILITY_MECHANISMS = [
+    "## How a run protects its output",
+    "",
+    "- **One run per output directory.** A run holds an exclusive `flock` on "
+    "`<output_dir>/.instructgen.lock` for its whole life; with replicas or the Ray engine "
+    "the driver process holds it. A second run exits 2 at once, naming the holder's pid "
+    "and host (written into the lock file). The kernel drops the lock when its process "
+    "ends, however it ends, so a killed run never leaves a stale lock. `validate`, "
+    "`preview` and `report` only read and take no lock. On a network file system the "
+    "lock is as good as that file system's `flock`.",
+    "- **Output problems show before any model loads.** The output directory is created "
+    "and its lock file written first; a path that cannot be created or written exits 2.",
+    "- **Only whole items reach the disk.** An item's lines are queued in memory and "
+    "written at the next commit (every 0.25 s and at the end), at fixed offsets, before "
+    "`state.json` is replaced atomically. A signal or a failed write between two lines "
+    "of one item never leaves the state describing part of an item; a failed write cuts "
+    "the files back to the state's lengths, and a commit cut short is redone in place.",
+    "- **SIGTERM and SIGHUP are Ctrl-C.** Where their handlers are at the default (the "
+    "command line; `instructgen.run` in the main thread), they save finished work, mark "
+    "the manifest `interrupted` and exit 128 + the signal's number. A signal that arrives "
+    "while the last state and the manifest are saved is ignored, so the save finishes.",
+    "- **The cache is only a cache.** A corrupt or foreign cache file is renamed "
+    "`<name>.corrupt-<time>` and a fresh one started; a cache locked by another process "
+    "for more than 30 s (`instructgen.cache.LOCK_TIMEOUT_S`), or in a read-only place, is "
+    "used read-only; one that cannot be read is skipped. Each case logs one warning and "
+    "the run goes on.",
+]
+
 #: What each exit code of ``instructgen`` means (the legend lists those the rows use).
 EXIT_MEANINGS = {
     0: "the run goes on, or ends normally; a warning may be logged",
@@ -74,6 +103,8 @@ EXIT_MEANINGS = {
     5: "a run file could not be written mid-run (a full disk, an I/O error)",
     129: "SIGHUP (the terminal closed), handled like Ctrl-C",
     130: "Ctrl-C",
+    137: "SIGKILL (kill -9, the OOM killer): the process could do nothing; the files "
+         "still end at the last commit",
     143: "SIGTERM (a scheduler stopping the job), handled like Ctrl-C",
 }
 
@@ -139,6 +170,8 @@ def render_reliability() -> str:
         "says: the message the user sees, the exit code and what is kept. The table is",
         "generated from those tests (`python docs/generate.py`), so it cannot drift from",
         "them. Messages are shortened; `…` stands for the specific path, key or value.",
+        "",
+        *RELIABILITY_MECHANISMS,
         "",
         "Exit codes:",
         "",
