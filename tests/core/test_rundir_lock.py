@@ -179,3 +179,31 @@ def test_an_output_dir_without_write_permission_exits_2(tmp_path, monkeypatch):
         assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     finally:
         shutil.rmtree(base)
+
+
+@pytest.fixture(scope="module")
+def local_ray(tmp_path_factory):
+    """A local Ray instance for the module (starting one takes seconds)."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'instructgen[ray]')")
+    pytest.importorskip("ray.data", reason="Ray Data is not installed")
+    if ray.is_initialized():
+        ray.shutdown()
+    cache = tmp_path_factory.mktemp("ray-xdg-cache")
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {
+        "XDG_CACHE_HOME": str(cache), "INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD": "1"}})
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_with_the_ray_engine_the_driver_holds_the_lock_for_the_whole_run(local_ray, tmp_path):
+    out = tmp_path / "out"
+    recipe = {**_recipe(tmp_path, out), "engine": {"kind": "ray", "actors": 1, "items_per_task": 2}}
+    the_plan, registry = plan(recipe, autoload=False)
+    stream = Runner(the_plan, registry).records()
+    first = next(stream)  # records come back from the Ray actors to this driver process
+    assert first.item_id == "1"
+    with pytest.raises(RunDirLocked, match=rf"pid {os.getpid()} on host"):
+        RunDirLock.acquire(out)
+    assert len(list(stream)) == 4  # the rest of the run, still under the lock
+    RunDirLock.acquire(out).release()  # released when the run ended
