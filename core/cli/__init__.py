@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="instructgen",
         description="Generate image-editing instructions and captions with local LLMs.",
+        epilog="exit codes: 0 done; 2 a bad recipe, data file, command or output directory "
+               "(one line names it); 3 the run stopped itself (too many failed items); 4 the "
+               "backend's worker died twice; 5 a run file could not be written (a full disk, "
+               "an I/O error); 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP. After 3-5 and the "
+               "signals, finished work is kept and rerunning the same command resumes. "
+               "Every handled failure: docs/reliability.md",
     )
     parser.add_argument("--version", action="version", version=f"instructgen {__version__}")
     parser.add_argument("--log-format", choices=["console", "json"], default="console",
