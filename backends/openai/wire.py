@@ -37,6 +37,7 @@ _CONTEXT_SIZE = re.compile(
     r"(?:maximum context length is|context window of|context length of|n_ctx[=: ]+)\s*(\d+)",
     re.I,
 )
+_BODY_LOC = re.compile(r"""[(\[]\s*['"]body['"]\s*,\s*['"](\w+)['"]""")
 _PARAM_WORDS = re.compile(
     r"unrecogni[sz]ed|unsupported|not supported|unknown|not allowed|not permitted|"
     r"extra (?:inputs|fields)|validation error|invalid|input should be",
@@ -188,8 +189,11 @@ def rejected_param(status: int, text: str, body: Mapping[str, Any]) -> str | Non
                     return str(hit[0])
     if not _PARAM_WORDS.search(text) or (status >= 500 and "validation" not in text.lower()):
         return None
+    located = _BODY_LOC.findall(text)  # a pydantic location printed in the message
+    if located:
+        return next((name for name in located if name in sent), None)
     for name in sent:
-        if re.search(rf"['\"`(\s.,]{name}['\"`)\s.,:]", text):
+        if re.search(rf"(?<![\w-]){name}(?![\w-])", text):
             return name
     return None
 

@@ -425,3 +425,16 @@ def test_retry_after_and_backoff() -> None:
     for n, d in enumerate(delays, start=1):
         assert 0.5 * 2 ** (n - 1) <= d <= 2 ** (n - 1)
     assert wire.backoff(30, 1.0, rng) <= wire.MAX_DELAY_S
+
+
+def test_rejected_param_reads_only_fields_that_were_sent() -> None:
+    body = {"temperature": 1.0, "stop": ["x"], "top_k": 3, "response_format": {}}
+    assert wire.rejected_param(400, "Unrecognized request argument supplied: stop", body) == "stop"
+    assert wire.rejected_param(400, "invalid top_kk", body) is None
+    assert wire.rejected_param(400, "Unrecognized argument: seed", body) is None  # not sent
+    pydantic = "1 validation error: {{'loc': ('body', {}, 0), 'msg': 'bad temperature'}}"
+    assert wire.rejected_param(500, pydantic.format("'response_format'"), body) == \
+        "response_format"
+    assert wire.rejected_param(500, pydantic.format("'messages'"), body) is None
+    assert wire.rejected_param(500, "internal error near top_k", body) is None  # a real 500
+    assert wire.rejected_param(429, '{"error": {"param": "top_k"}}', body) is None
