@@ -77,7 +77,12 @@ def precheck(source: Any, generator: Any, seed: int, max_retries: int,
 def _step(generator: Any, item: SourceItem, seed: int, max_retries: int,
           ) -> tuple[str, str] | None:
     ctx = ItemContext(item, derive_seed(seed, item.id), max_retries=max_retries)
-    coro = generator.generate(item, ctx)
+    try:
+        coro = generator.generate(item, ctx)
+    except Reject as rej:  # a plain function that rejects at once
+        return rej.reason, rej.detail
+    if not hasattr(coro, "send"):
+        return None  # not a coroutine: the run will say what is wrong with it
     try:
         coro.send(None)
     except StopIteration:

@@ -100,8 +100,9 @@ def test_csv_bad_rows_stop_or_skip(tmp_path):
             'caf\xe9,http://d\n'                 # row 4: not UTF-8
             'a green cup,http://e\n')
     path = _write(tmp_path, "c.csv", text)
-    with pytest.raises(DatasetError, match=r"c.csv: row 2 \(line 3\): 3 fields, the header"):
+    with pytest.raises(DatasetError, match=r"c.csv: row 2 \(line 3\): 3 fields, the header") as err:
         list(CaptionsSource(CaptionsOptions(path=path)))
+    assert err.value.exit_code == 2 and "\n" not in str(err.value)
     src = CaptionsSource(CaptionsOptions(path=path, on_bad_row="skip"))
     src.bad_rows.log = log = _Log()
     items = list(src)
