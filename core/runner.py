@@ -163,6 +163,8 @@ class Runner:
             self.log.info("run_already_finished", run_dir=str(run_dir))
             return
         self.engine = self._make_engine(generator)
+        if self._signals is not None:
+            self._signals.reclaim()  # ray.init sets its own SIGTERM handler in the driver
         cache: CallCache | None = None
         journal: Journal | None = None
         try:
@@ -607,6 +609,8 @@ class SignalGate:
         self.hold = False
         self.caught: int | None = None
         self._raised = False
+        #: The signals this gate handles (those left at their default when the run began).
+        self.signals: list[int] = []
 
     def handler(self, signum: int, _frame: Any) -> None:
         if self.caught is not None:
@@ -621,6 +625,12 @@ class SignalGate:
         if self.caught is not None and not self._raised:
             self._raised = True
             raise Terminated(self.caught)
+
+    def reclaim(self) -> None:
+        """Handle our signals again after a library the run started took them over."""
+        for sig in self.signals:
+            if signal.getsignal(sig) != self.handler:
+                signal.signal(sig, self.handler)
 
 
 @contextlib.contextmanager
@@ -640,12 +650,12 @@ def terminate_as_interrupt() -> Iterator[SignalGate | None]:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) == signal.SIG_DFL:
             previous[sig] = signal.signal(sig, gate.handler)
+            gate.signals.append(sig)
     try:
         yield gate if previous else None
     finally:
         for sig, old in previous.items():
-            if signal.getsignal(sig) == gate.handler:
-                signal.signal(sig, old)
+            signal.signal(sig, old)  # whoever took it over meanwhile was started by the run
 
 
 def _version() -> str:

@@ -169,3 +169,23 @@ def test_a_signal_inside_a_commit_and_a_second_one_while_saving(
     monkeypatch.setattr(Journal, "_os_write", staticmethod(original))
     instructgen.run(recipe, autoload=False)
     assert files(out) == expected
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_ray_engine_run_like_ctrl_c(tmp_path):
+    """ray.init puts its own SIGTERM handler (sys.exit) in the driver; the run takes it back."""
+    pytest.importorskip("ray.data", reason="Ray Data is not installed")
+    recipe, out = setup(tmp_path, "ray", n=400, delay=0.05)
+    proc = subprocess.Popen(cli("-q", "run", recipe, "--no-progress", "--engine", "ray"),
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not (out / "state.json").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "the Ray run never committed"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == ("instructgen: stopped by SIGTERM; finished work is "
+                                            "saved, rerun the same command to resume")
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    _state_matches_files(out)
