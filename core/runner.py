@@ -191,6 +191,7 @@ class Runner:
                     manifest.started_at = old.started_at
                     manifest.sessions = old.sessions
                 journal = Journal(run_dir, names)
+                self._committed = journal.committed_items
                 if sink is not None and sink.filename:
                     sink.open(run_dir / sink.filename)
                 if journal.committed_items:
@@ -300,9 +301,10 @@ class Runner:
         state = read_state(run_dir) or {}
         limit = self.recipe.limit
         committed = state.get("committed_items", 0)
-        if state.get("extra", {}).get("exhausted") or (limit is not None and committed >= limit):
-            return "finished"
-        return "resume"
+        done = state.get("extra", {}).get("exhausted") or (limit is not None and committed >= limit)
+        # Done but not marked finished: the sink's last step or the manifest failed (a full
+        # disk); the rerun resumes with no item left and finishes them.
+        return "finished" if done and old.status == "finished" else "resume"
 
     def _open_cache(self, identity: Any) -> CallCache | None:
         cfg = self.recipe.cache
@@ -511,22 +513,30 @@ class Runner:
             "backend_share": round(summary.backend_s / summary.elapsed_s, 4)
             if summary.elapsed_s else 0.0,
         }
+        failed: OutputWriteError | None = None
         try:
             if summary.status == "finished" and sink is not None and self.write:
                 run_dir = Path(self.recipe.output_dir)
-                sink.finalize(run_dir, lambda: iter_records(run_dir))
+                try:
+                    sink.finalize(run_dir, lambda: iter_records(run_dir))
+                except OSError as exc:  # a full disk while the sink converts the run
+                    failed = OutputWriteError(exc.filename or run_dir, exc,
+                                              committed=self._committed)
+                    summary.status = manifest.status = "failed"
+                    summary.message = manifest.message = str(failed)
             try:
                 self._save_manifest()
-            except OSError as exc:  # a full disk: the state on disk is still right
+            except OutputWriteError as exc:  # a full disk: the state on disk is still right
                 if summary.status == "finished":
-                    raise OutputWriteError(Path(self.recipe.output_dir) / "manifest.json", exc,
-                                           committed=self._committed) from None
+                    raise
                 self.log.warning("manifest_not_saved", error=str(exc))
             self.registry.hook.instructgen_run_end(manifest=manifest, summary=summary)
             self.log.info("run_finished", status=summary.status, items=summary.items,
                           accepted=summary.accepted, rejected=summary.rejected,
                           seconds=round(summary.elapsed_s, 2),
                           items_per_s=round(summary.items_per_s, 1))
+            if failed is not None:
+                raise failed
         finally:
             if self.engine is not None:
                 self.engine.close()
@@ -539,8 +549,12 @@ class Runner:
 
     def _save_manifest(self) -> None:
         if self.write:
-            write_json_atomic(Path(self.recipe.output_dir) / "manifest.json",
-                              converter.unstructure(self._manifest))
+            path = Path(self.recipe.output_dir) / "manifest.json"
+            try:
+                write_json_atomic(path, converter.unstructure(self._manifest))
+            except OSError as exc:
+                raise OutputWriteError(path, exc,
+                                       committed=getattr(self, "_committed", 0)) from None
 
 
 class _Progress:

@@ -169,3 +169,72 @@ def test_the_manifest_failing_too_still_reports_the_first_failure(tmp_path, monk
     assert "Traceback" not in err
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
     _check_consistent(out)
+
+
+@pytest.mark.reliability(
+    failure="the disk fills up while the sink converts the finished run (Parquet, HF datasets)",
+    user_sees="one line: `…/.output.parquet.tmp: cannot write (No space left on device); the "
+              "first N items are saved; free some space, then rerun …`; manifest status "
+              "`failed`",
+    exit_code=5,
+    kept="records.jsonl and rejects.jsonl, complete; the rerun only writes the sink's file")
+def test_a_full_disk_in_the_sinks_last_step_is_finished_by_the_rerun(
+        tmp_path, monkeypatch, capsys):
+    pytest.importorskip("pyarrow", reason="the parquet sink needs pyarrow")
+    from instructgen.plugins import io as io_plugins
+
+    recipe, out = setup(tmp_path, "parquet", n=N)
+    recipe.write_text(recipe.read_text().replace('name = "jsonl"\nformat = "flat"',
+                                                 'name = "parquet"'))
+    real_write_table = io_plugins.write_table
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(io_plugins, "write_table", full)
+    assert main(["-q", "run", str(recipe), "--no-progress"]) == 5
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"instructgen: error: {out / '.output.parquet.tmp'}: cannot write "
+                    f"({_ENOSPC}); the first {N} items are saved; free some space, then rerun "
+                    "the same command to resume")
+    assert json.loads((out / "manifest.json").read_text())["status"] == "failed"
+    records = (out / "records.jsonl").read_bytes()
+    assert records.count(b"\n") == N - 6 and not (out / "output.parquet").exists()
+    calls = []
+    monkeypatch.setattr(io_plugins, "write_table",
+                        lambda *a, **k: calls.append(1) or real_write_table(*a, **k))
+    assert main(["-q", "run", str(recipe), "--no-progress"]) == 0
+    assert calls == [1] and (out / "output.parquet").exists()
+    assert (out / "records.jsonl").read_bytes() == records
+    assert json.loads((out / "manifest.json").read_text())["status"] == "finished"
+    capsys.readouterr()
+    assert main(["run", str(recipe)]) == 0 and "nothing to do" in capsys.readouterr().err
+
+
+@pytest.mark.reliability(
+    failure="the disk is full when the finished run's manifest is saved",
+    user_sees="one line: `…/manifest.json: cannot write (No space left on device); the first N "
+              "items are saved; …`",
+    exit_code=5, kept="every record; the rerun generates nothing and marks the run finished")
+def test_a_full_disk_for_the_last_manifest_is_finished_by_the_rerun(
+        tmp_path, monkeypatch, capsys):
+    recipe, out = setup(tmp_path, "manifest", n=N)
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if Path(dst).name == "manifest.json" and json.loads(Path(src).read_text())[
+                "status"] == "finished":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    assert main(["-q", "run", str(recipe), "--no-progress"]) == 5
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"instructgen: error: {out / 'manifest.json'}: cannot write "
+                           f"({_ENOSPC}); the first {N} items are saved")
+    before = files(out)
+    monkeypatch.undo()
+    assert main(["-q", "run", str(recipe), "--no-progress"]) == 0
+    assert files(out) == before
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and manifest["sessions"][-1]["resumed_at_item"] == N
