@@ -275,3 +275,30 @@ def _write(path: Path, table: dict[str, Any]) -> None:
         os.replace(tmp, path)
     with contextlib.suppress(OSError):
         tmp.unlink()
+
+
+# -- what to tell a user whose backend worker died ---------------------------------------------
+
+
+def crash_hint(backend: str, signum: int | None) -> str:
+    """The likely fix for a backend worker that died by ``signum`` (None: no signal)."""
+    name = ""
+    if signum is not None:
+        with contextlib.suppress(ValueError):
+            name = signal.Signals(signum).name
+    if name == "SIGKILL":
+        return ("this is most often the out-of-memory killer (see dmesg): lower batch_size, "
+                "n_ctx or n_seq_max, use fewer replicas or a smaller model")
+    if backend == "llamacpp" and name == "SIGILL":
+        return f"this CPU refuses an instruction llama.cpp was built for: {EXTRA_BUFFERS_FIX}"
+    if backend == "llamacpp" and name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGFPE"):
+        return ("a crash inside llama.cpp: set the llamacpp option extra_buffers = false, or "
+                "reinstall llama-cpp-python; verbose = true shows llama.cpp's own log")
+    if backend == "transformers" and name in ("SIGILL", "SIGSEGV", "SIGBUS", "SIGABRT"):
+        return ("a crash inside torch: reinstall torch built for this machine, or try "
+                "device = \"cpu\"")
+    if name == "SIGILL":
+        return "the model library was built for another CPU: reinstall it on this machine"
+    if name:
+        return "a crash inside the model library: update or reinstall it"
+    return "the worker's own output above says why"

@@ -23,6 +23,12 @@ A worker that dies mid-batch (killed, out of memory, segfault) is replaced in
 the background and its batch is sent to the next idle worker: answers only
 reach the scheduler from a finished batch, so nothing is lost or duplicated.
 
+``backend.isolate = true`` runs even one backend this way, so that a crash
+inside the model library (SIGILL, SIGSEGV, SIGABRT, the OOM killer) cannot take
+the run down silently: the batch of a worker that dies is retried once in a
+fresh worker, and a second death ends the run with :class:`BackendCrashed`
+(exit code 4), one line naming the signal, the backend and the likely fix.
+
 Workers are started with ``multiprocessing``'s *spawn* method (CUDA and forked
 threads do not mix), so scripts that call :func:`instructgen.run` with replicas
 need the usual ``if __name__ == "__main__":`` guard.
@@ -31,6 +37,7 @@ need the usual ``if __name__ == "__main__":`` guard.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing as mp
 import os
 import pickle
@@ -47,19 +54,23 @@ from typing import Any
 
 import attrs
 
-from instructgen.errors import PluginError
+from instructgen.errors import BackendCrashed, PluginError
 from instructgen.plugin import PluginSpec
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 
 from .base import Backend
+from .native import crash_hint, signal_text
 
 #: Environment variables that size the thread pools of BLAS/OpenMP/torch in a worker.
 _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 #: Deaths of workers while serving one batch before the batch is given up.
 MAX_BATCH_DEATHS = 3
+#: The same with ``backend.isolate``: one retry in a fresh worker, then BackendCrashed.
+ISOLATED_BATCH_DEATHS = 2
 #: Replacement workers started over a pool's life, per replica, before giving up.
 MAX_RESTARTS_PER_REPLICA = 4
 _POLL_S = 0.5
+_log = logging.getLogger(__name__)
 
 
 # -- placement --------------------------------------------------------------------------
@@ -218,6 +229,10 @@ def _serve(conn: Connection, name: str, options: Any, factory: Any, cores: tuple
         backend.close()
 
 
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
 # -- the pool ---------------------------------------------------------------------------
 
 
@@ -236,8 +251,13 @@ class ReplicaPool(Backend):
     """N worker processes, each holding one instance of the named backend."""
 
     def __init__(self, spec: PluginSpec, options: Any, replicas: int | str = "auto", *,
-                 slots: Sequence[ReplicaSlot] | None = None) -> None:
+                 slots: Sequence[ReplicaSlot] | None = None, isolate: bool = False) -> None:
         self.name, self.options = spec.name, options
+        #: ``backend.isolate``: a worker's death by a signal is an error with a message
+        #: (:class:`BackendCrashed`) after one retry, not a RuntimeError after several.
+        self.isolate = isolate
+        self.max_batch_deaths = ISOLATED_BATCH_DEATHS if isolate else MAX_BATCH_DEATHS
+        self._last_exit: int | None = None
         self.slots = list(slots) if slots is not None else plan_slots(replicas, options)
         #: Batches the scheduler may keep in flight at once.
         self.concurrency = len(self.slots)
@@ -300,12 +320,17 @@ class ReplicaPool(Backend):
                 rep.conn.send(("generate", batch))
                 kind, payload = rep.conn.recv()
             except (EOFError, OSError):
-                self._lost(rep)
+                code = self._lost(rep)
                 deaths += 1
-                if deaths >= MAX_BATCH_DEATHS:
+                if deaths >= self.max_batch_deaths:
+                    if self.isolate:
+                        raise self._crashed(code, f"{_times(deaths)} on the same batch of "
+                                                  f"{len(batch)} requests") from None
                     raise RuntimeError(
                         f"backend {self.name}: {deaths} replica workers died serving the same "
                         f"batch of {len(batch)} requests; giving up on it") from None
+                _log.warning("%s; its batch of %d requests goes to a fresh worker",
+                             self._death(code), len(batch))
                 with self._state:
                     self.retried_batches += 1
                 continue
@@ -327,6 +352,22 @@ class ReplicaPool(Backend):
             self._all.clear()
         for rep in reps:
             self._stop(rep)
+
+    # -- deaths -------------------------------------------------------------------------
+
+    def _death(self, code: int | None) -> str:
+        """``"llamacpp worker died with SIGILL (illegal instruction)"``."""
+        if code is not None and code < 0:
+            return f"{self.name} worker died with {signal_text(-code)}"
+        return f"{self.name} worker exited with code {code}" if code is not None else (
+            f"{self.name} worker vanished")
+
+    def _crashed(self, code: int | None, when: str) -> BackendCrashed:
+        signum = -code if code is not None and code < 0 else None
+        return BackendCrashed(
+            f"{self._death(code)}, {when}; likely fix: {crash_hint(self.name, signum)}; "
+            "finished records are kept: rerun the same command to resume",
+            backend=self.name, signum=signum)
 
     # -- workers ------------------------------------------------------------------------
 
@@ -354,11 +395,16 @@ class ReplicaPool(Backend):
     def _await_ready(self, rep: _Replica) -> None:
         while not rep.conn.poll(_POLL_S):
             if not rep.process.is_alive() and not rep.conn.poll(0):
+                if (rep.process.exitcode or 0) < 0:
+                    raise self._crashed(rep.process.exitcode, "while loading the backend")
                 raise RuntimeError(f"backend {self.name}: replica {rep.slot.index} exited with "
                                    f"code {rep.process.exitcode} while starting")
         try:
             kind, payload = rep.conn.recv()
         except (EOFError, OSError):
+            rep.process.join(timeout=5)
+            if (rep.process.exitcode or 0) < 0:
+                raise self._crashed(rep.process.exitcode, "while loading the backend") from None
             raise RuntimeError(f"backend {self.name}: replica {rep.slot.index} exited while "
                                "starting") from None
         if kind == "failed":
@@ -377,6 +423,11 @@ class ReplicaPool(Backend):
                 if self._closed:
                     raise RuntimeError(f"backend {self.name}: the replica pool is closed")
                 if not self._all and not self._starting:
+                    if self.isolate and isinstance(self._last_error, BackendCrashed):
+                        raise self._last_error
+                    if self.isolate:
+                        raise self._crashed(self._last_exit, f"{self.restarts + 1} workers "
+                                                             "in this run")
                     raise RuntimeError(f"backend {self.name}: every replica worker died"
                                        + (f"; last error: {self._last_error}"
                                           if self._last_error else ""))
@@ -396,25 +447,28 @@ class ReplicaPool(Backend):
             self._busy.pop(rep.slot.index, None)
         self._idle.put(rep)
 
-    def _lost(self, rep: _Replica) -> None:
-        """A worker died: forget it and start a replacement in the background."""
+    def _lost(self, rep: _Replica) -> int | None:
+        """A worker died: forget it, start a replacement in the background, return its exit."""
         if rep.process.is_alive():  # its pipe broke but it still runs: make sure it is gone
             rep.process.kill()
         rep.process.join(timeout=5)
         with contextlib.suppress(OSError):
             rep.conn.close()
+        code = rep.process.exitcode
         with self._state:
+            self._last_exit = code
             self._busy.pop(rep.slot.index, None)
             if self._all.get(rep.slot.index) is rep:
                 del self._all[rep.slot.index]
             if self._closed or self.restarts >= MAX_RESTARTS_PER_REPLICA * len(self.slots):
                 self._last_error = self._last_error or RuntimeError(
                     f"replica {rep.slot.index} exited with code {rep.process.exitcode}")
-                return
+                return code
             self.restarts += 1
             self._starting += 1
         threading.Thread(target=self._restart, args=(rep.slot,), daemon=True,
                          name=f"instructgen-replica-restart-{rep.slot.index}").start()
+        return code
 
     def _restart(self, slot: ReplicaSlot) -> None:
         try:

@@ -80,6 +80,21 @@ class RunAborted(UserError):
     exit_code = 3
 
 
+class BackendCrashed(UserError):
+    """A backend worker process died (SIGILL, SIGSEGV, the OOM killer); exit code 4.
+
+    Raised only where the backend runs in worker processes (``backend.isolate``,
+    replicas), so the run survives to say which signal it was and what to try.
+    Finished records are kept; rerunning the same command resumes.
+    """
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, backend: str = "", signum: int | None = None) -> None:
+        super().__init__(message)
+        self.backend, self.signum = backend, signum
+
+
 class RunDirLocked(UserError):
     """Another live run holds the output directory's lock."""
 

@@ -137,7 +137,9 @@ def render_recipe_reference(registry: Any) -> str:
         "",
         "Stage tables: `[source]`, `[generator]`, `[backend]`, `[[postprocess]]` (a list), "
         "`[sink]`. Each takes `name` plus the options of that plugin, listed below. "
-        "`[backend]` also takes `replicas` (`1`, `N` or `\"auto\"`).",
+        "`[backend]` also takes `replicas` (`1`, `N` or `\"auto\"`) and `isolate` (`true` "
+        "runs the backend in a worker process, so a crash in the model library ends the run "
+        "with a message and exit code 4; see docs/backends.md).",
         "",
         "### `[cache]`",
         "",

@@ -41,6 +41,12 @@ from .manager import PluginRegistry
 from .plugin import PluginSpec
 from .records import stable_hash
 
+#: Backends that run in a worker process unless ``backend.isolate = false`` (see
+#: :mod:`instructgen.backends.replicas`): a native crash then ends the run with a message.
+ISOLATED_BY_DEFAULT: frozenset[str] = frozenset()
+#: ``[backend]`` keys that belong to the runner, not the backend: how it runs, not what it says.
+BACKEND_RUNTIME_KEYS = ("replicas", "isolate")
+
 #: Keys that change how a run goes, not what it produces; left out of the recipe hash.
 RUNTIME_KEYS = ("batch_size", "in_flight", "limit", "progress", "cache", "output_dir", "engine")
 
@@ -130,8 +136,9 @@ class Recipe:
 def hashable_view(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The recipe without the keys that cannot change records (see RUNTIME_KEYS)."""
     out = {k: v for k, v in raw.items() if k not in RUNTIME_KEYS}
-    if isinstance(out.get("backend"), Mapping) and "replicas" in out["backend"]:
-        out["backend"] = {k: v for k, v in out["backend"].items() if k != "replicas"}
+    if isinstance(out.get("backend"), Mapping):
+        out["backend"] = {k: v for k, v in out["backend"].items()
+                          if k not in BACKEND_RUNTIME_KEYS}
     return out
 
 
@@ -399,6 +406,15 @@ class Plan:
     sink: Stage | None
     #: ``backend.replicas``: backend instances serving one run (1, N or "auto").
     replicas: int | str = 1
+    #: ``backend.isolate``: run the backend in a worker process; None: the backend's default.
+    isolate: bool | None = None
+
+    @property
+    def isolated(self) -> bool:
+        """Whether the backend runs in a worker process (``isolate`` or its default)."""
+        if self.isolate is not None:
+            return self.isolate
+        return self.backend.spec.name in ISOLATED_BY_DEFAULT
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -417,6 +433,8 @@ class Plan:
             else:
                 out[head] = entry
         out["backend"]["replicas"] = self.replicas
+        if self.isolate is not None:
+            out["backend"]["isolate"] = self.isolate
         return out
 
     @property
@@ -444,13 +462,16 @@ def resolve(recipe: Recipe, registry: PluginRegistry) -> Plan:
 
     source = stage("source", recipe.source, "source")
     generator = stage("generator", recipe.generator, "generator")
-    # ``replicas`` belongs to the runner, not to the backend's own options.
+    # ``replicas`` and ``isolate`` belong to the runner, not to the backend's own options.
     backend_opts = dict(recipe.backend.options)
     replicas = backend_opts.pop("replicas", 1)
     try:
         _replicas(None, None, replicas)
     except ValueError as exc:
         errors.append(f"backend.replicas: {exc}")
+    isolate = backend_opts.pop("isolate", None)
+    if isolate is not None and not isinstance(isolate, bool):
+        errors.append(f"backend.isolate: expected true or false, got {isolate!r}")
     backend = stage("backend", PluginRef(recipe.backend.name, backend_opts), "backend")
     post = [stage("postprocessor", ref, f"postprocess[{i}]")
             for i, ref in enumerate(recipe.postprocess)]
@@ -458,4 +479,5 @@ def resolve(recipe: Recipe, registry: PluginRegistry) -> Plan:
     if errors:
         raise RecipeError("; ".join(errors))
     assert source and generator and backend
-    return Plan(recipe, source, generator, backend, tuple(p for p in post if p), sink, replicas)
+    return Plan(recipe, source, generator, backend, tuple(p for p in post if p), sink, replicas,
+                isolate)

@@ -262,10 +262,11 @@ class Runner:
             return engine
         if self._backend_override is not None:
             backend = self._backend_override
-        elif plan.replicas != 1:
+        elif plan.replicas != 1 or plan.isolated:
             from instructgen.backends.replicas import ReplicaPool
 
-            backend = ReplicaPool(plan.backend.spec, plan.backend.options, plan.replicas)
+            backend = ReplicaPool(plan.backend.spec, plan.backend.options, plan.replicas,
+                                  isolate=plan.isolated)
             self._log_loads(backend.load_times)
         else:
             started = time.perf_counter()
@@ -676,4 +677,3 @@ def _version() -> str:
     from . import __version__
 
     return __version__
-
