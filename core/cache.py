@@ -102,7 +102,7 @@ class CallCache:
             return self._recover(exc)
 
     def _recover(self, exc: sqlite3.Error | OSError) -> sqlite3.Connection | None:
-        name = getattr(exc, "sqlite_errorname", "")
+        name = _primary(exc)
         if name in _CORRUPT:
             return self._move_aside(exc)
         locked = name in _LOCKED
@@ -231,7 +231,7 @@ class CallCache:
         except sqlite3.Error as exc:  # locked past the timeout, a full disk: stop storing
             self._queued.clear()
             self.readonly = True
-            name = getattr(exc, "sqlite_errorname", "")
+            name = _primary(exc)
             why = (f"is locked by another process for more than {self.timeout:g} s"
                    if name in _LOCKED else f"cannot be written ({_reason(exc)})")
             self._warn("cache_read_only", f"the call cache {why}; new answers are not stored "
@@ -263,6 +263,12 @@ def _check_tables(db: sqlite3.Connection) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
     if columns != _COLUMNS:
         raise _Foreign(f"a SQLite file with other tables ({', '.join(sorted(tables)[:3])})")
+
+
+def _primary(exc: BaseException) -> str:
+    """The primary SQLite error name: ``SQLITE_BUSY`` for ``SQLITE_BUSY_SNAPSHOT``."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    return "_".join(name.split("_")[:2])
 
 
 def _reason(exc: BaseException) -> str:
