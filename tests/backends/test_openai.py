@@ -280,7 +280,8 @@ def test_context_overflow_names_the_servers_window(server: FakeServer) -> None:
 @pytest.mark.reliability(failure="an OpenAI-compatible server stays unreachable",
                          user_sees="one line: no answer after max_attempts attempts; rerun to "
                          "resume", exit_code=3, kept="records finished before it")
-def test_server_gone_stops_with_one_line_and_a_rerun_resumes(tmp_path: Path) -> None:
+def test_server_gone_stops_with_one_line_and_a_rerun_resumes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from instructgen.cli import main
 
     port = free_port()
@@ -312,6 +313,9 @@ backoff_s = 0.05
         proc.wait(timeout=10)
         records = (tmp_path / "run" / "records.jsonl").read_text().splitlines()
         assert code == 3 and 0 < len(records) < 20  # 3: the run stopped itself
+        said = [x for x in capsys.readouterr().err.splitlines() if x.startswith("instructgen:")]
+        assert len(said) == 1 and "gave no answer after 3 attempts" in said[0]
+        assert "rerun the same command to resume" in said[0]
         proc = spawn(port)
         assert main(["run", str(recipe), "--no-progress"]) == 0
     finally:
