@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from instructgen.plugin import Source
+from instructgen.plugins.edits.contract import ALIASES
 from instructgen.records import SourceItem
 from instructgen.rundir import RECORDS
 
@@ -51,6 +52,8 @@ class RecordsSource(Source):
 
     def __iter__(self) -> Iterator[SourceItem]:
         opts = self.options
+        # Old runs may carry the pre-AnyEdit names ("textual"); compare AnyEdit's names.
+        wanted_types = {ALIASES.get(t, t) for t in opts.edit_types}
         with self.path.open("rb") as f:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
@@ -60,7 +63,9 @@ class RecordsSource(Source):
                 if opts.generators and record["generator"] not in opts.generators:
                     self._skip("other_generator")
                     continue
-                if opts.edit_types and data.get("edit_type") not in opts.edit_types:
+                etype = data.get("edit_type")
+                if wanted_types and (not isinstance(etype, str)
+                                     or ALIASES.get(etype, etype) not in wanted_types):
                     self._skip("other_edit_type")
                     continue
                 item = dict(data)

@@ -261,6 +261,19 @@ def test_records_source_reads_run_output_with_filters(tmp_path):
     assert [(i.id, i.data["caption"]) for i in items] == [("c1", "A kettle on a stove.")]
 
 
+def test_records_source_edit_type_filter_knows_the_old_names(tmp_path):
+    path = tmp_path / "records.jsonl"
+    rows = [{"id": str(i), "item_id": str(i), "generator": "edit",
+             "data": {"edit_type": t, "caption": "a sign"}}
+            for i, t in enumerate(["textual", "textual_change", "remove", ["odd"]])]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    by_new = RecordsSource(RecordsOptions(path=path, edit_types=["textual_change"]))
+    assert [i.id for i in by_new] == ["0", "1"]
+    by_old = RecordsSource(RecordsOptions(path=path, edit_types=["textual"]))
+    assert [i.id for i in by_old] == ["0", "1"]
+    assert by_old.stats() == {"skipped_other_edit_type": 2}
+
+
 def test_records_source_bad_lines(tmp_path):
     path = tmp_path / "records.jsonl"
     path.write_text('{"id": "1", "generator": "g", "data": {}}\n{"id": "2", "generator": "g"}\n')
