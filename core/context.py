@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 @attrs.frozen
 class RunInfo:
-    """Facts about the run, handed to ``Generator.setup``."""
+    """Facts about the run, handed to ``Source.setup`` and ``Generator.setup``."""
 
     run_dir: Path | None
     seed: int
@@ -33,6 +33,8 @@ class RunInfo:
     #: The run's plugin registry, for generators that look up more plugins
     #: (edit types, say) by name.
     registry: Any = None
+    #: The run's structlog logger, so plugin messages follow ``-q`` and ``--log-format``.
+    log: Any = None
 
 
 class _Ask:

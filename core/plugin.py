@@ -97,6 +97,9 @@ class Source(ABC):
     @abstractmethod
     def __iter__(self) -> Iterator[SourceItem]: ...
 
+    def setup(self, run: RunInfo) -> None:  # noqa: B027 - optional hook
+        """Called once before the first item; ``run.log`` is the run's logger."""
+
     def total(self) -> int | None:
         """How many items there will be, when cheap to know (for progress bars)."""
         return None

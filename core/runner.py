@@ -75,6 +75,8 @@ class RunSummary:
     requests: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0
+    #: Of ``prompt_tokens``, those the backend decoded (the rest reused cached prefixes).
+    prompt_tokens_decoded: int = 0
     completion_tokens: int = 0
     invalid_answers: int = 0
     elapsed_s: float = 0.0
@@ -144,8 +146,10 @@ class Runner:
         sink: Sink | None = plan.sink.build() if plan.sink else None
         run_dir = Path(recipe.output_dir)
         recipe_hash = plan.hash
-        generator.setup(RunInfo(run_dir if self.write else None, recipe.seed, recipe_hash,
-                                recipe.max_retries, self.registry))
+        run_info = RunInfo(run_dir if self.write else None, recipe.seed, recipe_hash,
+                           recipe.max_retries, self.registry, log=self.log)
+        source.setup(run_info)
+        generator.setup(run_info)
         if self.write:
             # Before any model is loaded: an unwritable output_dir or a second run on
             # the same directory is refused at once.
@@ -464,6 +468,7 @@ class Runner:
         c, s = self.engine.counters, self.summary
         s.backend_calls, s.requests, s.cache_hits = c.backend_calls, c.requests, c.cache_hits
         s.prompt_tokens, s.completion_tokens = c.prompt_tokens, c.completion_tokens
+        s.prompt_tokens_decoded = c.prompt_tokens_decoded
         s.backend_s = c.backend_s
 
     def _check_failures(self, failures: collections.deque[bool], max_share: float) -> None:
@@ -500,6 +505,7 @@ class Runner:
             "backend_calls": summary.backend_calls, "requests": summary.requests,
             "cache_hits": summary.cache_hits, "invalid_answers": summary.invalid_answers,
             "prompt_tokens": summary.prompt_tokens,
+            "prompt_tokens_decoded": summary.prompt_tokens_decoded,
             "completion_tokens": summary.completion_tokens,
         }
         manifest.rejection_reasons = dict(sorted(summary.rejection_reasons.items(),
@@ -602,8 +608,11 @@ class _Progress:
         assert self.bar is not None
         now = time.perf_counter()
         s, dt = self.summary, max(now - self.t0, 1e-9)
+        decoded = (f" prompt {s.prompt_tokens_decoded / s.prompt_tokens:.0%} decoded"
+                   if s.prompt_tokens else "")
         self.bar.update(self.task, acc=s.accepted, rej=s.rejected,
-                        rate=f"{s.items / dt:.1f} it/s {s.completion_tokens / dt:.0f} tok/s")
+                        rate=f"{s.items / dt:.1f} it/s {s.completion_tokens / dt:.0f} tok/s"
+                             f"{decoded}")
         self._last = now
 
     def close(self) -> None:
@@ -677,3 +686,4 @@ def _version() -> str:
     from . import __version__
 
     return __version__
+

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import attrs
 
+from instructgen.context import RunInfo
 from instructgen.errors import UserError
 from instructgen.jsonl import iter_objects
 from instructgen.logs import quiet_logger
@@ -83,6 +84,9 @@ class JsonlSource(Source):
         if not options.path.is_file():
             raise UserError(f"source.path: file not found: {options.path}")
         self.bad_rows = BadRows(options.on_bad_row, options.path)
+
+    def setup(self, run: RunInfo) -> None:
+        self.bad_rows.log = run.log
 
     def stats(self) -> Mapping[str, int]:
         return self.bad_rows.stats()

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import attrs
 
+from instructgen.context import RunInfo
 from instructgen.plugin import Source
 from instructgen.plugins.io import BadRows
 from instructgen.records import SourceItem
@@ -101,6 +102,9 @@ class CaptionsSource(Source):
         if self.format == "parquet":
             return self._parquet_file().metadata.num_rows
         return None
+
+    def setup(self, run: RunInfo) -> None:
+        self.bad_rows.log = run.log
 
     def stats(self) -> Mapping[str, int]:
         return self.bad_rows.stats() if self.format != "json" else {}

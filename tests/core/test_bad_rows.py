@@ -155,3 +155,18 @@ def test_manifest_keeps_no_count_when_nothing_can_be_skipped(tmp_path, run_recip
         "backend": "fake",
     })
     assert json.loads((result.run_dir / "manifest.json").read_text())["source_stats"] == {}
+
+
+def test_skipped_rows_are_logged_by_the_run_logger(tmp_path, capsys):
+    """The warnings follow --log-format json and -q like every other run event."""
+    path = _write(tmp_path, "dump.jsonl", DUMP)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'output_dir = "{tmp_path / "run"}"\n[source]\nname = "jsonl"\n'
+                      f'path = "{path}"\non_bad_row = "skip"\n[generator]\nname = "prompt"\n'
+                      f'template = "{{caption}}"\n[backend]\nname = "fake"\n')
+    assert main(["--log-format", "json", "run", str(recipe), "--no-progress"]) == 0
+    events = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    skipped = [e for e in events if e["event"] == "bad_row_skipped"]
+    assert [e["at"] for e in skipped] == ["2", "3", "4"]
+    assert main(["-qq", "run", str(recipe), "--no-progress", "--fresh"]) == 0
+    assert "bad_row_skipped" not in capsys.readouterr().err
