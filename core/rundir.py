@@ -127,6 +127,12 @@ class Journal:
     are queued); :meth:`commit` writes the lines of every marked item, then the
     state. A signal between two lines of an item, or a write that fails half-way,
     therefore never leaves the state describing a partial item.
+
+    A signal can also land anywhere inside :meth:`commit`, and the runner then
+    commits again. So every piece of bookkeeping is replaced in one assignment,
+    lines are counted from the start of the run (never renumbered in place), and
+    lines go to fixed offsets: a commit done again writes the same bytes at the
+    same place and the same state.
     """
 
     def __init__(self, run_dir: Path, names: list[str], *, fsync: bool = False) -> None:
@@ -136,15 +142,17 @@ class Journal:
         self.files: dict[str, int] = {}
         state = read_state(run_dir)
         offsets = state.get("files", {}) if state else {}
-        self.committed_items: int = state.get("committed_items", 0) if state else 0
-        self.extra: dict[str, Any] = state.get("extra", {}) if state else {}
-        #: Byte length of each file as the state on disk describes it.
-        self.offsets: dict[str, int] = {}
-        self._queued: dict[str, list[bytes]] = {}
-        #: (items, queued lines per file, extra) at the last item boundary; replaced in
-        #: one assignment, so a signal sees either the old boundary or the new one.
-        self._mark: tuple[int, dict[str, int], dict[str, Any]] = (
-            self.committed_items, {n: 0 for n in names}, self.extra)
+        items: int = state.get("committed_items", 0) if state else 0
+        extra: dict[str, Any] = state.get("extra", {}) if state else {}
+        zero = {n: 0 for n in names}
+        #: What state.json says: (file lengths, items, extra, lines written per file).
+        self._done: tuple[dict[str, int], int, dict[str, Any], dict[str, int]] = (
+            {n: offsets.get(n, 0) for n in names}, items, extra, zero)
+        #: (number of the first queued line, queued lines), per file.
+        self._buf: tuple[dict[str, int], dict[str, list[bytes]]] = (
+            dict(zero), {n: [] for n in names})
+        #: (items, lines queued per file, extra) at the last item boundary.
+        self._mark: tuple[int, dict[str, int], dict[str, Any]] = (items, dict(zero), extra)
         #: The write error that broke this journal; nothing is committed after it.
         self.broken: OutputWriteError | None = None
         for name in names:
@@ -153,47 +161,61 @@ class Journal:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
                 self.close()
-                raise OutputWriteError(path, exc, committed=self.committed_items) from None
+                raise OutputWriteError(path, exc, committed=items) from None
             self.files[name] = fd
-            self._queued[name] = []
             # Cut whatever was written after the last committed state: partial
             # lines and the lines of items that were never committed.
-            self.offsets[name] = offsets.get(name, 0)
+            length = self.offsets[name]
             size = os.fstat(fd).st_size
-            if size < self.offsets[name]:
+            if size < length:
                 self.close()
-                raise UserError(f"{path}: shorter than {STATE} says ({size} < "
-                                f"{self.offsets[name]} bytes), so committed lines were lost; "
-                                f"rerun with {FRESH_FLAG}")
+                raise UserError(f"{path}: shorter than {STATE} says ({size} < {length} bytes), "
+                                f"so committed lines were lost; rerun with {FRESH_FLAG}")
             try:
-                os.ftruncate(fd, self.offsets[name])
+                os.ftruncate(fd, length)
             except OSError as exc:
                 self.close()
-                raise OutputWriteError(path, exc, committed=self.committed_items) from None
+                raise OutputWriteError(path, exc, committed=items) from None
+
+    @property
+    def offsets(self) -> dict[str, int]:
+        """Byte length of each file as the state on disk describes it."""
+        return self._done[0]
+
+    @property
+    def committed_items(self) -> int:
+        return self._done[1]
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return self._done[2]
 
     def write(self, name: str, line: str) -> None:
         """Queue one line; it reaches the disk at the first commit after its item's mark."""
-        self._queued[name].append(line.encode("utf-8") + b"\n")
+        self._buf[1][name].append(line.encode("utf-8") + b"\n")
 
     def mark(self, items: int, extra: Mapping[str, Any] | None = None) -> None:
         """The first ``items`` items are complete: every line queued so far is theirs."""
-        self._mark = (items, {n: len(q) for n, q in self._queued.items()},
+        first, queued = self._buf
+        self._mark = (items, {n: first[n] + len(q) for n, q in queued.items()},
                       dict(extra) if extra is not None else self._mark[2])
 
     def commit(self, extra: Mapping[str, Any] | None = None) -> bool:
         """Write the lines of every marked item, then the state that covers them.
 
-        ``extra`` updates the state's ``extra`` of the last mark. Lines go to fixed
-        offsets, so a commit cut short (by a signal) and done again writes the same
-        bytes at the same place. Returns ``False``, writing nothing, once a write has
-        failed; the failing write raises :class:`OutputWriteError` naming the file.
+        ``extra`` updates the state's ``extra`` of the last mark. Returns ``False``,
+        writing nothing, once a write has failed; the failing write raises
+        :class:`OutputWriteError` naming the file.
         """
         if self.broken is not None:
             return False
-        items, counts, marked_extra = self._mark
-        new_offsets = dict(self.offsets)
+        items, upto, marked_extra = self._mark
+        offsets, _, _, written = self._done
+        first, queued = self._buf
+        new_offsets = dict(offsets)
         for name, fd in self.files.items():
-            data = b"".join(self._queued[name][: counts[name]])
+            lines = queued[name][written[name] - first[name]: upto[name] - first[name]]
+            data = b"".join(lines)
             if data:
                 self._put(name, fd, data, new_offsets[name])
                 new_offsets[name] += len(data)
@@ -206,11 +228,9 @@ class Journal:
                 "committed_items": items, "files": new_offsets, "extra": state_extra})
         except OSError as exc:
             self._break(self.run_dir / STATE, exc)
-        for name in self.files:
-            del self._queued[name][: counts[name]]
-        self.offsets = new_offsets
-        self.committed_items, self.extra = items, state_extra
-        self._mark = (items, {n: 0 for n in self.files}, state_extra)
+        self._done = (new_offsets, items, state_extra, dict(upto))
+        # Forget the written lines; until this assignment the old queue is still right.
+        self._buf = (dict(upto), {n: q[upto[n] - first[n]:] for n, q in queued.items()})
         return True
 
     def _put(self, name: str, fd: int, data: bytes, at: int) -> None:

@@ -6,12 +6,14 @@ import json
 import random
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 from rundir_helpers import cli, files, gated_cli, setup, wait_for
 
 import instructgen
+from instructgen import rundir
 from instructgen import runner as runner_module
 from instructgen.errors import Terminated
 from instructgen.rundir import Journal
@@ -189,3 +191,59 @@ def test_sigterm_stops_a_ray_engine_run_like_ctrl_c(tmp_path):
                                             "saved, rerun the same command to resume")
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
     _state_matches_files(out)
+
+
+def _commit_lines(recipe, monkeypatch):
+    """Every (code, line) that the third commit of a run executes, in order."""
+    codes = {Journal.commit.__code__, Journal._put.__code__, rundir.write_json_atomic.__code__}
+    seen, commits = [], []
+
+    def tracer(frame, event, _arg):
+        if frame.f_code is Journal.commit.__code__ and event == "call":
+            commits.append(1)
+        if frame.f_code not in codes:
+            return None
+        if event == "line" and len(commits) == 3:
+            seen.append((frame.f_code, frame.f_lineno))
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        instructgen.run(recipe, autoload=False)
+    finally:
+        sys.settrace(None)
+    return list(dict.fromkeys(seen))
+
+
+def test_a_signal_at_any_line_of_a_commit_keeps_the_files_exact(tmp_path, monkeypatch):
+    """Terminated raised before each line a commit runs; the run saves, the rerun is exact."""
+    monkeypatch.setattr(runner_module, "_COMMIT_EVERY_S", 0.0)  # a commit after each item
+    recipe, out = setup(tmp_path, "clean", n=8)
+    points = _commit_lines(recipe, monkeypatch)
+    expected = files(out)
+    assert len(points) > 15
+    for k, (code, line) in enumerate(points):
+        recipe, out = setup(tmp_path, f"stopped{k}", n=8)
+        commits = []
+
+        def tracer(frame, event, _arg, code=code, line=line, commits=commits):
+            if frame.f_code is Journal.commit.__code__ and event == "call":
+                commits.append(1)
+            if frame.f_code is not code:
+                return None
+            if event == "line" and frame.f_lineno == line and len(commits) == 3:
+                raise Terminated(signal.SIGTERM)  # as the handler would, right here
+            return tracer
+
+        sys.settrace(tracer)
+        try:
+            with pytest.raises(Terminated):
+                instructgen.run(recipe, autoload=False)
+        finally:
+            sys.settrace(None)
+        where = f"{code.co_name}:{line}"
+        assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted", where
+        _state_matches_files(out)
+        assert not list(out.glob(".state.json.*.tmp")), where
+        instructgen.run(recipe, autoload=False)
+        assert files(out) == expected, where
