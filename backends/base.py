@@ -98,6 +98,7 @@ def json_completion(
     finish_reason: str = "stop",
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
+    prompt_tokens_decoded: int | None = None,
 ) -> Completion:
     """Build a completion, parsing ``text`` when the request had a schema.
 
@@ -114,6 +115,7 @@ def json_completion(
         finish_reason=finish_reason,  # type: ignore[arg-type]
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
+        prompt_tokens_decoded=prompt_tokens_decoded,
     )
 
 

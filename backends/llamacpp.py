@@ -9,6 +9,16 @@ prefilled in the same call (continuous batching). When a batch holds more
 requests than ``n_seq_max``, a finished sequence's slot is cleared and handed
 to the next waiting request.
 
+Prompts share long prefixes (chat header, a type's instructions, its few-shot
+examples), so the prefill is done once per prefix, not once per request. In
+the unified KV cache a cell can belong to several sequences: a request whose
+prompt starts like another live sequence's gets those cells with
+``llama_memory_seq_cp`` (no compute) and decodes only the rest; one that
+starts like a request still being prefilled waits a step for it. Across calls,
+a small least-recently-used cache keeps prompt prefixes (everything before
+the last message) in reserved sequence ids, sized in tokens by
+``prefix_cache_tokens``.
+
 With a JSON schema, llguidance masks the logits before sampling (see
 :mod:`instructgen.backends.constrain`), and the sequence ends as soon as the
 JSON is complete.
@@ -22,7 +32,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +50,10 @@ from .models import EMBEDDED_MODEL
 _ALL_LAYERS = 0x7FFFFFFF
 _log = logging.getLogger(__name__)
 _MAX_SEED = 0xFFFFFFFF  # llama.cpp reads this value as "pick a random seed"
+#: Sequence ids reserved for the prefix cache (at most; llama.cpp allows 256 in all).
+_CACHE_SLOTS = 64
+#: A prefix shorter than this is not worth waiting a decode step for.
+_MIN_WAIT = 8
 
 
 @attrs.frozen
@@ -50,8 +64,17 @@ class LlamaCppOptions:
     model: str = EMBEDDED_MODEL
     #: Context window of each sequence, in tokens (prompt + answer).
     n_ctx: int = attrs.field(default=2048, validator=attrs.validators.ge(16))
-    #: Sequences decoded together; larger batches queue for a free slot.
-    n_seq_max: int = attrs.field(default=8, validator=attrs.validators.in_(range(1, 257)))
+    #: Sequences decoded together; larger batches queue for a free slot. ``None``: as
+    #: many as the largest batch the runner sends (its ``batch_size``), sized at the
+    #: first call and grown if a larger batch comes.
+    n_seq_max: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.in_(range(1, 257))))
+    #: KV cells kept for prompt prefixes between calls (reserved sequence ids,
+    #: least recently used dropped first); 0 turns the cross-call cache off.
+    prefix_cache_tokens: int = attrs.field(default=8192, validator=attrs.validators.ge(0))
+    #: Prefill a prefix shared by requests of one call once (KV cells shared with
+    #: ``llama_memory_seq_cp``); off decodes every prompt in full.
+    share_prefixes: bool = True
     #: Most tokens handed to one ``llama_decode`` call (prefill chunk size).
     n_batch: int = attrs.field(default=512, validator=attrs.validators.ge(1))
     #: Physical micro-batch size inside a decode call.
@@ -107,31 +130,11 @@ class LlamaCppBackend(Backend):
         self._vocab = lc.llama_model_get_vocab(self._model)
         self.n_vocab = lc.llama_vocab_n_tokens(self._vocab)
 
-        threads = options.n_threads or len(os.sched_getaffinity(0))
-        cparams = lc.llama_context_default_params()
-        # One unified KV cache with room for every slot's full window: sequences
-        # never run out of cells, and llama.cpp can put prompt chunks of
-        # different lengths in one micro-batch (split KV streams force
-        # equal-length splits, which turns prefill into token-by-token steps).
-        cparams.n_ctx = options.n_ctx * options.n_seq_max
-        cparams.n_seq_max = options.n_seq_max
-        cparams.kv_unified = True
-        cparams.n_batch = max(options.n_batch, options.n_seq_max)
-        cparams.n_ubatch = min(options.n_ubatch, cparams.n_batch)
-        cparams.n_threads = threads
-        cparams.n_threads_batch = threads
-        cparams.no_perf = True
-        cparams.flash_attn_type = 1 if options.flash_attn else 0
-        self._ctx = lc.llama_init_from_model(self._model, cparams)
-        if not self._ctx:
-            raise UserError(
-                f"llama.cpp could not create a context of {cparams.n_ctx} tokens"
-                f" (n_ctx={options.n_ctx} x n_seq_max={options.n_seq_max}); lower one of them"
-            )
         self.n_ctx = options.n_ctx
-        self.n_batch = lc.llama_n_batch(self._ctx)
-        self._memory = lc.llama_get_memory(self._ctx)
-        self._batch = lc.llama_batch_init(self.n_batch, 0, 1)
+        self.n_slots = 0  # decoding sequence ids of the current context
+        self._prefixes: _PrefixCache | None = None
+        if options.n_seq_max is not None:
+            self._open_context(options.n_seq_max)
 
         self._pieces = [self._piece(t) for t in range(self.n_vocab)]
         self._eog = frozenset(
@@ -252,26 +255,79 @@ class LlamaCppBackend(Backend):
             self._constrainer = Constrainer(tok, self.n_vocab)
         return self._constrainer
 
-    # -- generation ----------------------------------------------------------------------
+    def _open_context(self, n_slots: int) -> None:
+        """A context with ``n_slots`` decoding sequences plus the prefix cache's ids."""
+        lc, options = self._lc, self.options
+        self._close_context()
+        threads = options.n_threads or len(os.sched_getaffinity(0))
+        budget = options.prefix_cache_tokens
+        max_seq = int(lc.llama_max_parallel_sequences())
+        n_cached = min(_CACHE_SLOTS, max_seq - n_slots) if budget else 0
+        cparams = lc.llama_context_default_params()
+        # One unified KV cache with room for every slot's full window plus the
+        # prefix cache: sequences never run out of cells, cells can be shared
+        # between sequences, and llama.cpp can put prompt chunks of different
+        # lengths in one micro-batch (split KV streams force equal-length
+        # splits, which turns prefill into token-by-token steps).
+        cparams.n_ctx = options.n_ctx * n_slots + (budget if n_cached else 0)
+        cparams.n_seq_max = n_slots + n_cached
+        cparams.kv_unified = True
+        cparams.n_batch = max(options.n_batch, n_slots)
+        cparams.n_ubatch = min(options.n_ubatch, cparams.n_batch)
+        cparams.n_threads = threads
+        cparams.n_threads_batch = threads
+        cparams.no_perf = True
+        cparams.flash_attn_type = 1 if options.flash_attn else 0
+        self._ctx = lc.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            raise UserError(
+                f"llama.cpp could not create a context of {cparams.n_ctx} tokens"
+                f" (n_ctx={options.n_ctx} x n_seq_max={n_slots}"
+                f" + prefix_cache_tokens={budget if n_cached else 0}); lower one of them"
+            )
+        self.n_slots = n_slots
+        self.n_batch = lc.llama_n_batch(self._ctx)
+        self._memory = lc.llama_get_memory(self._ctx)
+        self._batch = lc.llama_batch_init(self.n_batch, 0, 1)
+        if n_cached:
+            ids = list(range(n_slots, n_slots + n_cached))
+            self._prefixes = _PrefixCache(lc, self._memory, ids, budget)
 
-    def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
-        if not requests:
-            return []
-        if self._ctx is None:
-            raise RuntimeError("the llamacpp backend is closed")
-        # Everything that can be refused is refused before the first decode.
-        prompts = checked_prompts("llamacpp", requests, self.prompt_tokens, self.n_ctx)
-        with self._lock:
-            return _Run(self, requests, prompts).run()
-
-    def close(self) -> None:
+    def _close_context(self) -> None:
         lc = self._lc
+        self._prefixes = None
         if self._batch is not None:
             lc.llama_batch_free(self._batch)
             self._batch = None
         if self._ctx is not None:
             lc.llama_free(self._ctx)
             self._ctx = None
+
+    def prefix_boundary(self, request: LLMRequest, prompt: list[int]) -> int:
+        """Tokens of ``prompt`` before its last message: the part other requests may share."""
+        if len(request.messages) < 2:
+            return 0
+        head = self.prompt_tokens(attrs.evolve(request, messages=request.messages[:-1]))
+        return _common(head, prompt, len(prompt) - 1)
+
+    # -- generation ----------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
+        if not requests:
+            return []
+        if self._model is None:
+            raise RuntimeError("the llamacpp backend is closed")
+        # Everything that can be refused is refused before the first decode.
+        prompts = checked_prompts("llamacpp", requests, self.prompt_tokens, self.n_ctx)
+        with self._lock:
+            want = min(len(requests), int(self._lc.llama_max_parallel_sequences()))
+            if self.options.n_seq_max is None and want > self.n_slots:
+                self._open_context(want)  # slots follow the runner's batch size
+            return _Run(self, requests, prompts).run()
+
+    def close(self) -> None:
+        lc = self._lc
+        self._close_context()
         if self._model is not None:
             lc.llama_model_free(self._model)
             self._model = None
@@ -295,14 +351,18 @@ class _Seq:
     """Decoding state of one request while it owns a slot (sequence id)."""
 
     __slots__ = (
-        "constraint", "finish", "index", "logit_row", "n_fed", "n_out", "out", "pending", "pos",
-        "prompt", "request", "sampler", "slot", "text",
+        "arr", "boundary", "constraint", "finish", "index", "logit_row", "n_fed", "n_out", "out",
+        "pending", "pos", "prompt", "request", "reused", "sampler", "slot", "text", "wait",
     )
 
     def __init__(self, index: int, request: LLMRequest, prompt: list[int], slot: int) -> None:
         self.index, self.request, self.prompt, self.slot = index, request, prompt, slot
-        self.n_fed = 0  # prompt tokens submitted so far
+        self.arr: Any = None  # the prompt as a numpy array, for prefix comparisons
+        self.n_fed = 0  # prompt tokens in the KV cache or submitted so far
         self.pos = 0  # next KV position
+        self.reused = 0  # prompt tokens whose KV cells came from another sequence
+        self.wait: tuple[_Seq, int] | None = None  # (source, tokens) to copy once decoded
+        self.boundary = 0  # prompt tokens to offer the prefix cache once decoded
         self.pending: int | None = None  # sampled token waiting to be decoded
         self.out = bytearray()
         self.text = ""
@@ -311,6 +371,78 @@ class _Seq:
         self.sampler: Any = None
         self.constraint: JsonConstraint | None = None
         self.logit_row = -1  # batch row whose logits this sequence samples from
+
+
+def _common(a: Any, b: Any, limit: int) -> int:
+    """Length of the common prefix of two token arrays, at most ``limit``."""
+    n = min(len(a), len(b), limit)
+    if n <= 0:
+        return 0
+    import numpy as np
+
+    diff = np.flatnonzero(np.asarray(a[:n]) != np.asarray(b[:n]))
+    return int(diff[0]) if diff.size else n
+
+
+class _PrefixCache:
+    """Prompt prefixes kept between calls in reserved sequence ids, least recently used out first.
+
+    An entry's KV cells are shared with the sequence it was copied from, so
+    keeping it costs no compute; ``budget`` bounds the cells entries hold
+    (counted per entry, so cells shared by two entries count twice).
+    """
+
+    #: Shorter prefixes are not worth a sequence id.
+    MIN_TOKENS = 16
+
+    def __init__(self, lc: Any, memory: Any, ids: list[int], budget: int) -> None:
+        self.lc, self.memory, self.budget = lc, memory, budget
+        self.ids = list(ids)
+        self.free = list(reversed(ids))
+        self.entries: OrderedDict[int, Any] = OrderedDict()  # id -> tokens, oldest first
+        self.tokens = 0
+
+    def match(self, arr: Any, limit: int) -> tuple[int, int]:
+        """(tokens, sequence id) of the entry sharing the longest prefix with ``arr``."""
+        best, best_id = 0, -1
+        for sid, tokens in self.entries.items():
+            n = _common(tokens, arr, limit)
+            if n > best:
+                best, best_id = n, sid
+        return best, best_id
+
+    def touch(self, sid: int) -> None:
+        self.entries.move_to_end(sid)
+
+    def insert(self, src: int, tokens: Any) -> None:
+        """Keep ``tokens`` (positions 0.. of sequence ``src``) unless an entry covers them."""
+        n = len(tokens)
+        if n < self.MIN_TOKENS or n > self.budget:
+            return
+        for sid, known in list(self.entries.items()):
+            common = _common(known, tokens, n)
+            if common == n:  # an entry as long or longer already serves these prompts
+                self.touch(sid)
+                return
+            if common == len(known):  # a shorter entry this one supersedes
+                self._drop(sid)
+        while self.entries and (self.tokens + n > self.budget or not self.free):
+            self._drop(next(iter(self.entries)))
+        sid = self.free.pop()
+        self.lc.llama_memory_seq_cp(self.memory, src, sid, 0, n)
+        self.entries[sid] = tokens
+        self.tokens += n
+
+    def _drop(self, sid: int) -> None:
+        self.lc.llama_memory_seq_rm(self.memory, sid, -1, -1)
+        self.tokens -= len(self.entries.pop(sid))
+        self.free.append(sid)
+
+    def forget(self) -> None:
+        """Drop the index after the caller cleared the whole KV cache."""
+        self.entries.clear()
+        self.tokens = 0
+        self.free = list(reversed(self.ids))
 
 
 class _Run:
@@ -325,12 +457,15 @@ class _Run:
         self.prompts = prompts
         self.results: list[Completion | None] = [None] * len(requests)
         self.queue = deque(range(len(requests)))
-        self.free = list(range(backend.options.n_seq_max - 1, -1, -1))
+        self.free = list(range(backend.n_slots - 1, -1, -1))
         self.active: list[_Seq] = []
+        self.share = backend.options.share_prefixes
+        self.cache = backend._prefixes if self.share else None
         batch = backend._batch
         n = backend.n_batch
         import numpy as np  # with the llamacpp extra; kept out of plugin loading
 
+        self.np = np
         self.as_array = np.ctypeslib.as_array
         self.tok = np.ctypeslib.as_array(batch.token, shape=(n,))
         self.pos = np.ctypeslib.as_array(batch.pos, shape=(n,))
@@ -340,21 +475,35 @@ class _Run:
 
     def run(self) -> list[Completion]:
         lc, b = self.lc, self.b
-        lc.llama_memory_clear(b._memory, True)
+        self._clear_slots()
         try:
             while self.queue or self.active:
                 self._admit()
                 rows = self._fill_batch()
+                if b._batch.n_tokens == 0:
+                    raise RuntimeError("llamacpp: no sequence had a token to decode")
                 rc = lc.llama_decode(b._ctx, b._batch)
                 if rc != 0:
                     raise RuntimeError(f"llama_decode failed with code {rc}")
+                self._after_decode()
                 self._sample(rows)
+        except BaseException:
+            # Cells of a failed call may be half written: keep no prefix either.
+            lc.llama_memory_clear(b._memory, True)
+            if b._prefixes is not None:
+                b._prefixes.forget()
+            raise
         finally:
             for seq in self.active:
                 lc.llama_sampler_free(seq.sampler)
             self.active.clear()
-            lc.llama_memory_clear(b._memory, True)
+            self._clear_slots()
         return [r for r in self.results if r is not None]
+
+    def _clear_slots(self) -> None:
+        """Empty the decoding sequences; the prefix cache's ids keep their cells."""
+        for slot in range(self.b.n_slots):
+            self.lc.llama_memory_seq_rm(self.b._memory, slot, -1, -1)
 
     def _admit(self) -> None:
         while self.queue and self.free:
@@ -364,7 +513,54 @@ class _Run:
             seq.sampler = self._sampler(req)
             if req.schema is not None:
                 seq.constraint = self.b._constraints().start(req.schema)
+            if self.share:
+                seq.arr = self.np.asarray(seq.prompt, dtype=self.np.int32)
+                self._reuse(seq)
             self.active.append(seq)
+
+    def _reuse(self, seq: _Seq) -> None:
+        """Start ``seq`` from the longest prefix already in the cache, or wait for one."""
+        limit = len(seq.prompt) - 1  # the last prompt token is decoded for its logits
+        ready, source = 0, -1
+        if self.cache is not None:
+            seq.boundary = self.b.prefix_boundary(seq.request, seq.prompt)
+            ready, source = self.cache.match(seq.arr, limit)
+        from_cache = ready > 0
+        later, leader = 0, None
+        for other in self.active:
+            n = _common(other.arr, seq.arr, limit)
+            have = min(n, other.n_fed) if other.wait is None else 0
+            if have > ready:
+                ready, source, from_cache = have, other.slot, False
+            if n > later:
+                later, leader = n, other
+        if leader is not None and later >= ready + _MIN_WAIT:
+            seq.wait = (leader, later)
+        elif ready > 0:
+            if from_cache:
+                assert self.cache is not None
+                self.cache.touch(source)
+            self._copy(source, seq, ready)
+
+    def _copy(self, source: int, seq: _Seq, n: int) -> None:
+        self.lc.llama_memory_seq_cp(self.b._memory, source, seq.slot, 0, n)
+        seq.n_fed = seq.pos = seq.reused = n
+
+    def _after_decode(self) -> None:
+        """Hand decoded prefixes to the sequences waiting for them and to the prefix cache."""
+        if not self.share:
+            return
+        for seq in self.active:
+            if seq.wait is not None:
+                leader, n = seq.wait
+                if leader.wait is None and leader.n_fed >= n:
+                    seq.wait = None
+                    self._copy(leader.slot, seq, n)
+        if self.cache is not None:
+            for seq in self.active:
+                if seq.boundary and seq.wait is None and seq.n_fed >= seq.boundary:
+                    self.cache.insert(seq.slot, seq.arr[: seq.boundary])
+                    seq.boundary = 0
 
     def _sampler(self, req: LLMRequest) -> Any:
         lc = self.lc
@@ -397,7 +593,7 @@ class _Run:
             if n >= cap:
                 break
             left = len(seq.prompt) - seq.n_fed
-            if left <= 0:
+            if left <= 0 or seq.wait is not None:
                 continue
             take = min(left, cap - n)
             for t in seq.prompt[seq.n_fed: seq.n_fed + take]:
@@ -467,6 +663,7 @@ class _Run:
             finish_reason=seq.finish or "stop",
             prompt_tokens=len(seq.prompt),
             completion_tokens=seq.n_out,
+            prompt_tokens_decoded=len(seq.prompt) - seq.reused,
         )
         lc.llama_sampler_free(seq.sampler)
         lc.llama_memory_seq_rm(self.b._memory, seq.slot, -1, -1)

@@ -100,6 +100,9 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
+    #: Prompt tokens the backend actually decoded; fewer than ``prompt_tokens`` when
+    #: it reused a shared prefix's KV cache. ``None``: all of them.
+    prompt_tokens_decoded: int | None = None
 
 
 @frozen

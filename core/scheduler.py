@@ -48,6 +48,8 @@ class Counters:
     requests: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0
+    #: Prompt tokens the backend decoded; the rest reused a shared prefix's KV cache.
+    prompt_tokens_decoded: int = 0
     completion_tokens: int = 0
     backend_s: float = 0.0
 
@@ -278,23 +280,28 @@ class Scheduler:
         c = self.counters
         c.backend_calls += 1
         c.requests += len(batch)
-        tokens = 0
+        tokens = prompt = decoded = 0
         to_cache = []
         ready: list[_Work] = []
         for parked, answer in zip(batch, answers, strict=True):
             if isinstance(answer, Reject):
                 parked.work.fail(answer)
                 continue
-            c.prompt_tokens += answer.prompt_tokens
+            prompt += answer.prompt_tokens
+            decoded += (answer.prompt_tokens if answer.prompt_tokens_decoded is None
+                        else answer.prompt_tokens_decoded)
             c.completion_tokens += answer.completion_tokens
             tokens += answer.completion_tokens
             if parked.key:
                 to_cache.append((parked.key, answer))
             if self._fill(parked, answer):
                 ready.append(parked.work)
+        c.prompt_tokens += prompt
+        c.prompt_tokens_decoded += decoded
         if self.cache and to_cache:
             self.cache.put_many(to_cache)
-        self.log.debug("batch_done", size=len(batch), tokens=tokens, pending=len(self._pending),
+        self.log.debug("batch_done", size=len(batch), tokens=tokens, prompt_tokens=prompt,
+                       prompt_tokens_decoded=decoded, pending=len(self._pending),
                        in_flight=len(self._inflight))
         for work in ready:
             if not work.done:

@@ -213,6 +213,8 @@ def render(runs: Sequence[RunMetrics], charts: ChartSet, options: ReportOptions)
         ("share of time in the backend", lambda m: pct(m.backend_share)),
         ("elapsed (s, all sessions)", lambda m: num(m.elapsed_s, 2)),
         ("prompt tokens", lambda m: num(m.prompt_tokens)),
+        ("prompt tokens decoded (the rest reused cached prefixes)",
+         lambda m: num(m.prompt_tokens_decoded)),
         ("completion tokens", lambda m: num(m.completion_tokens)),
     ])
     out.append("")

@@ -136,6 +136,8 @@ class RunMetrics:
     prompt_tokens: int | None
     completion_tokens: int | None
     cache_hits: int | None
+    #: Prompt tokens the backend decoded (``None`` for runs from before this count).
+    prompt_tokens_decoded: int | None = None
 
 
 def _int(value: Any) -> int | None:
@@ -305,6 +307,7 @@ def compute_metrics(run: RunData, options: ReportOptions | None = None) -> RunMe
         prompt_tokens=_int(counts.get("prompt_tokens")),
         completion_tokens=_int(counts.get("completion_tokens")),
         cache_hits=_int(counts.get("cache_hits")),
+        prompt_tokens_decoded=_int(counts.get("prompt_tokens_decoded")),
     )
 
 
