@@ -70,6 +70,10 @@ class EditOptions:
     #: Few-shot examples per request, drawn from the type's pool with the item's seed
     #: (5, the reference's count).
     examples: int = attrs.field(default=5, validator=attrs.validators.ge(0))
+    #: Draw each item's examples from this many fixed example sets per type (0: a
+    #: fresh draw per item). Items sharing a set share a prompt prefix, which the
+    #: llamacpp backend prefills once (docs/benchmarks.md has the diversity cost).
+    example_sets: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     #: Tries per turn before the item (or chain) is dropped.
     attempts: int = attrs.field(default=2, validator=attrs.validators.ge(1))
     #: Ask the model whether each edit really is of its type; only "yes" accepts.
@@ -213,7 +217,7 @@ class EditGenerator(Generator):
             return TurnFailure("prefilter", f"missing_{etype.needs}",
                                f"the caption has no {etype.needs.replace('_', ' ')} "
                                f"({self._analyzer.method} prefilter)")
-        examples = sample_examples(etype, opts.examples, ctx.rng)
+        examples = sample_examples(etype, opts.examples, ctx.rng, sets=opts.example_sets)
         request = edit_request(etype, caption, examples, max_tokens=opts.max_tokens,
                                temperature=opts.temperature)
         try:

@@ -3,6 +3,12 @@
 Few-shot examples are drawn with the item's random generator and
 ``random.sample``, which returns a new list: the shared pool is never
 shuffled in place, so one item's draw cannot change another's.
+
+Requests are laid out for prefix reuse in the backend: what every request
+of a type shares comes first (instructions in the system message), then the
+examples in pool order, then the item's caption. With example sets, items
+of a type draw one of a few fixed example draws, so whole prefixes repeat and
+the llama.cpp backend prefills them once.
 """
 
 from __future__ import annotations
@@ -28,11 +34,21 @@ JUDGE_SCHEMA: dict[str, Any] = {
 _YES_NO = re.compile(r"^\s*(yes|no)\s*[.!]?\s*$", re.IGNORECASE)
 
 
-def sample_examples(etype: EditType, k: int, rng: random.Random) -> list[tuple[int, EditExample]]:
-    """``k`` examples of the pool with their indexes, drawn without touching the pool."""
+def sample_examples(
+    etype: EditType, k: int, rng: random.Random, *, sets: int = 0
+) -> list[tuple[int, EditExample]]:
+    """``k`` examples of the pool with their indexes, in pool order, without touching the pool.
+
+    ``sets`` > 0: ``rng`` picks one of ``sets`` fixed draws of the type (the same
+    in every run), so requests of a type share their examples' prefix.
+    """
     k = min(k, len(etype.examples))
-    picks = rng.sample(range(len(etype.examples)), k)
-    return [(i, etype.examples[i]) for i in picks]
+    if sets > 0:
+        fixed = random.Random(f"{etype.name}:{k}:{rng.randrange(sets)}")
+        picks = fixed.sample(range(len(etype.examples)), k)
+    else:
+        picks = rng.sample(range(len(etype.examples)), k)
+    return [(i, etype.examples[i]) for i in sorted(picks)]
 
 
 def system_prompt(etype: EditType) -> str:
