@@ -97,9 +97,12 @@ def test_sigterm_at_random_points_then_resume_gives_identical_files(tmp_path):
             assert "stopped by SIGTERM; finished work is saved" in err
             assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
             _state_matches_files(out)
-        else:
+        finished = json.loads((out / "manifest.json").read_text())["status"] == "finished"
+        if proc.returncode == -signal.SIGTERM:  # it came after the run, as Python was exiting
+            assert finished, err
+        elif proc.returncode != 143:
             assert proc.returncode == 0, err
-        if json.loads((out / "manifest.json").read_text())["status"] == "finished":
+        if finished:
             break
     else:
         subprocess.run(cli("-q", "run", recipe, "--no-progress"), check=True, timeout=120)
