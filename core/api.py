@@ -45,6 +45,13 @@ def run(
 
     ``backend`` replaces the recipe's backend with a ready object (tests,
     notebooks holding a loaded model); ``plugins`` adds plugin objects.
+
+    The run holds its output directory's lock until it ends: a second run on the
+    same directory raises :class:`~instructgen.errors.RunDirLocked`. Called from
+    the main thread, SIGTERM and SIGHUP (left at their default) stop it like
+    Ctrl-C: finished work is saved and :class:`~instructgen.errors.Terminated`, a
+    ``KeyboardInterrupt``, is raised. A failed write raises
+    :class:`~instructgen.errors.OutputWriteError`; rerunning resumes.
     """
     the_plan, registry = plan(recipe, plugins=plugins, overrides=overrides, autoload=autoload)
     runner = Runner(the_plan, registry, fresh=fresh, backend=backend, log=log, progress=progress)
