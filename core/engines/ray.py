@@ -330,6 +330,11 @@ def _actor_recipe(mapping: dict[str, Any], cpus: float, gpus: float) -> dict[str
     return {**mapping, "backend": backend, "engine": engine}
 
 
+def _concurrency(backend: Any) -> int:
+    """Batches a backend takes at once (an HTTP backend's requests in flight), as the runner."""
+    return max(1, int(getattr(backend, "concurrency", 1)))
+
+
 def _unwrap(exc: BaseException) -> BaseException:
     """The user's error behind Ray's wrappers, when there is one; else ``exc``."""
     seen: set[int] = set()
@@ -414,7 +419,8 @@ class GenerationActor:
         recipe = self.recipe
         scheduler = Scheduler(self.generator, self.generator_name, self.backend, self.cache,
                               run_seed=recipe.seed, batch_size=recipe.batch_size,
-                              window=recipe.in_flight or max(2 * recipe.batch_size, 8),
+                              window=recipe.in_flight or max(
+                                  2 * recipe.batch_size * _concurrency(self.backend), 8),
                               max_retries=recipe.max_retries, log=self.log, counters=counters)
         outcomes = list(scheduler.run(items))
         if self.cache is not None:
