@@ -214,3 +214,40 @@ def test_a_preview_with_a_corrupt_cache_reads_nothing_and_writes_nothing(tmp_pat
     assert [json.loads(x)["item_id"] for x in printed.out.splitlines()] == ["1", "2"]
     assert "running without it" in printed.err
     assert cache.read_bytes() == b"junk" * 100 and not out.exists()
+
+
+@pytest.mark.reliability(
+    failure="a call cache file that the user may neither write nor read",
+    user_sees="one warning: `the call cache cannot be written (…); cannot be read either (…); "
+              "running without it`",
+    exit_code=0, kept="the cache file, untouched; the run is complete")
+def test_an_unreadable_cache_is_skipped(tmp_path):
+    base = shared_dir(tmp_path, "unreadable-cache")
+    try:
+        cache = base / "calls.sqlite"
+        recipe, _ = setup(base, "first", n=N, cache=cache)
+        assert instructgen.run(recipe, autoload=False).status == "finished"
+        for extra in base.glob("calls.sqlite-*"):
+            extra.unlink()
+        before = cache.read_bytes()
+        cache.chmod(0o000)
+        work = base / "work"
+        work.mkdir()
+        work.chmod(0o777)
+        recipe, out = setup(base, "work/second", n=N, cache=cache)
+
+        def second_run():
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                summary = instructgen.run(recipe, autoload=False)
+            return summary.status, summary.cache_hits, err.getvalue(), files(out)
+
+        status, hits, err, written = as_unprivileged(second_run)
+        (warning,) = [x for x in err.splitlines() if "warning" in x]
+        assert "cannot be read either" in warning and "running without it" in warning
+        assert status == "finished" and hits == 0
+        assert written == files(base / "first")
+        cache.chmod(0o644)
+        assert cache.read_bytes() == before
+    finally:
+        shutil.rmtree(base)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -208,3 +209,24 @@ def test_with_the_ray_engine_the_driver_holds_the_lock_for_the_whole_run(local_r
         RunDirLock.acquire(out)
     assert len(list(stream)) == 4  # the rest of the run, still under the lock
     RunDirLock.acquire(out).release()  # released when the run ended
+
+
+@pytest.mark.reliability(
+    failure="a disk that is already full when a run starts",
+    user_sees="one line: `…: cannot write to the output directory (No space left on device)`, "
+              "before any model is loaded",
+    exit_code=2, kept="whatever the directory holds is untouched")
+def test_a_full_disk_at_the_start_exits_2_before_loading_a_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(Runner, "_make_engine", _no_model)
+    out = tmp_path / "out"
+    recipe = _toml(tmp_path, out)
+
+    def full(*_args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "pwrite", full)  # the lock file gets the run's pid first
+    assert main(["run", str(recipe)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"instructgen: error: {out}: cannot write to the output directory (No space left on "
+        "device)")
+    assert [p.name for p in out.iterdir()] == [LOCK]
