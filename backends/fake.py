@@ -156,9 +156,84 @@ def sample_instance(schema: Mapping[str, Any], rng: random.Random, words: Sequen
         return rng.random() < 0.5
     if kind == "null":
         return None
+    if "pattern" in schema:
+        return sample_pattern(schema["pattern"], rng, words, schema.get("maxLength"))
     n = rng.randint(2, 5)
     text = " ".join(rng.choice(words) for _ in range(n))
     lo, hi = schema.get("minLength", 0), schema.get("maxLength")
     if hi is not None:
         text = text[:hi].rstrip() or text[:hi]
     return text.ljust(lo, "x")
+
+
+def sample_pattern(pattern: str, rng: random.Random, words: Sequence[str],
+                   max_length: int | None = None, tries: int = 20) -> str:
+    """A string matching ``pattern`` (searched, as the schema validator does).
+
+    Built by walking the parsed regex: alternatives and repeat counts are
+    drawn with ``rng``, ``.*`` becomes a few of ``words``. Covers the regex
+    subset the edit constraints write (literals, classes, groups, ``|``,
+    repeats, anchors); lookarounds and backreferences are refused.
+    """
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+    parsed = sre_parse.parse(pattern)
+    compiled = re.compile(pattern)
+    best = None
+    for _ in range(tries):
+        text = _walk(parsed, rng, words)
+        if compiled.search(text) and (max_length is None or len(text) <= max_length):
+            return text
+        best = best if best is not None and len(best) <= len(text) else text
+    raise ValueError(f"fake backend: could not build a string matching {pattern!r}"
+                     f" within {max_length} characters (closest: {best!r})")
+
+
+def _walk(parsed: Any, rng: random.Random, words: Sequence[str]) -> str:
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    out: list[str] = []
+    for op, arg in parsed:
+        if op is c.LITERAL:
+            out.append(chr(arg))
+        elif op is c.ANY:
+            out.append(" ")
+        elif op is c.IN:
+            out.append(_char_in(arg, rng))
+        elif op is c.NOT_LITERAL:
+            out.append("x" if chr(arg) != "x" else "y")
+        elif op is c.BRANCH:
+            out.append(_walk(rng.choice(arg[1]), rng, words))
+        elif op is c.SUBPATTERN:
+            out.append(_walk(arg[-1], rng, words))
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+            lo, hi, sub = arg
+            if len(sub) == 1 and sub[0][0] is c.ANY:  # ".*": a few words
+                n = rng.randint(max(lo, 0), max(lo, 3))
+                out.append(" ".join(rng.choice(words) for _ in range(n)) if n else "")
+                continue
+            top = lo + 2 if hi is c.MAXREPEAT else min(hi, lo + 2)
+            out.extend(_walk(sub, rng, words) for _ in range(rng.randint(lo, top)))
+        elif op is c.AT:
+            continue
+        else:
+            raise ValueError(f"fake backend: regex construct {op} is not supported")
+    return "".join(out)
+
+
+def _char_in(items: Any, rng: random.Random) -> str:
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    negate = bool(items) and items[0][0] is c.NEGATE
+    allowed: list[str] = []
+    for op, arg in items:
+        if op is c.LITERAL:
+            allowed.append(chr(arg))
+        elif op is c.RANGE:
+            allowed.extend(chr(x) for x in range(arg[0], arg[1] + 1))
+        elif op is c.CATEGORY:
+            allowed.extend("a0 " if negate else "a")
+    if negate:
+        pool = [ch for ch in " abcdefgh,.-'" if ch not in allowed]
+        return pool[0] if pool else "~"  # a space where a word break is allowed
+    return rng.choice(allowed) if allowed else "a"

@@ -10,9 +10,10 @@ it says.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import SchemaError
@@ -148,3 +149,88 @@ def _json_type(value: Any) -> str:
         if isinstance(value, kinds):
             return name
     return type(value).__name__
+
+
+def narrow(
+    schema: Mapping[str, Any],
+    field: str,
+    *,
+    enum: Iterable[str] | None = None,
+    pattern: str | None = None,
+    max_length: int | None = None,
+) -> dict[str, Any]:
+    """A copy of the object ``schema`` whose property ``field`` is constrained further.
+
+    Plugins write one schema per kind of answer; what depends on the item (the
+    objects a caption names, the words a type must use) is added per request
+    with this. ``enum`` replaces the field's values outright; ``pattern`` must
+    match the whole value (write it anchored, ``^...$``: constrained decoders
+    anchor patterns, :func:`validate` searches); ``max_length`` only ever
+    lowers an existing bound. Every constraint is also checked by
+    :func:`validate`, so backends without constrained decoding reject the same
+    answers.
+    """
+    props = schema.get("properties")
+    if not isinstance(props, Mapping) or field not in props:
+        raise SchemaError(f"schema: no property {field!r} to narrow")
+    out = copy.deepcopy(dict(schema))
+    # A fresh dict: deepcopy keeps one sub-schema shared by two properties shared.
+    sub = out["properties"][field] = dict(out["properties"][field])
+    if enum is not None:
+        values = list(dict.fromkeys(enum))
+        if not values:
+            raise SchemaError(f"schema: empty enum for {field!r}")
+        sub["enum"] = values
+    if pattern is not None:
+        if not (pattern.startswith("^") and pattern.endswith("$")):
+            raise SchemaError(f"schema: pattern for {field!r} must be anchored (^...$)")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise SchemaError(f"schema: pattern for {field!r}: {exc}") from None
+        sub["pattern"] = pattern
+    if max_length is not None:
+        sub["maxLength"] = min(max_length, sub.get("maxLength", max_length))
+    return out
+
+
+#: A character that cannot be part of a word: what separates words in patterns
+#: (constrained decoders have no ``\b``).
+NON_WORD = "[^A-Za-z0-9]"
+
+
+def alternation(phrases: Iterable[str], *, capital: bool = False) -> str:
+    """A regex group matching any of ``phrases`` literally, longest first.
+
+    ``capital``: the first letter may also be upper case ("Add" or "add"), as
+    at the start of a sentence; written as a class, since not every
+    constrained decoder supports ``(?i)``.
+    """
+    items = sorted({p for p in phrases if p}, key=lambda p: (-len(p), p))
+    if not items:
+        raise ValueError("alternation of no phrases")
+    parts = []
+    for p in items:
+        head, rest = p[0], literal(p[1:])
+        if capital and head.isalpha() and head.lower() != head.upper():
+            parts.append(f"[{head.upper()}{head.lower()}]{rest}")
+        else:
+            parts.append(literal(head) + rest)
+    return "(?:" + "|".join(parts) + ")"
+
+
+_META = re.compile(r"([.^$*+?()\[\]{}|\\])")
+
+
+def literal(text: str) -> str:
+    """``text`` as a regex matching itself; escapes only regex metacharacters.
+
+    Spaces, hyphens and apostrophes stay as they are, which both Python's
+    ``re`` and llguidance read literally (``re.escape`` writes ``\\ ``).
+    """
+    return _META.sub(r"\\\1", text)
+
+
+def contains_pattern(phrases: Iterable[str]) -> str:
+    """An anchored pattern: the value names one of ``phrases`` as whole words."""
+    return f"^(?:.*{NON_WORD})?{alternation(phrases)}(?:{NON_WORD}.*)?$"

@@ -14,7 +14,7 @@ from typing import Any
 
 from instructgen.text import contains_any_word, dedup_key, mentions, word_count, words
 
-from .types import Check
+from .types import Check, Constraint
 
 _ARTICLES = {"a", "an", "the", "some", "its", "their", "his", "her", "this", "that"}
 QUOTED = re.compile(r"[\"“”]([^\"“”]+)[\"“”]")
@@ -61,7 +61,7 @@ def in_input(field: str) -> Check:
             return f"{field} {result[field]!r} does not occur in the input caption"
         return None
 
-    return Check(f"{field}_not_in_input", run)
+    return Check(f"{field}_not_in_input", run, Constraint(field, "in_input"))
 
 
 def in_output(field: str) -> Check:
@@ -105,7 +105,8 @@ def names_one_of(target: str, vocabulary: Iterable[str], what: str) -> Check:
             return f"{target} {result[target]!r} names no {what}"
         return None
 
-    return Check(f"no_{what.replace(' ', '_')}_in_{target}", run)
+    return Check(f"no_{what.replace(' ', '_')}_in_{target}", run,
+                 Constraint(target, "contains", vocab))
 
 
 def names_none_of(target: str, vocabulary: Iterable[str], what: str) -> Check:
@@ -130,7 +131,7 @@ def quoted_in_input(field: str) -> Check:
             return f"{field} {result[field]!r} is not a quoted text of the input caption"
         return None
 
-    return Check(f"{field}_not_quoted_in_input", run)
+    return Check(f"{field}_not_quoted_in_input", run, Constraint(field, "quoted_in_input"))
 
 
 def text_in_output(field: str) -> Check:
@@ -149,7 +150,7 @@ def same_word_count(a: str, b: str) -> Check:
             return f"{a} has {na} word(s) but {b} has {nb}"
         return None
 
-    return Check("word_count_changed", run)
+    return Check("word_count_changed", run, Constraint(b, "same_words_as", (a,)))
 
 
 def uses_a_verb(verbs: Iterable[str]) -> Check:
@@ -190,4 +191,4 @@ def target_after_to(what: str, vocabulary: Iterable[str] | None = None) -> Check
             return f"the text after \"to \" ({target!r}) names no {what}"
         return None
 
-    return Check(f"no_{what}_after_to", run)
+    return Check(f"no_{what}_after_to", run, Constraint("edit", "after_to", vocab or ()))

@@ -34,6 +34,7 @@ from instructgen.records import SourceItem
 from instructgen.text import normalize
 
 from .checks import uses_a_verb
+from .constraints import NoCandidates, explain, item_schema
 from .prefilter import CaptionAnalyzer, make_analyzer
 from .prompts import edit_request, judge_request, parse_edit, parse_verdict, sample_examples
 from .types import EditType, get_edit_types, select_edit_types
@@ -88,6 +89,11 @@ class EditOptions:
     temperature: float = attrs.field(default=0.7, validator=attrs.validators.ge(0.0))
     #: The item field holding the caption.
     caption_field: str = "caption"
+    #: Narrow each request's schema with what the caption offers (the edited object
+    #: from the caption's nouns, a leading type verb, the colour/material/texture/
+    #: time words), so constrained decoding writes answers the checks accept
+    #: (see docs/edits.md, "Constraints"); ``false``: the type's plain schema.
+    constrain: bool = True
     #: Reject instructions that use none of their type's verbs ("The dog jumps" is
     #: a caption, not an instruction).
     require_verb: bool = True
@@ -217,15 +223,26 @@ class EditGenerator(Generator):
             return TurnFailure("prefilter", f"missing_{etype.needs}",
                                f"the caption has no {etype.needs.replace('_', ' ')} "
                                f"({self._analyzer.method} prefilter)")
+        schema = None
+        if opts.constrain:
+            try:
+                schema = item_schema(etype, caption, self._analyzer,
+                                     require_verb=opts.require_verb)
+            except NoCandidates as exc:
+                return TurnFailure("prefilter", f"no_{exc.field}_candidates",
+                                   f"the caption offers nothing to use as {exc.field}")
         examples = sample_examples(etype, opts.examples, ctx.rng, sets=opts.example_sets)
         request = edit_request(etype, caption, examples, max_tokens=opts.max_tokens,
-                               temperature=opts.temperature)
+                               temperature=opts.temperature, schema=schema)
+        checks = etype.checks + ((uses_a_verb(etype.verbs),) if opts.require_verb else ())
         try:
             result = await ctx.ask(request, validate=parse_edit(etype), stage="generate")
         except Reject as rej:  # invalid JSON even after the runner's retries
+            why = explain(caption, rej.raw, schema, checks) if schema is not None else None
+            if why is not None:  # outside the narrowed schema: name the check it fails
+                return TurnFailure(why[0], why[1], why[2], rej.raw)
             return TurnFailure("generate", rej.reason, rej.detail, rej.raw)
         raw = _raw(result, etype)
-        checks = etype.checks + ((uses_a_verb(etype.verbs),) if opts.require_verb else ())
         for check in checks:
             problem = check(caption, result)
             if problem is not None:

@@ -20,6 +20,7 @@ Every record says which analyzer was used in its ``prefilter`` field.
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -44,6 +45,38 @@ class CaptionAnalyzer(Protocol):
     method: str
 
     def has(self, caption: str, need: str) -> bool: ...
+
+    def objects(self, caption: str) -> list[str]:
+        """The noun phrases of ``caption`` an edit may name as an existing object."""
+        ...
+
+
+def noun_phrases(tokens: list[str], is_noun: list[bool]) -> list[str]:
+    """Runs of nouns and every tail of each ("fire hydrant", "hydrant"), and "X of Y".
+
+    Lower case, possessive "'s" dropped, first seen first: the candidates the
+    ``edited_object`` enum of a request offers the model.
+    """
+    words_ = [t.lower().removesuffix("'s").removesuffix("’s") for t in tokens]
+    runs: list[tuple[int, int]] = []
+    i = 0
+    while i < len(words_):
+        if is_noun[i]:
+            j = i
+            possessive = [t.lower().endswith(("'s", "’s")) for t in tokens]
+            while j + 1 < len(words_) and is_noun[j + 1] and not possessive[j]:
+                j += 1
+            runs.append((i, j + 1))
+            i = j + 1
+        else:
+            i += 1
+    found: list[str] = []
+    for a, b in runs:
+        found.extend(" ".join(words_[k:b]) for k in range(a, b))
+    for (a1, b1), (a2, b2) in itertools.pairwise(runs):
+        if a2 == b1 + 1 and words_[b1] == "of":  # "cup of coffee"
+            found.append(" ".join(words_[a1:b2]))
+    return list(dict.fromkeys(found))
 
 
 _FUNCTION_WORDS = word_set("""
@@ -114,6 +147,11 @@ class HeuristicAnalyzer:
             return any(self._verb(w) for w in ws)
         raise ValueError(f"unknown need {need!r}")
 
+    def objects(self, caption: str) -> list[str]:
+        ws = words(caption)
+        return noun_phrases(ws, [self._content_noun(w.lower().removesuffix("'s"))
+                                 for w in ws])
+
     @staticmethod
     def _content_noun(w: str) -> bool:
         if len(w) < 2 or w.isdigit() or w in NUMBER_WORDS:
@@ -146,6 +184,14 @@ class SpacyAnalyzer:
         doc = self._tag(caption)
         tags = {"noun": ("NOUN", "PROPN"), "verb": ("VERB",)}[need]
         return any(pos in tags for pos in doc)
+
+    def objects(self, caption: str) -> list[str]:
+        doc = self._tokens(caption)
+        return noun_phrases([t for t, _ in doc], [pos in ("NOUN", "PROPN") for _, pos in doc])
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - as _tag
+    def _tokens(self, caption: str) -> tuple[tuple[str, str], ...]:
+        return tuple((t.text, t.pos_) for t in self._nlp(caption) if not t.is_punct)
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one analyzer per run; captions repeat across turns
     def _tag(self, caption: str) -> tuple[str, ...]:

@@ -73,15 +73,21 @@ def edit_request(
     *,
     max_tokens: int,
     temperature: float,
+    schema: Mapping[str, Any] | None = None,
 ) -> LLMRequest:
-    """The chat request that asks for one edit of ``caption`` as JSON."""
+    """The chat request that asks for one edit of ``caption`` as JSON.
+
+    ``schema``: the answer schema narrowed for this caption
+    (:func:`~instructgen.plugins.edits.constraints.item_schema`); the type's
+    plain schema without it.
+    """
     msgs: list[tuple[str, str]] = [("system", system_prompt(etype))]
     for _, ex in examples:
         msgs.append(("user", f"Caption: {ex.input}"))
         msgs.append(("assistant", json.dumps(ex.answer(etype.fields), ensure_ascii=False)))
     msgs.append(("user", f"Caption: {caption}"))
     return LLMRequest(messages=msgs, max_tokens=max_tokens, temperature=temperature,
-                      schema=etype.schema())
+                      schema=dict(schema) if schema is not None else etype.schema())
 
 
 def parse_edit(etype: EditType) -> Callable[[Completion], dict[str, str]]:

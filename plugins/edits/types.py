@@ -56,15 +56,37 @@ class EditExample:
         return {"edit": self.edit, "output": self.output, **self.fields}
 
 
+#: How a check can be said as a schema constraint (see ``constraints.py``):
+#: ``in_input``: the field is one of the caption's objects (an enum);
+#: ``quoted_in_input``: one of the caption's quoted texts (an enum);
+#: ``contains``: the field names one of ``words``; ``after_to``: the edit ends
+#: with "to <target>", the target naming one of ``words`` (any words if empty);
+#: ``same_words_as``: as many words as the field ``words[0]``.
+ConstraintKind = Literal["in_input", "quoted_in_input", "contains", "after_to",
+                         "same_words_as"]
+
+
+@frozen
+class Constraint:
+    """What a check asks of one answer field, in a form a JSON schema can also ask it."""
+
+    field: str
+    kind: ConstraintKind
+    words: tuple[str, ...] = ()
+
+
 @frozen
 class Check:
     """A consistency check: ``run(caption, result)`` returns why it failed, or ``None``.
 
-    ``result`` holds ``edit``, ``output`` and the type's fields.
+    ``result`` holds ``edit``, ``output`` and the type's fields. ``constraint``,
+    when set, lets the generator ask the same of the model in the request's
+    schema, so constrained decoding cannot produce an answer the check rejects.
     """
 
     name: str
     run: Callable[[str, Mapping[str, Any]], str | None]
+    constraint: Constraint | None = None
 
     def __call__(self, caption: str, result: Mapping[str, Any]) -> str | None:
         return self.run(caption, result)

@@ -257,7 +257,9 @@ def test_failed_turn_is_retried_then_the_chain_is_dropped_as_a_unit(tmp_path, ru
         return {**replace_last_noun(caption), "edited_object": "piano"}  # turn 2 always fails
 
     script = Scripted(edit=edit)
-    res = run_recipe(recipe(tmp_path, ROWS[:1], turns=3, attempts=2),
+    # constrain = false: "piano" is outside the narrowed schema, which the runner
+    # would retry (max_retries) before the generator's own attempt counts.
+    res = run_recipe(recipe(tmp_path, ROWS[:1], turns=3, attempts=2, constrain=False),
                      backend=FakeBackend(responder=script))
     assert res.records == []
     first, final = res.rejections

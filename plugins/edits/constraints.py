@@ -1,0 +1,145 @@
+"""The per-item schema of an edit answer: the type's checks, said as JSON-schema constraints.
+
+An :class:`~instructgen.plugins.edits.types.EditType` writes one plain schema
+(strings with length bounds). Per request, :func:`item_schema` narrows it with
+what only the item can tell (through :func:`instructgen.schema.narrow`):
+
+* a field checked ``in_input`` (the edited object) becomes an ``enum`` of the
+  noun phrases the prefilter finds in the caption; a ``quoted_in_input`` field
+  an ``enum`` of the caption's quoted texts;
+* ``edit`` gets a pattern: it starts with one of the type's verbs, names one of
+  the caption's objects (types that edit an existing object), and ends with
+  "to <target>" where the type has such a check (colour from the colour list);
+* fields checked ``contains`` (the output names a colour, the new state a time,
+  weather or season word) get a whole-word pattern over the same word list;
+* ``same_words_as`` becomes a word-count pattern when the caption's quoted
+  texts all have the same number of words;
+* the output may be at most 100 characters longer than the caption.
+
+A JSON-schema regex cannot tie two fields together, so "the edit names *the*
+edited object" and "the output names the new object" stay checks. Every
+constraint here is also validated after the answer (``instructgen.schema``),
+so backends without constrained decoding reject the same answers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from instructgen.schema import NON_WORD, alternation, contains_pattern, narrow, validate
+from instructgen.text import word_count
+
+from .checks import quoted_texts
+from .prefilter import CaptionAnalyzer
+from .types import Check, Constraint, EditType
+
+#: How much longer than the caption the output caption may be, in characters.
+OUTPUT_SLACK = 100
+
+
+class NoCandidates(Exception):
+    """The caption offers nothing for a field that must come from it."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+def item_schema(
+    etype: EditType,
+    caption: str,
+    analyzer: CaptionAnalyzer | None,
+    *,
+    require_verb: bool = True,
+    max_length: int = 200,
+) -> dict[str, Any]:
+    """``etype``'s answer schema, narrowed for ``caption``; raise :class:`NoCandidates`.
+
+    Without an analyzer (``prefilter = "off"``) no object enum is built.
+    """
+    schema = etype.schema(max_length)
+    cons = [c.constraint for c in etype.checks if c.constraint is not None]
+    objects: list[str] = []
+    after_to: Constraint | None = None
+    for c in cons:
+        if c.kind == "in_input" and analyzer is not None:
+            objects = analyzer.objects(caption)
+            if not objects:
+                raise NoCandidates(c.field)
+            schema = narrow(schema, c.field, enum=objects)
+        elif c.kind == "quoted_in_input":
+            quoted = quoted_texts(caption)
+            if not quoted:
+                raise NoCandidates(c.field)
+            schema = narrow(schema, c.field, enum=quoted)
+            counts = {word_count(q) for q in quoted}
+            same = [d for d in cons if d.kind == "same_words_as" and d.words == (c.field,)]
+            if len(counts) == 1 and same:
+                n = counts.pop()
+                schema = narrow(schema, same[0].field,
+                                pattern=f"^[^ ]+(?: [^ ]+){{{n - 1}}}$" if n > 1 else "^[^ ]+$")
+        elif c.kind == "contains" and c.field != "edit" and c.words:
+            schema = narrow(schema, c.field, pattern=contains_pattern(c.words))
+        elif c.kind == "after_to":
+            after_to = c
+    pattern = edit_pattern(etype.verbs if require_verb else (), objects, after_to)
+    if pattern is not None:
+        schema = narrow(schema, "edit", pattern=pattern)
+    return narrow(schema, "output", max_length=len(caption) + OUTPUT_SLACK)
+
+
+def edit_pattern(verbs: tuple[str, ...] | list[str], objects: list[str],
+                 after_to: Constraint | None) -> str | None:
+    """The instruction's pattern: a leading verb, an object named, a "to <target>" ending."""
+    if not verbs and not objects and after_to is None:
+        return None
+    nw = NON_WORD
+    p = "^"
+    if verbs:
+        p += alternation(verbs, capital=True)
+    if objects:
+        p += f"{nw}(?:.*{nw})?" if verbs else f"(?:.*{nw})?"
+        p += alternation(objects)
+    if after_to is not None:
+        lead = f"(?:{nw}.*)?" if (verbs or objects) else "(?:.*)?"
+        if after_to.words:
+            # "... to blue", "... to a shiny silver color", "... to pink and white".
+            p += (f"{lead}{nw}to (?:[A-Za-z]+ ){{0,3}}{alternation(after_to.words)}"
+                  f"(?:[ ,][A-Za-z ,]*)?[.!]?$")
+        else:
+            p += f"{lead}{nw}to [A-Za-z][A-Za-z ,'-]*[.!]?$"
+    else:
+        p += f"(?:{nw}.*)?$"
+    return p
+
+
+def explain(
+    caption: str, raw: str | None, schema: Mapping[str, Any], checks: Sequence[Check]
+) -> tuple[str, str, str] | None:
+    """Why an answer outside the narrowed schema fails: ``(stage, reason, detail)``.
+
+    A backend without constrained decoding can return an answer the narrowed
+    schema refuses; the runner then reports ``invalid_output``. This names the
+    consistency check the answer fails instead (the same reason a plain-schema
+    run gives), or else the schema field (``edit_outside_schema``).
+    """
+    try:
+        value = json.loads(raw or "")
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    result = {k: " ".join(v.split()) for k, v in value.items() if isinstance(v, str)}
+    if all(result.get(k) for k in schema.get("properties", {})):
+        for check in checks:
+            problem = check(caption, result)
+            if problem is not None:
+                return "consistency", check.name, problem
+    problems = validate(value, schema)
+    if not problems:
+        return None
+    path = problems[0].split(":", 1)[0]
+    field = path.removeprefix("$.").split(".")[0] if path.startswith("$.") else "answer"
+    return "generate", f"{field}_outside_schema", problems[0]
