@@ -43,14 +43,22 @@ EXTRA_BUFFERS_FIX = ('set the llamacpp option extra_buffers = false, or '
 PROBE_TIMEOUT_S = 300.0
 
 # The child: load with extra buffer types, decode 8 prompt tokens, then 1 more.
+# llama.cpp's log goes to stderr, which the parent reads only for its last line.
 # Exit 0: it worked; 3: the model or context could not be made (inconclusive);
 # 4: llama_decode returned an error (inconclusive). A signal is the verdict.
 _CHILD = r"""
-import sys
-import llama_cpp as lc
-import llama_cpp._logger as lg
+import importlib.util, sys, types
 
-lg.set_verbose(False)
+try:  # only the ctypes bindings: the package's own imports (numpy, jinja2) double the cost
+    found = importlib.util.find_spec("llama_cpp")
+    package = types.ModuleType("llama_cpp")
+    package.__path__ = list(found.submodule_search_locations)
+    sys.modules["llama_cpp"] = package
+    import llama_cpp.llama_cpp as lc
+except Exception:
+    for name in [m for m in sys.modules if m.split(".")[0] == "llama_cpp"]:
+        del sys.modules[name]
+    import llama_cpp as lc
 lc.llama_backend_init()
 mp = lc.llama_model_default_params()
 mp.n_gpu_layers = int(sys.argv[2])
@@ -176,10 +184,12 @@ def default_probe_cache() -> Path:
 # -- running the child ----------------------------------------------------------------------
 
 
-def probe_command(model: Path, n_gpu_layers: int = 0, threads: int | None = None) -> list[str]:
-    """The default child: this Python running the probe snippet on ``model``."""
-    threads = threads or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                             else os.cpu_count() or 1)
+def probe_command(model: Path, n_gpu_layers: int = 0, threads: int = 1) -> list[str]:
+    """The default child: this Python running the probe snippet on ``model``.
+
+    One thread: the kernels chosen do not depend on it, and llama.cpp's spinning
+    thread barriers make a few tokens take seconds on a busy machine.
+    """
     return [sys.executable, "-c", _CHILD, str(model), str(n_gpu_layers), str(threads)]
 
 

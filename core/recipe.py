@@ -41,9 +41,6 @@ from .manager import PluginRegistry
 from .plugin import PluginSpec
 from .records import stable_hash
 
-#: Backends that run in a worker process unless ``backend.isolate = false`` (see
-#: :mod:`instructgen.backends.replicas`): a native crash then ends the run with a message.
-ISOLATED_BY_DEFAULT: frozenset[str] = frozenset()
 #: ``[backend]`` keys that belong to the runner, not the backend: how it runs, not what it says.
 BACKEND_RUNTIME_KEYS = ("replicas", "isolate")
 
@@ -406,15 +403,9 @@ class Plan:
     sink: Stage | None
     #: ``backend.replicas``: backend instances serving one run (1, N or "auto").
     replicas: int | str = 1
-    #: ``backend.isolate``: run the backend in a worker process; None: the backend's default.
-    isolate: bool | None = None
-
-    @property
-    def isolated(self) -> bool:
-        """Whether the backend runs in a worker process (``isolate`` or its default)."""
-        if self.isolate is not None:
-            return self.isolate
-        return self.backend.spec.name in ISOLATED_BY_DEFAULT
+    #: ``backend.isolate``: run the backend in a worker process, so that a native crash
+    #: ends the run with a message (off by default: see docs/backends.md for its cost).
+    isolate: bool = False
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -433,8 +424,7 @@ class Plan:
             else:
                 out[head] = entry
         out["backend"]["replicas"] = self.replicas
-        if self.isolate is not None:
-            out["backend"]["isolate"] = self.isolate
+        out["backend"]["isolate"] = self.isolate
         return out
 
     @property
@@ -469,8 +459,8 @@ def resolve(recipe: Recipe, registry: PluginRegistry) -> Plan:
         _replicas(None, None, replicas)
     except ValueError as exc:
         errors.append(f"backend.replicas: {exc}")
-    isolate = backend_opts.pop("isolate", None)
-    if isolate is not None and not isinstance(isolate, bool):
+    isolate = backend_opts.pop("isolate", False)
+    if not isinstance(isolate, bool):
         errors.append(f"backend.isolate: expected true or false, got {isolate!r}")
     backend = stage("backend", PluginRef(recipe.backend.name, backend_opts), "backend")
     post = [stage("postprocessor", ref, f"postprocess[{i}]")

@@ -266,11 +266,11 @@ class Runner:
             return engine
         if self._backend_override is not None:
             backend = self._backend_override
-        elif plan.replicas != 1 or plan.isolated:
+        elif plan.replicas != 1 or plan.isolate:
             from instructgen.backends.replicas import ReplicaPool
 
             backend = ReplicaPool(plan.backend.spec, plan.backend.options, plan.replicas,
-                                  isolate=plan.isolated)
+                                  isolate=plan.isolate)
             self._log_loads(backend.load_times)
         else:
             started = time.perf_counter()
@@ -686,4 +686,3 @@ def _version() -> str:
     from . import __version__
 
     return __version__
-
