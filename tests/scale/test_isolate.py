@@ -20,7 +20,7 @@ from scale_setup import fake_recipe, manifest, output_files
 
 from instructgen import api
 from instructgen.api import plan
-from instructgen.backends.native import signal_text
+from instructgen.backends.native import crash_hint, signal_text
 from instructgen.backends.replicas import ReplicaPool
 from instructgen.cli import main
 from instructgen.errors import BackendCrashed, RecipeError
@@ -89,22 +89,30 @@ def assert_clean_prefix(run_dir: Path, full: dict[str, str]) -> None:
 # -- the four deaths, end to end through the CLI -------------------------------------------
 
 
-def _signal_case(sig: str, failure: str) -> Any:
-    return pytest.param(sig, marks=pytest.mark.reliability(
-        failure=failure,
-        user_sees=f"after one retry in a fresh worker: \"crashing worker died with "
-                  f"{signal_text(getattr(signal, sig))}, twice on the same batch of 4 requests; "
-                  "likely fix: ...; finished records are kept: rerun the same command to "
-                  "resume\"",
-        exit_code=4, kept="every finished record; the rerun completes the run byte-identically"),
-        id=sig)
-
-
 @pytest.mark.parametrize("sig", [
-    _signal_case("SIGILL", "backend worker dies by SIGILL twice (isolate = true)"),
-    _signal_case("SIGSEGV", "backend worker dies by SIGSEGV twice (isolate = true)"),
-    _signal_case("SIGABRT", "backend worker dies by SIGABRT twice (isolate = true)"),
-    _signal_case("SIGKILL", "backend worker killed (SIGKILL, OOM killer) twice (isolate = true)"),
+    pytest.param("SIGILL", id="SIGILL", marks=pytest.mark.reliability(
+        failure="the backend's worker dies by SIGILL twice on one batch (isolate = true)",
+        user_sees="after one retry: \"crashing worker died with SIGILL (illegal instruction), "
+                  "twice on the same batch of 4 requests; likely fix: …; finished records are "
+                  "kept: rerun the same command to resume\"",
+        exit_code=4, kept="every finished record; the rerun completes the files byte-identically")),
+    pytest.param("SIGSEGV", id="SIGSEGV", marks=pytest.mark.reliability(
+        failure="the backend's worker dies by SIGSEGV twice on one batch (isolate = true)",
+        user_sees="after one retry: \"crashing worker died with SIGSEGV (segmentation fault), "
+                  "twice on the same batch of 4 requests; likely fix: …\"",
+        exit_code=4, kept="every finished record; the rerun completes the files byte-identically")),
+    pytest.param("SIGABRT", id="SIGABRT", marks=pytest.mark.reliability(
+        failure="the backend's worker dies by SIGABRT twice on one batch (isolate = true)",
+        user_sees="after one retry: \"crashing worker died with SIGABRT (aborted), twice on "
+                  "the same batch of 4 requests; likely fix: …\"",
+        exit_code=4, kept="every finished record; the rerun completes the files byte-identically")),
+    pytest.param("SIGKILL", id="SIGKILL", marks=pytest.mark.reliability(
+        failure="the backend's worker is killed (SIGKILL, the OOM killer) twice on one batch "
+                "(isolate = true)",
+        user_sees="after one retry: \"crashing worker died with SIGKILL (killed; often the "
+                  "out-of-memory killer), twice on the same batch of 4 requests; likely fix: "
+                  "this is most often the out-of-memory killer …\"",
+        exit_code=4, kept="every finished record; the rerun completes the files byte-identically")),
 ])
 def test_a_worker_dying_twice_ends_the_run_with_exit_4_and_the_rerun_resumes(
         tmp_path, monkeypatch, capsys, cli_with_crashing_backend, sig):
@@ -117,7 +125,9 @@ def test_a_worker_dying_twice_ends_the_run_with_exit_4_and_the_rerun_resumes(
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"instructgen: error: crashing worker died with "
                            f"{signal_text(getattr(signal, sig))}, twice on the same batch")
-    assert "likely fix: " in last and "rerun the same command to resume" in last
+    hint = crash_hint("crashing", getattr(signal, sig))
+    assert f"likely fix: {hint}; finished records are kept" in last
+    assert "rerun the same command to resume" in last
     assert "Traceback" not in err
     assert json.loads(ctl.read_text())["left"] == 0  # it really died twice
     run_dir = tmp_path / "run"
@@ -130,8 +140,6 @@ def test_a_worker_dying_twice_ends_the_run_with_exit_4_and_the_rerun_resumes(
 
 
 def test_the_fix_named_for_each_signal_fits_it():
-    from instructgen.backends.native import crash_hint
-
     assert "extra_buffers = false" in crash_hint("llamacpp", signal.SIGILL)
     assert "GGML_NATIVE=OFF" in crash_hint("llamacpp", signal.SIGILL)
     assert "out-of-memory" in crash_hint("llamacpp", signal.SIGKILL)
