@@ -232,6 +232,36 @@ def _resolve_path(path: Path, backend: str) -> Path:
 
 
 # ---------------------------------------------------------------------------
+# GGUF files converted for transformers
+
+#: Folder under ``$XDG_CACHE_HOME/instructgen`` that holds GGUF files converted to checkpoints.
+CONVERTED_DIRNAME = "converted"
+
+
+def converted_cache_dir() -> Path:
+    """Where the transformers backend keeps GGUF files it converted (one folder each).
+
+    ``$XDG_CACHE_HOME/instructgen/converted`` (``~/.cache/...`` by default).
+    Deleting the folder is safe: the next load converts again.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "instructgen" / CONVERTED_DIRNAME
+
+
+def converted_cache_usage() -> tuple[int, int]:
+    """(number of converted models, total bytes) in :func:`converted_cache_dir`."""
+    root = converted_cache_dir()
+    if not root.is_dir():
+        return 0, 0
+    models = size = 0
+    for entry in root.iterdir():
+        if entry.is_dir():
+            models += not entry.name.startswith(".")  # dot folders: conversions under way
+            size += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+    return models, size
+
+
+# ---------------------------------------------------------------------------
 # The `instructgen models` table
 
 
@@ -275,6 +305,8 @@ __all__ = [
     "MODEL_COLUMNS",
     "builtin_models",
     "checkpoint_dirs",
+    "converted_cache_dir",
+    "converted_cache_usage",
     "embedded_model_path",
     "model_rows",
     "resolve_model",

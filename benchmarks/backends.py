@@ -7,6 +7,7 @@ markdown table and, with ``--write-docs``, replaces the table in the
 "Benchmark" section of docs/backends.md.
 
     python benchmarks/backends.py --write-docs
+    python benchmarks/backends.py --load --write-docs   # cold and warm load times only
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 #: ``--backends openai``: the HTTP backend's table, in backends.md and in benchmarks.md.
 BENCH_DOCS = DOCS.parent / "benchmarks.md"
 HTTP_START, HTTP_END = "<!-- http-benchmark:start -->", "<!-- http-benchmark:end -->"
+LOAD_START, LOAD_END = "<!-- load-benchmark:start -->", "<!-- load-benchmark:end -->"
+#: Builds one backend in a fresh process and prints the seconds its constructor took.
+LOAD_CHILD = """
+import sys, time
+started = time.perf_counter()
+if sys.argv[1] == "llamacpp":
+    import llama_cpp
+    from instructgen.backends.llamacpp import LlamaCppBackend as B, LlamaCppOptions as O
+else:
+    import torch, transformers
+    from instructgen.backends.hf import TransformersBackend as B, TransformersOptions as O
+imported = time.perf_counter()
+backend = B(O(n_ctx=512))
+print(f"{time.perf_counter() - imported:.3f} {imported - started:.3f}")
+"""
 HTTP_CONCURRENCY = (1, 4, 16)
 TOPICS = ["a lighthouse", "a red bicycle", "the ocean", "a mountain village", "an old map",
           "a snowy forest", "a robot", "a market", "a violin", "a desert road", "a kitten",
@@ -134,6 +150,49 @@ def bench_http(n: int, max_tokens: int, threads: int) -> dict[str, dict]:
     return out
 
 
+def bench_load(backends: Sequence[str], rounds: int) -> dict[str, dict[str, float]]:
+    """Seconds to build each backend in a fresh process: cold (empty user cache) and warm.
+
+    Cold: the sha256 memo and the transformers GGUF conversion cache are empty,
+    as on a first run. Warm: the same cache again, as on every later run (and
+    in every replica or Ray actor after the first). The OS page cache holds the
+    GGUF in both. Best of ``rounds`` fresh processes each.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    out: dict[str, dict[str, float]] = {}
+    for name in backends:
+        cold, warm, imports = [], [], []
+        for _ in range(rounds):
+            with tempfile.TemporaryDirectory() as xdg:
+                env = {**os.environ, "XDG_CACHE_HOME": xdg}
+                for times in (cold, warm):
+                    done = subprocess.run([sys.executable, "-c", LOAD_CHILD, name], env=env,
+                                          capture_output=True, text=True, check=True)
+                    times.append(float(done.stdout.split()[-2]))
+                    imports.append(float(done.stdout.split()[-1]))
+        out[name] = {"imports": min(imports), "cold": min(cold), "warm": min(warm)}
+        print(f"  {name}: imports {out[name]['imports']:.1f} s, cold {out[name]['cold']:.1f} s,"
+              f" warm {out[name]['warm']:.1f} s", flush=True)
+    return out
+
+
+def load_table(loads: dict[str, dict[str, float]], rounds: int) -> str:
+    cpu = platform.processor() or platform.machine()
+    lines = [f"Seconds to build a backend with the embedded SmolLM2-135M Q4_1 in a fresh "
+             f"process (the constructor; importing llama_cpp, or torch and transformers, "
+             f"before it is its own column), best of {rounds}; {cpu}, "
+             f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f} at "
+             f"the end. Cold: empty user cache (first run); warm: the cache the cold load "
+             f"left.", "",
+             "| backend | imports s | cold load s | warm load s |", "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {t['imports']:.1f} | {t['cold']:.1f} | {t['warm']:.1f} |"
+              for name, t in loads.items()]
+    return "\n".join(lines)
+
+
 def write_block(path: Path, start: str, end: str, text: str) -> None:
     """Replace the text between two markers of a docs page."""
     doc = path.read_text()
@@ -182,9 +241,22 @@ def main() -> None:
                              "llama-cpp-python's server, its own table)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--load", action="store_true",
+                        help="only measure cold and warm load times of --backends (own table)")
+    parser.add_argument("--load-rounds", type=int, default=2)
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
     wanted = args.backends.split(",")
+    if args.load:
+        print("load times (fresh processes)", flush=True)
+        text = load_table(bench_load([b for b in wanted if b in ("llamacpp", "transformers")],
+                                     args.load_rounds), args.load_rounds)
+        print()
+        print(text)
+        if args.write_docs:
+            write_block(DOCS, LOAD_START, LOAD_END, text)
+            write_block(BENCH_DOCS, LOAD_START, LOAD_END, text)
+        return
     results: dict[str, dict] = {}
     if "llamacpp" in wanted:
         from instructgen.backends.llamacpp import LlamaCppBackend, LlamaCppOptions

@@ -68,4 +68,17 @@ def cmd_models(args: argparse.Namespace) -> int:
     for row in rows:
         table.add_row(*(str(row[k]) for k in keys))
     Console(width=160).print(table)
+    print(_converted_cache_line())
     return 0
+
+
+def _converted_cache_line() -> str:
+    """Size of the transformers backend's converted-GGUF cache, and how to clear it."""
+    from instructgen.backends.models import converted_cache_dir, converted_cache_usage
+
+    count, size = converted_cache_usage()
+    where = converted_cache_dir()
+    if not count:
+        return f"converted GGUF cache (transformers): empty ({where})"
+    return (f"converted GGUF cache (transformers): {count} model{'s' * (count != 1)}, "
+            f"{size / 1e6:,.0f} MB in {where}; delete that folder to free it")
