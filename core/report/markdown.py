@@ -143,6 +143,18 @@ def render(runs: Sequence[RunMetrics], charts: ChartSet, options: ReportOptions)
         out += counted(runs, lambda m: dict(m.edit_types), "edit type")
     else:
         out.append("No record has an `edit_type` field.")
+    if any(m.edit_type_acceptance for m in runs):
+        out += ["", "### Acceptance per edit type", "",
+                "Accepted records of the items that ended on each type (their last attempt "
+                "was of that type, accepted or dropped).", ""]
+        kinds = sorted({k for m in runs for k in m.edit_type_acceptance})
+
+        def share(m: RunMetrics, key: str) -> str:
+            got, ended = m.edit_type_acceptance.get(key, (0, 0))
+            return f"{got:,} / {ended:,} ({pct(got / ended)})" if ended else NA
+
+        out += table(["edit type", *(m.label for m in runs)],
+                     [[k, *(share(m, k) for m in runs)] for k in kinds])
     out += ["", "### Per source", ""]
     out += (counted(runs, lambda m: dict(m.sources), "source") if any(m.sources for m in runs)
             else ["No records."])

@@ -6,6 +6,7 @@ the markdown, the charts and the dataset card only format what it returns.
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -138,6 +139,8 @@ class RunMetrics:
     cache_hits: int | None
     #: Prompt tokens the backend decoded (``None`` for runs from before this count).
     prompt_tokens_decoded: int | None = None
+    #: Per edit type: ``(accepted records, items that ended on that type)``.
+    edit_type_acceptance: Mapping[str, tuple[int, int]] = attrs.field(factory=dict)
 
 
 def _int(value: Any) -> int | None:
@@ -171,6 +174,40 @@ def object_key(phrase: str) -> str:
         if key.startswith(article):
             return key[len(article):]
     return key
+
+
+_TYPE_PREFIX = re.compile(r"^(?:turn \d+ of \d+: )?([a-z][a-z0-9_]*): ")
+
+
+def rejection_edit_type(rej: Mapping[str, Any]) -> str | None:
+    """The edit type a rejection line is about: ``data.edit_type``, else its detail's prefix.
+
+    The ``edit`` generator starts each detail with "<type>: " (after "turn k of n: "
+    in chains) and marks a retried attempt "retrying".
+    """
+    data = rej.get("data")
+    if isinstance(data, Mapping) and isinstance(data.get("edit_type"), str):
+        return data["edit_type"]
+    m = _TYPE_PREFIX.match(str(rej.get("detail") or ""))
+    return m.group(1) if m else None
+
+
+def edit_type_acceptance(run: RunData) -> dict[str, tuple[int, int]]:
+    """Per edit type: accepted records and the items that ended on it (accepted or dropped).
+
+    An item ends on a type when its last attempt was of that type: a record, or
+    the final rejection line (a retried attempt says "retrying" and is not
+    counted). Empty for runs without edit types.
+    """
+    accepted = Counter(t for t in map(edit_type_of, run.records) if t)
+    if not accepted and not any(rejection_edit_type(r) for r in run.rejections):
+        return {}
+    ended = Counter(accepted)
+    for rej in run.rejections:
+        etype = rejection_edit_type(rej)
+        if etype and "retrying" not in str(rej.get("detail") or ""):
+            ended[etype] += 1
+    return {t: (accepted.get(t, 0), n) for t, n in sorted(ended.items())}
 
 
 def funnel(run: RunData) -> tuple[int, tuple[FunnelStep, ...], int, int]:
@@ -308,6 +345,7 @@ def compute_metrics(run: RunData, options: ReportOptions | None = None) -> RunMe
         completion_tokens=_int(counts.get("completion_tokens")),
         cache_hits=_int(counts.get("cache_hits")),
         prompt_tokens_decoded=_int(counts.get("prompt_tokens_decoded")),
+        edit_type_acceptance=edit_type_acceptance(run),
     )
 
 

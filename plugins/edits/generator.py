@@ -75,6 +75,14 @@ class EditOptions:
     #: fresh draw per item). Items sharing a set share a prompt prefix, which the
     #: llamacpp backend prefills once (docs/benchmarks.md has the diversity cost).
     example_sets: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    #: ``weights``: draw types by ``weights`` alone; ``accepted``: aim the *accepted*
+    #: records at ``weights``: each type's weight is divided by its acceptance rate
+    #: in the run ``balance_from`` (a run directory), so types the model often
+    #: fails are asked more often. Read once at start, so the draw stays a pure
+    #: function of the item's seed (same output at any batch size and on resume).
+    balance: Literal["weights", "accepted"] = "weights"
+    #: The earlier run (its directory) whose per-type acceptance ``balance = "accepted"`` uses.
+    balance_from: str = ""
     #: Tries per turn before the item (or chain) is dropped.
     attempts: int = attrs.field(default=2, validator=attrs.validators.ge(1))
     #: Ask the model whether each edit really is of its type; only "yes" accepts.
@@ -102,6 +110,9 @@ class EditOptions:
     prefilter: Literal["auto", "spacy", "heuristic", "off"] = "auto"
 
     def __attrs_post_init__(self) -> None:
+        if self.balance == "accepted" and not self.balance_from:
+            raise ValueError("balance = 'accepted' needs balance_from, the directory of an "
+                             "earlier run whose per-type acceptance it evens out")
         if self.weights and len(self.weights) != len(self.types):
             raise ValueError(f"weights has {len(self.weights)} entries but types has "
                              f"{len(self.types)}; give one weight per type or none")
@@ -139,6 +150,12 @@ class EditGenerator(Generator):
         opts = self.options
         self._types = select_edit_types(get_edit_types(registry), opts.types, "generator.types")
         self._weights = list(opts.weights) or [1.0] * len(self._types)
+        if opts.balance == "accepted":
+            self._weights = balanced_weights(self._types, self._weights, opts.balance_from)
+            if run.log is not None:
+                run.log.info("edit_balance", balance_from=opts.balance_from,
+                             weights={t.name: round(w, 4)
+                                      for t, w in zip(self._types, self._weights, strict=True)})
         if opts.turns > 1 and opts.global_last and not any(
             t.scope == "local" for t in self._types
         ):
@@ -263,6 +280,32 @@ class EditGenerator(Generator):
         return {"edit_type": etype.name, "edit": result["edit"], "input": caption,
                 "output": result["output"], **fields, "judge": verdict,
                 "few_shot": [f"{etype.name}-{i}" for i, _ in examples]}
+
+
+def balanced_weights(types: Sequence[EditType], weights: Sequence[float],
+                     run_dir: str) -> list[float]:
+    """``weights`` divided by each type's acceptance rate in the run at ``run_dir``.
+
+    The accepted share of type t is proportional to its draw weight times its
+    acceptance rate, so dividing by the rate aims the accepted records at the
+    target weights. Rates are smoothed, ``(accepted + 1) / (ended + 2)``, so a
+    type the earlier run never accepted (or never tried) gets a large but
+    finite weight. A missing or unreadable run is a recipe error naming the key.
+    """
+    from instructgen.errors import UserError
+    from instructgen.report.metrics import edit_type_acceptance
+    from instructgen.report.rundata import load_run
+
+    try:
+        table = edit_type_acceptance(load_run(run_dir))
+    except UserError as exc:
+        raise RecipeError(f"generator.balance_from: {exc}") from None
+    out = []
+    for etype, weight in zip(types, weights, strict=True):
+        got, ended = table.get(etype.name, (0, 0))
+        out.append(weight * (ended + 2) / (got + 1))
+    total = sum(out)
+    return [w * len(out) / total for w in out]
 
 
 def caption_of(item: SourceItem, field: str) -> str:

@@ -51,8 +51,11 @@ class CaptionAnalyzer(Protocol):
         ...
 
 
-def noun_phrases(tokens: list[str], is_noun: list[bool]) -> list[str]:
-    """Runs of nouns and every tail of each ("fire hydrant", "hydrant"), and "X of Y".
+def noun_phrases(tokens: list[str], is_noun: list[bool],
+                 is_modifier: list[bool] | None = None) -> list[str]:
+    """Runs of nouns, every tail and word of each ("fire hydrant", "hydrant"), and "X of Y".
+
+    With ``is_modifier``, a run also comes with the adjective before it ("old man").
 
     Lower case, possessive "'s" dropped, first seen first: the candidates the
     ``edited_object`` enum of a request offers the model.
@@ -72,7 +75,10 @@ def noun_phrases(tokens: list[str], is_noun: list[bool]) -> list[str]:
             i += 1
     found: list[str] = []
     for a, b in runs:
+        if is_modifier is not None and a > 0 and is_modifier[a - 1]:
+            found.append(" ".join(words_[a - 1:b]))
         found.extend(" ".join(words_[k:b]) for k in range(a, b))
+        found.extend(words_[a:b - 1])  # "children" of "children building" (a word list guess)
     for (a1, b1), (a2, b2) in itertools.pairwise(runs):
         if a2 == b1 + 1 and words_[b1] == "of":  # "cup of coffee"
             found.append(" ".join(words_[a1:b2]))
@@ -149,8 +155,8 @@ class HeuristicAnalyzer:
 
     def objects(self, caption: str) -> list[str]:
         ws = words(caption)
-        return noun_phrases(ws, [self._content_noun(w.lower().removesuffix("'s"))
-                                 for w in ws])
+        return noun_phrases(ws, [self._content_noun(w.lower().removesuffix("'s")) for w in ws],
+                            [w.lower() in _ADJECTIVES or w.lower() in _COLOUR_SET for w in ws])
 
     @staticmethod
     def _content_noun(w: str) -> bool:
@@ -187,7 +193,8 @@ class SpacyAnalyzer:
 
     def objects(self, caption: str) -> list[str]:
         doc = self._tokens(caption)
-        return noun_phrases([t for t, _ in doc], [pos in ("NOUN", "PROPN") for _, pos in doc])
+        return noun_phrases([t for t, _ in doc], [pos in ("NOUN", "PROPN") for _, pos in doc],
+                            [pos == "ADJ" for _, pos in doc])
 
     @lru_cache(maxsize=4096)  # noqa: B019 - as _tag
     def _tokens(self, caption: str) -> tuple[tuple[str, str], ...]:

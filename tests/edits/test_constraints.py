@@ -85,7 +85,7 @@ def test_every_example_fits_the_schema_built_from_its_own_caption(name):
 def test_remove_schema_offers_the_caption_objects_and_the_type_verbs():
     schema = item_schema(TYPES["remove"], "A dog sitting next to a fire hydrant.", H)
     props = schema["properties"]
-    assert props["edited_object"]["enum"] == ["dog", "fire hydrant", "hydrant"]
+    assert props["edited_object"]["enum"] == ["dog", "fire hydrant", "hydrant", "fire"]
     assert validate({"edit": "Remove the fire hydrant.", "edited_object": "fire hydrant",
                      "output": "A dog sitting."}, schema) == []
     for edit in ("The hydrant is gone.", "Remove the piano."):

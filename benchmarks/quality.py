@@ -1,0 +1,196 @@
+"""Edit quality on the embedded model (issue 17): acceptance per type, funnel, diversity, cost.
+
+    python benchmarks/quality.py                          # before and after, all 16 captions
+    python benchmarks/quality.py --limit 4 --configs after
+    python benchmarks/quality.py --write                  # and update docs/benchmarks.md
+
+Every one of the eleven LLM edit types runs over the same captions: the
+first ``--limit`` items of ``examples/edits/coco_captions.json`` (COCO, one
+caption per image) and of ``examples/edits/llava_cc3m.json``, one run per
+type and source, on the embedded SmolLM2-135M (llama.cpp, cache off, one
+model load per configuration). Configurations:
+
+- ``before``: the generator as it was before issue 17: the type's plain
+  schema (``constrain = false``) and the judge on, as it was by default;
+- ``after``: the generator's current defaults (item constraints; the judge
+  as the model's measured accuracy sets it).
+
+Reported per configuration: items and accepted records per type, the funnel
+(read, after prefilter, after the consistency checks, accepted), distinct-2
+and the unique share of the accepted instructions, and backend requests per
+accepted record; with ``--judge-eval``, also the judge's balanced accuracy on
+the labelled set of :mod:`instructgen.plugins.edits.judge_eval`. The machine is
+shared and noisy: compare the configurations of one invocation, not figures
+across invocations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = {"coco": ("coco", "examples/edits/coco_captions.json"),
+           "llava": ("llava_cc3m", "examples/edits/llava_cc3m.json")}
+CONFIGS = {"before": {"constrain": False, "judge": True},
+           "after": {}}
+MARK_BEGIN = "<!-- quality:begin -->"
+MARK_END = "<!-- quality:end -->"
+
+
+def final_rejections(run_dir: Path) -> list[dict[str, Any]]:
+    """The rejection lines that ended an item (retries say "retrying")."""
+    path = run_dir / "rejects.jsonl"
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if "retrying" not in str(r.get("detail", ""))]
+
+
+def records(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "records.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_config(name: str, overrides: dict[str, Any], limit: int, types: list[str],
+               backend: Any, work: Path) -> dict[str, Any]:
+    from instructgen.api import run
+    from instructgen.report.diversity import distinct_n, unique_share
+
+    per_type: dict[str, dict[str, int]] = {}
+    stages: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    edits: list[str] = []
+    items = requests = 0
+    started = time.perf_counter()
+    for etype in types:
+        row = per_type.setdefault(etype, {"items": 0, "accepted": 0})
+        for key, (source, path) in SOURCES.items():
+            out = work / f"{name}-{etype}-{key}"
+            recipe = {"seed": 17, "limit": limit, "batch_size": 16, "max_retries": 1,
+                      "output_dir": str(out), "cache": {"enabled": False},
+                      "source": {"name": source, "path": str(ROOT / path)},
+                      "backend": {"name": "llamacpp"},
+                      "generator": {"name": "edit", "types": [etype], **overrides}}
+            summary = run(recipe, fresh=True, backend=backend)
+            recs = records(out)
+            row["items"] += summary.items
+            row["accepted"] += len(recs)
+            items += summary.items
+            requests += summary.requests
+            edits.extend(r["data"]["edit"] for r in recs if "edit" in r.get("data", {}))
+            for rej in final_rejections(out):
+                stages[str(rej.get("stage"))] += 1
+                reasons[str(rej.get("reason"))] += 1
+    accepted = sum(r["accepted"] for r in per_type.values())
+    after_prefilter = items - stages["prefilter"]
+    after_checks = after_prefilter - stages["generate"] - stages["consistency"]
+    return {
+        "config": name, "overrides": overrides, "limit": limit, "items": items,
+        "accepted": accepted, "per_type": per_type,
+        "funnel": {"read": items, "after prefilter": after_prefilter,
+                   "after consistency checks": after_checks, "accepted": accepted},
+        "reasons": dict(reasons.most_common()),
+        "distinct_2": round(distinct_n(edits, 2), 3) if edits else None,
+        "unique_share": round(unique_share(edits), 3) if edits else None,
+        "requests": requests,
+        "requests_per_accepted": round(requests / accepted, 2) if accepted else None,
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def table(results: list[dict[str, Any]], judge: dict[str, Any] | None) -> str:
+    names = [r["config"] for r in results]
+    lines = ["| figure | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+
+    def row(label: str, values: list[Any]) -> None:
+        lines.append(f"| {label} | " + " | ".join("–" if v is None else str(v)
+                                                  for v in values) + " |")
+
+    row("items (type × caption)", [r["items"] for r in results])
+    row("accepted records", [r["accepted"] for r in results])
+    row("item acceptance", [f"{r['accepted'] / r['items']:.0%}" if r["items"] else None
+                            for r in results])
+    for stage in ("after prefilter", "after consistency checks"):
+        row(f"funnel: {stage}", [r["funnel"][stage] for r in results])
+    row("types with accepted records", [sum(1 for v in r["per_type"].values() if v["accepted"])
+                                        for r in results])
+    row("distinct-2 of accepted edits", [r["distinct_2"] for r in results])
+    row("unique share", [r["unique_share"] for r in results])
+    row("backend requests per accepted record", [r["requests_per_accepted"] for r in results])
+    row("wall time (s)", [r["wall_s"] for r in results])
+    lines += ["", "| type | " + " | ".join(f"{n}: accepted / items" for n in names) + " |",
+              "|---|" + "---|" * len(names)]
+    for etype in results[0]["per_type"]:
+        cells = [f"{r['per_type'][etype]['accepted']} / {r['per_type'][etype]['items']}"
+                 for r in results]
+        lines.append(f"| `{etype}` | " + " | ".join(cells) + " |")
+    if judge:
+        lines += ["", f"Judge on the labelled set ({judge['n']} cases): balanced accuracy "
+                      + ", ".join(f"{k} {v:.2f}" for k, v in judge["balanced_accuracy"].items())]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", default="before,after")
+    ap.add_argument("--limit", type=int, default=8, help="items per source file (8: all)")
+    ap.add_argument("--types", default="", help="comma-separated; default: all eleven")
+    ap.add_argument("--judge-eval", action="store_true",
+                    help="also measure the judge on the labelled set")
+    ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = ap.parse_args(argv)
+
+    from instructgen.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
+    from instructgen.plugins.edits.generator import DEFAULT_TYPES
+
+    types = [t for t in args.types.split(",") if t] or list(DEFAULT_TYPES)
+    configs = [c for c in args.configs.split(",") if c]
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown:
+        print(f"--configs: unknown {unknown} (known: {', '.join(CONFIGS)})", file=sys.stderr)
+        return 2
+    backend = LlamaCppBackend(LlamaCppOptions(n_ctx=2048))
+    results = []
+    judge = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
+            for name in configs:
+                res = run_config(name, CONFIGS[name], args.limit, types, backend, Path(tmp))
+                print(json.dumps(res), flush=True)
+                results.append(res)
+        if args.judge_eval:
+            from instructgen.plugins.edits.judge_eval import evaluate_backend
+
+            judge = evaluate_backend(backend)
+            print(json.dumps(judge), flush=True)
+    finally:
+        backend.close()
+    text = table(results, judge)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps({"results": results, "judge": judge}, indent=1))
+    if args.write:
+        doc = ROOT / "docs" / "benchmarks.md"
+        body = doc.read_text()
+        block = f"{MARK_BEGIN}\n{text}\n{MARK_END}"
+        if MARK_BEGIN in body:
+            head, rest = body.split(MARK_BEGIN, 1)
+            body = head + block + rest.split(MARK_END, 1)[1]
+        else:
+            body = body.rstrip("\n") + "\n\n" + block + "\n"
+        doc.write_text(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
