@@ -445,7 +445,10 @@ def _load_gguf(transformers: Any, path: Path, dtype: Any, load: dict[str, Any]) 
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         lock = (folder.parent / f".{folder.name}.lock").open("a")
-    except OSError:
+    except OSError as exc:
+        warnings.warn(f"cannot use the converted-GGUF cache {folder.parent} ({exc}); "
+                      f"converting {path.name} in memory, again on every load",
+                      RuntimeWarning, stacklevel=2)
         return _convert(transformers, path, dtype, load, None)
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process converting: wait for its result

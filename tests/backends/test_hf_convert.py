@@ -128,6 +128,11 @@ def test_other_dtype_or_transformers_version_is_another_folder(tmp_path):
     assert (tmp_path / "conversions.log").read_text().split() == ["converted"] * 3
 
 
+@pytest.mark.reliability(
+    failure="a GGUF checkpoint converted by the transformers backend is damaged in the user "
+            "cache (a file deleted by hand)",
+    user_sees="nothing: the load converts the GGUF again, under the same lock",
+    exit_code=0, kept="everything; the cache folder is rewritten whole")
 def test_a_damaged_folder_is_converted_again(tmp_path):
     path = tiny_gguf(tmp_path / "m.gguf")
     stub = StubTransformers(tmp_path / "conversions.log")
@@ -138,13 +143,20 @@ def test_a_damaged_folder_is_converted_again(tmp_path):
     assert (tmp_path / "conversions.log").read_text().split() == ["converted"] * 2
 
 
+@pytest.mark.reliability(
+    failure="the user cache cannot be written, so a GGUF cannot be saved converted",
+    user_sees="one warning: `cannot use the converted-GGUF cache … converting m.gguf in "
+              "memory, again on every load`",
+    exit_code=0, kept="the run goes on; only the next load is slower")
 def test_a_cache_that_cannot_be_written_still_loads(tmp_path, monkeypatch):
     path = tiny_gguf(tmp_path / "m.gguf")
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # mkdir under a file fails
     stub = StubTransformers(tmp_path / "conversions.log")
-    _, model, file_type, folder = hf._load_gguf(stub, path, "float32", {})
+    with pytest.warns(RuntimeWarning, match=r"cannot use the converted-GGUF cache .*not-a-dir"
+                                            r".*converting m\.gguf in memory"):
+        _, model, file_type, folder = hf._load_gguf(stub, path, "float32", {})
     assert model.origin == "gguf:m.gguf" and file_type == "Q4_1" and folder is None
 
 

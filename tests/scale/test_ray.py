@@ -82,6 +82,11 @@ def _kill_an_actor_when_busy(runner: Runner, killed: list[int]) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.reliability(
+    failure="a Ray actor dies mid-run (killed, out of memory, node lost)",
+    user_sees="nothing: Ray restarts the actor, which loads its model again, and its blocks "
+              "are retried (up to 3 times each)",
+    exit_code=0, kept="every record exactly once: the files equal an undisturbed run's")
 def test_an_actor_killed_mid_run_loses_and_duplicates_nothing(local_ray, tmp_path):
     reference = run_recipe(fake_recipe(tmp_path, "ref", n=48, delay=0.4), tmp_path)
     recipe = fake_recipe(tmp_path, "killed", n=48, delay=0.4, engine=RAY)
@@ -141,6 +146,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.reliability(
+    failure="engine.ray_address names a Ray cluster that cannot be reached",
+    user_sees="one line within seconds: `cannot reach the Ray cluster at ADDRESS (host:port: "
+              "Connection refused)`",
+    exit_code=2, kept="nothing is written; no records file is created")
 def test_an_unreachable_cluster_is_a_one_line_error_naming_the_address(tmp_path):
     pytest.importorskip("ray", reason="ray is not installed (pip install 'instructgen[ray]')")
     recipe = fake_recipe(tmp_path, "nowhere")
