@@ -19,23 +19,51 @@ from instructgen.testing import run_recipe
 pytestmark = pytest.mark.slow
 
 PLUGIN = '''
+import fcntl
 import os
+
+import attrs
 
 from instructgen.backends.fake import FakeBackend, FakeOptions
 from instructgen.manager import hookimpl
 from instructgen.plugin import BackendPlugin
 
 
-def build(options):
-    with open(os.environ["COUNTING_BACKEND_LOG"], "a") as f:
+def _count():
+    """Append this construction to the log; how many came before it."""
+    with open(os.environ["COUNTING_BACKEND_LOG"], "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        before = len(f.read().split())
         f.write(f"{os.getpid()}\\n")
+    return before
+
+
+def build(options):
+    _count()
     return FakeBackend(options)
+
+
+def build_mismatched(options):
+    """Every construction a different identity, like nodes with different model files."""
+    return FakeBackend(attrs.evolve(options, n_ctx=options.n_ctx + _count()))
+
+
+def build_broken(options):
+    from instructgen.errors import ModelNotFoundError
+
+    _count()
+    raise ModelNotFoundError("model 'nowhere.gguf' for backend broken_fake: no such file")
 
 
 @hookimpl
 def instructgen_backends():
     yield BackendPlugin(name="counting_fake", description="fake, counting constructions",
                         options=FakeOptions, factory=build)
+    yield BackendPlugin(name="mismatched_fake", description="fake, one identity per build",
+                        options=FakeOptions, factory=build_mismatched)
+    yield BackendPlugin(name="broken_fake", description="a backend whose model is missing",
+                        options=FakeOptions, factory=build_broken)
 '''
 
 
@@ -91,3 +119,41 @@ def test_each_actor_builds_its_backend_once_whatever_the_run_length(counting, tm
     local = run_recipe(fake_recipe(tmp_path, "local", n=items), tmp_path)
     assert output_files(run_dir)["output.jsonl"] == output_files(local.run_dir)["output.jsonl"]
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "finished"
+
+
+@pytest.mark.reliability(
+    failure="Ray actors build backends with different identities (nodes with different "
+            "model files or library versions)",
+    user_sees="one line before any item is sent: `Ray actor 1 (on HOST pid N) built backend "
+              "{…} but actor 0 built {…}; install the same versions on every node`",
+    exit_code=2, kept="nothing is generated; finished work of earlier sessions is untouched")
+def test_actors_with_different_backends_stop_the_run_before_any_block(counting, tmp_path):
+    from instructgen.errors import UserError
+
+    engine = {"kind": "ray", "actors": 2, "items_per_task": 2}
+    recipe = fake_recipe(tmp_path, "mixed", n=6, engine=engine,
+                         backend={"name": "mismatched_fake"})
+    the_plan, registry = plan(recipe, autoload=True)
+    with pytest.raises(UserError, match=r"Ray actor 1 \(on .+\) built backend .+ but actor 0 "
+                                        r"built .+; install the same versions on every node"):
+        Runner(the_plan, registry).run()
+    assert len(counting.read_text().split()) == 2  # no probe, no retry loop
+    assert not (tmp_path / "mixed" / "records.jsonl").exists()
+
+
+@pytest.mark.reliability(
+    failure="the backend cannot be built on the Ray actors (a missing model, say)",
+    user_sees="the backend's own one-line error, e.g. `model 'nowhere.gguf' for backend …: "
+              "no such file`, before any item is sent",
+    exit_code=2, kept="nothing is generated; finished work of earlier sessions is untouched")
+def test_a_backend_that_cannot_be_built_on_actors_fails_once_with_its_own_error(counting,
+                                                                                 tmp_path):
+    from instructgen.errors import ModelNotFoundError
+
+    engine = {"kind": "ray", "actors": 2, "items_per_task": 2}
+    recipe = fake_recipe(tmp_path, "broken", n=6, engine=engine, backend={"name": "broken_fake"})
+    the_plan, registry = plan(recipe, autoload=True)
+    with pytest.raises(ModelNotFoundError, match=r"^model 'nowhere.gguf' for backend broken_fake"
+                                                 r": no such file$"):
+        Runner(the_plan, registry).run()
+    assert len(counting.read_text().split()) == 2  # one attempt per actor, Ray restarts none
