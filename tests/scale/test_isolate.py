@@ -221,3 +221,19 @@ def test_isolate_must_be_true_or_false(tmp_path):
 
 def test_backend_crashed_is_exit_code_4():
     assert BackendCrashed("x").exit_code == 4
+
+
+@pytest.mark.model
+def test_the_embedded_model_isolated_gives_the_records_of_one_in_process(tmp_path):
+    from scale_setup import check_counts, model_recipe, need_model
+
+    need_model()
+    inproc = run_recipe(model_recipe(tmp_path, "inproc", backend={"isolate": False}), tmp_path)
+    check_counts(inproc, 6)
+    the_plan, registry = plan(model_recipe(tmp_path, "isolated", backend={"isolate": True}),
+                              autoload=False)
+    runner = Runner(the_plan, registry)
+    assert runner.run().items == 6
+    assert isinstance(runner.engine.backend, ReplicaPool) and runner.engine.backend.isolate
+    assert output_files(tmp_path / "isolated") == output_files(inproc.run_dir)
+    assert manifest(tmp_path / "isolated")["backend"] == manifest(inproc.run_dir)["backend"]
