@@ -212,6 +212,8 @@ class Runner:
             self.log.info("run_started", run_dir=str(run_dir), recipe_hash=recipe_hash[:12],
                           backend=identity.name, model=identity.model,
                           resumed_at_item=journal.committed_items if journal else 0)
+            for worker, seconds in self.load_times.items():
+                self.log.info("model_loaded", worker=worker, load_s=seconds)
         except BaseException:
             # Setup failed after the model was loaded: free it, the cache and the files.
             for resource in (journal, cache, self.engine):
@@ -262,7 +264,7 @@ class Runner:
             from .engines.ray import RayEngine
 
             engine = RayEngine(plan, log=self.log)
-            self._log_loads(engine.load_times)
+            self._note_loads(engine.load_times)
             return engine
         if self._backend_override is not None:
             backend = self._backend_override
@@ -271,11 +273,11 @@ class Runner:
 
             backend = ReplicaPool(plan.backend.spec, plan.backend.options, plan.replicas,
                                   isolate=plan.isolate)
-            self._log_loads(backend.load_times)
+            self._note_loads(backend.load_times)
         else:
             started = time.perf_counter()
             backend = plan.backend.build()
-            self._log_loads({"backend": round(time.perf_counter() - started, 3)})
+            self._note_loads({"backend": round(time.perf_counter() - started, 3)})
         # Enough items in flight to keep every replica's batch full, twice over.
         concurrency = max(1, int(getattr(backend, "concurrency", 1)))
         window = recipe.in_flight or max(2 * recipe.batch_size * concurrency, 8)
@@ -284,10 +286,8 @@ class Runner:
                            max_retries=recipe.max_retries, log=self.log,
                            owns_backend=self._backend_override is None)
 
-    def _log_loads(self, load_times: dict[str, float]) -> None:
+    def _note_loads(self, load_times: dict[str, float]) -> None:
         self.load_times = dict(load_times)
-        for worker, seconds in self.load_times.items():
-            self.log.info("model_loaded", worker=worker, load_s=seconds)
 
     def _check_previous(self, run_dir: Path, recipe_hash: str) -> str | None:
         if self.fresh:
