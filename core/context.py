@@ -160,6 +160,10 @@ def _seeded(request: LLMRequest, item_seed: int, call_no: int, attempt: int) -> 
 
 
 def _check(answer: Completion, request: LLMRequest, validate: Callable[[Completion], Any] | None):
+    if answer.finish_reason == "error":
+        # The backend got no usable answer (a garbled HTTP body, say): retry it even
+        # for plain-text requests, whose validator might otherwise accept the debris.
+        raise InvalidOutput("the backend returned no usable answer")
     if request.schema is not None and answer.parsed is None:
         from .schema import parse_json
 
