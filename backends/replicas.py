@@ -257,7 +257,6 @@ class ReplicaPool(Backend):
         #: (:class:`BackendCrashed`) after one retry, not a RuntimeError after several.
         self.isolate = isolate
         self.max_batch_deaths = ISOLATED_BATCH_DEATHS if isolate else MAX_BATCH_DEATHS
-        self._last_exit: int | None = None
         self.slots = list(slots) if slots is not None else plan_slots(replicas, options)
         #: Batches the scheduler may keep in flight at once.
         self.concurrency = len(self.slots)
@@ -423,11 +422,8 @@ class ReplicaPool(Backend):
                 if self._closed:
                     raise RuntimeError(f"backend {self.name}: the replica pool is closed")
                 if not self._all and not self._starting:
-                    if self.isolate and isinstance(self._last_error, BackendCrashed):
-                        raise self._last_error
-                    if self.isolate:
-                        raise self._crashed(self._last_exit, f"{self.restarts + 1} workers "
-                                                             "in this run")
+                    if self.isolate and self._last_error is not None:
+                        raise self._last_error  # BackendCrashed, or why a restart failed
                     raise RuntimeError(f"backend {self.name}: every replica worker died"
                                        + (f"; last error: {self._last_error}"
                                           if self._last_error else ""))
@@ -456,13 +452,14 @@ class ReplicaPool(Backend):
             rep.conn.close()
         code = rep.process.exitcode
         with self._state:
-            self._last_exit = code
             self._busy.pop(rep.slot.index, None)
             if self._all.get(rep.slot.index) is rep:
                 del self._all[rep.slot.index]
             if self._closed or self.restarts >= MAX_RESTARTS_PER_REPLICA * len(self.slots):
-                self._last_error = self._last_error or RuntimeError(
-                    f"replica {rep.slot.index} exited with code {rep.process.exitcode}")
+                self._last_error = self._last_error or (
+                    self._crashed(code, f"after {self.restarts} restarts in this run")
+                    if self.isolate else RuntimeError(
+                        f"replica {rep.slot.index} exited with code {rep.process.exitcode}"))
                 return code
             self.restarts += 1
             self._starting += 1
