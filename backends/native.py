@@ -205,6 +205,9 @@ def run_probe(command: Sequence[str], timeout: float = PROBE_TIMEOUT_S) -> Probe
     except OSError as exc:
         return ProbeVerdict(True, detail=f"the probe could not start: {exc}", conclusive=False)
     seconds = time.perf_counter() - started
+    if -done.returncode in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        return ProbeVerdict(True, seconds=seconds, conclusive=False,
+                            detail=f"the probe was stopped by {signal_text(-done.returncode)}")
     if done.returncode < 0:
         text = signal_text(-done.returncode)
         return ProbeVerdict(False, crash=text, seconds=seconds,

@@ -72,6 +72,14 @@ def test_an_inconclusive_child_allows_extra_buffers_and_is_asked_again(tmp_path)
         assert runs(marker) == expected_runs
 
 
+def test_a_child_stopped_by_ctrl_c_or_sigterm_is_no_verdict(tmp_path):
+    for sig in ("SIGINT", "SIGTERM"):
+        verdict = extra_buffers_verdict(Path("m.gguf"), command=child(CRASH.format(sig)),
+                                        cache_path=tmp_path / "p.json", key="k")
+        assert verdict.ok and not verdict.conclusive and sig in verdict.detail
+    assert not (tmp_path / "p.json").exists()
+
+
 def test_a_hanging_child_is_killed_and_inconclusive(tmp_path):
     verdict = extra_buffers_verdict(Path("m.gguf"), command=child("import time; time.sleep(60)"),
                                     cache_path=tmp_path / "p.json", key="k", timeout=1)
