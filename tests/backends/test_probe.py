@@ -138,14 +138,17 @@ def _need_model() -> None:
 
 
 @pytest.mark.model
-def test_the_real_probe_passes_on_this_machine(tmp_path):
-    """This CPU has no faulting extra buffer types (CI machines): the real child survives."""
+def test_the_real_probe_reaches_a_verdict_on_this_machine(tmp_path):
+    """The real child loads the embedded model and decodes: it works, or dies by a signal
+    (a VM that faults on AMX); either way the verdict is conclusive and cached."""
     _need_model()
     from instructgen.backends.models import embedded_model_path
 
-    verdict = extra_buffers_verdict(embedded_model_path(), cache_path=tmp_path / "p.json")
-    assert verdict.ok and verdict.conclusive and verdict.probed, verdict.detail
-    assert "worked" in verdict.detail
+    cache = tmp_path / "p.json"
+    verdict = extra_buffers_verdict(embedded_model_path(), cache_path=cache)
+    assert verdict.conclusive and verdict.probed, verdict.detail
+    assert ("worked" in verdict.detail) if verdict.ok else verdict.crash
+    assert extra_buffers_verdict(embedded_model_path(), cache_path=cache).probed is False
 
 
 @pytest.mark.model
