@@ -4,7 +4,7 @@ The runner owns everything around them (run directory, post-processors,
 commits), so outputs, cache and resume behave the same on every engine.
 
 - :class:`LocalEngine`: this process, one backend (or a replica pool).
-- ``instructgen.engines.ray.RayEngine``: a Ray Data actor pool; imported only
+- ``instructgen.engines.ray.RayEngine``: long-lived Ray actors fed blocks of items; imported only
   when a recipe asks for ``[engine] kind = "ray"``.
 """
 

@@ -187,7 +187,6 @@ def test_an_output_dir_without_write_permission_exits_2(tmp_path, monkeypatch):
 def local_ray(tmp_path_factory):
     """A local Ray instance for the module (starting one takes seconds)."""
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'instructgen[ray]')")
-    pytest.importorskip("ray.data", reason="Ray Data is not installed")
     if ray.is_initialized():
         ray.shutdown()
     cache = tmp_path_factory.mktemp("ray-xdg-cache")

@@ -179,7 +179,7 @@ def test_a_signal_inside_a_commit_and_a_second_one_while_saving(
 @pytest.mark.slow
 def test_sigterm_stops_a_ray_engine_run_like_ctrl_c(tmp_path):
     """ray.init puts its own SIGTERM handler (sys.exit) in the driver; the run takes it back."""
-    pytest.importorskip("ray.data", reason="Ray Data is not installed")
+    pytest.importorskip("ray", reason="Ray is not installed (the ray extra)")
     recipe, out = setup(tmp_path, "ray", n=400, delay=0.05)
     proc = subprocess.Popen(cli("-q", "run", recipe, "--no-progress", "--engine", "ray"),
                             stderr=subprocess.PIPE, text=True)

@@ -1,4 +1,4 @@
-"""The Ray Data engine on a local Ray instance with 2 CPUs."""
+"""The Ray engine (long-lived actors) on a local Ray instance with 2 CPUs."""
 
 from __future__ import annotations
 
@@ -36,7 +36,6 @@ RAY = {"kind": "ray", "actors": 2, "items_per_task": 4}
 def local_ray(tmp_path_factory):
     """One local Ray instance for the module (starting one takes seconds)."""
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'instructgen[ray]')")
-    pytest.importorskip("ray.data", reason="Ray Data is not installed")
     if ray.is_initialized():
         ray.shutdown()
     cache = tmp_path_factory.mktemp("ray-xdg-cache")
