@@ -201,7 +201,10 @@ def _portable(exc: BaseException) -> BaseException:
 def _serve(conn: Connection, name: str, options: Any, factory: Any, cores: tuple[int, ...],
            pin: bool) -> None:
     """Worker main: build the backend, then answer batches until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Ctrl-C, and the SIGTERM/SIGHUP a job scheduler sends to the whole process group,
+    # are the parent's to handle: it saves the run, then closes the workers itself.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     if pin and cores and hasattr(os, "sched_setaffinity"):
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, cores)
@@ -496,10 +499,7 @@ class ReplicaPool(Backend):
         with contextlib.suppress(OSError, ValueError):
             rep.conn.send(("close",))
         rep.process.join(timeout=10)
-        if rep.process.is_alive():
-            rep.process.terminate()
-            rep.process.join(timeout=5)
-        if rep.process.is_alive():
+        if rep.process.is_alive():  # workers ignore SIGTERM (see _serve), so kill
             rep.process.kill()
             rep.process.join(timeout=5)
         with contextlib.suppress(OSError):

@@ -250,3 +250,26 @@ def test_a_signal_at_any_line_of_a_commit_keeps_the_files_exact(tmp_path, monkey
         assert not list(out.glob(".state.json.*.tmp")), where
         instructgen.run(recipe, autoload=False)
         assert files(out) == expected, where
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_process_group_stops_a_replica_run_without_worker_deaths(tmp_path):
+    """A job scheduler signals every process of the job; the workers leave it to the parent."""
+    import os
+
+    recipe, out = setup(tmp_path, "replicas", n=400, delay=0.05)
+    proc = subprocess.Popen(cli("-q", "run", recipe, "--no-progress", "--set",
+                                "backend.replicas=2"),
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while not (out / "state.json").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "the replica run never committed"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "worker died" not in err and "worker exited" not in err, err
+    assert err.strip().splitlines()[-1] == ("instructgen: stopped by SIGTERM; finished work is "
+                                            "saved, rerun the same command to resume")
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    _state_matches_files(out)
