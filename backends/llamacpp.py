@@ -33,7 +33,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -324,6 +324,61 @@ class LlamaCppBackend(Backend):
             if self.options.n_seq_max is None and want > self.n_slots:
                 self._open_context(want)  # slots follow the runner's batch size
             return _Run(self, requests, prompts).run()
+
+    def first_token_logprobs(
+        self, request: LLMRequest, choices: Mapping[str, Sequence[str]]
+    ) -> dict[str, float]:
+        """Log-probability of each choice as the first token of the answer to ``request``.
+
+        ``choices`` maps a label to the texts that spell it ("yes": ["yes", "Yes"]);
+        each text counts by its first token, and a label's probability is the sum
+        over its texts. Normalised over the labels only. Decodes the prompt once
+        in a context of its own, so the generation context and its prefix cache
+        are untouched. Used by the edit judge's ``score`` mode.
+        """
+        import math
+
+        import numpy as np
+
+        lc = self._lc
+        if self._model is None:
+            raise RuntimeError("the llamacpp backend is closed")
+        prompt = self.prompt_tokens(request)
+        firsts = {label: sorted({self.tokenize(t, add_special=False)[0] for t in texts})
+                  for label, texts in choices.items()}
+        with self._lock:
+            cparams = lc.llama_context_default_params()
+            cparams.n_ctx = len(prompt) + 8
+            cparams.n_batch = cparams.n_ubatch = min(len(prompt), 512)
+            cparams.n_seq_max = 1
+            cparams.no_perf = True
+            threads = self.options.n_threads or len(os.sched_getaffinity(0))
+            cparams.n_threads = cparams.n_threads_batch = threads
+            ctx = lc.llama_init_from_model(self._model, cparams)
+            if not ctx:
+                raise UserError(f"llama.cpp could not create a scoring context of "
+                                f"{cparams.n_ctx} tokens")
+            batch = lc.llama_batch_init(cparams.n_batch, 0, 1)
+            try:
+                for start in range(0, len(prompt), cparams.n_batch):
+                    chunk = prompt[start:start + cparams.n_batch]
+                    batch.n_tokens = len(chunk)
+                    for i, tok in enumerate(chunk):
+                        batch.token[i], batch.pos[i] = tok, start + i
+                        batch.n_seq_id[i], batch.seq_id[i][0] = 1, 0
+                        batch.logits[i] = start + i == len(prompt) - 1
+                    if lc.llama_decode(ctx, batch) != 0:
+                        raise RuntimeError("llama_decode failed while scoring")
+                ptr = lc.llama_get_logits_ith(ctx, len(chunk) - 1)
+                logits = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).astype(np.float64)
+            finally:
+                lc.llama_batch_free(batch)
+                lc.llama_free(ctx)
+        top = float(logits.max())
+        mass = {label: float(np.exp(logits[ids] - top).sum()) for label, ids in firsts.items()}
+        total = sum(mass.values())
+        return {label: math.log(m / total) if m > 0 else float("-inf")
+                for label, m in mass.items()}
 
     def close(self) -> None:
         lc = self._lc

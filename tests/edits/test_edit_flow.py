@@ -23,7 +23,8 @@ from instructgen.errors import RecipeError
 def recipe(tmp_path, rows, **generator):
     return {"seed": 3, "batch_size": 4, "max_retries": 1, "backend": FAKE,
             "source": jsonl_source(tmp_path / "in.jsonl", rows),
-            "generator": {"name": "edit", "types": ["replace"], **generator}}
+            # The judge is off by default (docs/edits.md); these tests cover it.
+            "generator": {"name": "edit", "types": ["replace"], "judge": True, **generator}}
 
 
 ROWS = [{"id": "a", "caption": "A dog sleeping on a couch.", "image_file": "a.jpg"},
