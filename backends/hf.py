@@ -5,7 +5,10 @@ request of a batch carries its own temperature, top-k, top-p, seed, stop
 strings and (optionally) JSON schema, which ``generate`` applies batch-wide.
 Prompts are left-padded and decoded together with a KV cache; each request
 samples with its own ``torch.Generator`` seeded from ``request.seed``, and
-constrained requests get an llguidance token mask before sampling.
+constrained requests get an llguidance token mask before sampling. When
+every prompt of a chunk starts with the same tokens (one edit type, one
+example set), that prefix is run once and its KV cache repeated over the
+batch; requests are ordered by their tokens so such prompts share a chunk.
 
 Models: a Hugging Face checkpoint folder, a hub id (downloaded only when the
 user wrote one, ``hf:org/name``), or a GGUF file that transformers dequantizes
@@ -202,8 +205,9 @@ class TransformersBackend(Backend):
         if not requests:
             return []
         prompts = checked_prompts("transformers", requests, self.prompt_tokens, self.n_ctx)
-        # Similar lengths share a chunk, so little compute goes to padding.
-        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
+        # Prompts that start alike share a chunk (their common prefix runs once);
+        # those are mostly of similar length, so little compute goes to padding.
+        order = sorted(range(len(requests)), key=lambda i: prompts[i])
         out: list[Completion | None] = [None] * len(requests)
         size = self.options.batch_size
         with self._lock, self._torch.inference_mode():
@@ -221,23 +225,36 @@ class TransformersBackend(Backend):
     ) -> list[Completion]:
         torch, dev = self._torch, self.device
         n = len(requests)
-        width = max(len(p) for p in prompts)
+        cache_name, keep_name = self._forward_names
+        shared = _shared_prefix(prompts) if n > 1 else 0
+        if shared < _MIN_SHARED:
+            shared = 0
+        width = max(len(p) for p in prompts) - shared
         ids = torch.full((n, width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((n, width), dtype=torch.long)
         for row, p in enumerate(prompts):
-            ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[row, width - len(p):] = 1
+            ids[row, width - len(p) + shared:] = torch.tensor(p[shared:], dtype=torch.long)
+            mask[row, width - len(p) + shared:] = 1
         ids, mask = ids.to(dev), mask.to(dev)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        positions = shared + (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = None
+        if shared:
+            # The common prefix once, at batch 1; its KV cache repeated for every row.
+            head = torch.tensor([prompts[0][:shared]], dtype=torch.long, device=dev)
+            extra = {keep_name: 1} if keep_name else {}
+            result = self.model(input_ids=head, use_cache=True, **extra)
+            cache = result["cache"] if "cache" in result else result["past_key_values"]
+            cache.batch_repeat_interleave(n)
+            mask = torch.cat([torch.ones((n, shared), dtype=mask.dtype, device=dev), mask], dim=1)
 
         states = [_Row(req, len(p), self, dev) for req, p in zip(requests, prompts, strict=True)]
+        for row, state in enumerate(states):
+            state.decoded = state.n_prompt - shared + (shared if row == 0 else 0)
         budget = max(
             min(r.max_tokens, self.n_ctx - len(p))
             for r, p in zip(requests, prompts, strict=True)
         )
-        cache = None
         for _step in range(budget):
-            cache_name, keep_name = self._forward_names
             extra = {cache_name: cache} if cache is not None else {}
             if keep_name:
                 extra[keep_name] = 1  # logits of the last position only
@@ -299,6 +316,7 @@ class _Row:
         self, request: LLMRequest, n_prompt: int, backend: TransformersBackend, device: Any
     ) -> None:
         self.request, self.n_prompt, self.b = request, n_prompt, backend
+        self.decoded = n_prompt  # prompt tokens run for this row (a shared prefix counts once)
         self.tokens: list[int] = []
         self.text = ""
         self.finish: str | None = None
@@ -342,6 +360,7 @@ class _Row:
             finish_reason=self.finish or "length",
             prompt_tokens=self.n_prompt,
             completion_tokens=len(self.tokens),
+            prompt_tokens_decoded=self.decoded,
         )
 
 
@@ -362,6 +381,20 @@ def _filtered_probs(torch: Any, logits: Any, requests: list[LLMRequest]) -> Any:
     values = values.masked_fill(drop, float("-inf"))
     filtered = torch.full_like(logits, float("-inf")).scatter(1, index, values)
     return filtered.softmax(dim=-1)
+
+
+#: A common prefix shorter than this is run with the rest of the prompts.
+_MIN_SHARED = 16
+
+
+def _shared_prefix(prompts: list[list[int]]) -> int:
+    """Tokens every prompt starts with, leaving each at least its last token to run."""
+    limit = min(len(p) for p in prompts) - 1
+    first = prompts[0]
+    n = 0
+    while n < limit and all(p[n] == first[n] for p in prompts):
+        n += 1
+    return n
 
 
 def _forward_names(model: Any) -> tuple[str, str | None]:

