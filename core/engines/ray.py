@@ -46,8 +46,8 @@ TASK_RETRIES = 3
 CONNECT_TIMEOUT_S = 5.0
 #: Seconds ``close`` waits for actors to close their caches and backends.
 CLOSE_TIMEOUT_S = 30.0
-_COUNTER_FIELDS = ("backend_calls", "requests", "cache_hits", "prompt_tokens",
-                   "completion_tokens", "backend_s")
+#: Every counter an actor sends back, read off the class so a new one is never dropped.
+_COUNTER_FIELDS = tuple(attrs.fields_dict(Counters))
 
 
 class RayEngineError(UserError):

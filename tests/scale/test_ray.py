@@ -64,6 +64,9 @@ def test_ray_records_match_a_local_run_and_resume_skips_finished_items(local_ray
     # only the 27 items of the second session reached the actors' backends
     assert second.summary.requests + second.summary.cache_hits == 27 - sum(
         1 for i in range(13, 40) if i % 7 == 3)
+    # every counter comes back from the actors (the fake decodes its whole prompt)
+    assert second.summary.prompt_tokens > 0
+    assert second.summary.prompt_tokens_decoded == second.summary.prompt_tokens
     # a third run has nothing to do
     third = run_recipe(fake_recipe(tmp_path, "ray", engine=RAY), tmp_path)
     assert third.summary.status == "already_finished"
