@@ -20,3 +20,25 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("INSTRUCTGEN_PROBE_CACHE", str(_session_probe_cache))
     monkeypatch.setenv("INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD", "1")
     monkeypatch.delenv("INSTRUCTGEN_DISABLE_PLUGINS", raising=False)
+
+
+@pytest.fixture(scope="module")
+def local_ray(tmp_path_factory: pytest.TempPathFactory):
+    """A local 2-CPU Ray instance per test module (starting one takes seconds).
+
+    Actors get their own cache folder and no entry-point plugins, like the tests'
+    own process. ``ray.init`` installs its own SIGTERM handler in this process;
+    it is put back afterwards, so later signal tests see the default.
+    """
+    import signal
+
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'instructgen[ray]')")
+    if ray.is_initialized():
+        ray.shutdown()
+    sigterm = signal.getsignal(signal.SIGTERM)
+    cache = tmp_path_factory.mktemp("ray-xdg-cache")
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {
+        "XDG_CACHE_HOME": str(cache), "INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD": "1"}})
+    yield ray
+    ray.shutdown()
+    signal.signal(signal.SIGTERM, sigterm)

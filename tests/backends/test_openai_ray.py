@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,18 +22,6 @@ def test_actor_recipe_splits_max_concurrency(total: int, actors: int, each: int)
                "engine": {"kind": "ray", "actors": actors}}
     assert _actor_recipe(mapping, 1.0, 0.0)["backend"]["max_concurrency"] == each
     assert mapping["backend"]["max_concurrency"] == total  # the driver's recipe is untouched
-
-
-@pytest.fixture(scope="module")
-def local_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'instructgen[ray]')")
-    if ray.is_initialized():
-        ray.shutdown()
-    cache = tmp_path_factory.mktemp("ray-xdg-cache")
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {
-        "XDG_CACHE_HOME": str(cache), "INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD": "1"}})
-    yield ray
-    ray.shutdown()
 
 
 @pytest.mark.slow

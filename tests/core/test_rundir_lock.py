@@ -183,19 +183,6 @@ def test_an_output_dir_without_write_permission_exits_2(tmp_path, monkeypatch):
         shutil.rmtree(base)
 
 
-@pytest.fixture(scope="module")
-def local_ray(tmp_path_factory):
-    """A local Ray instance for the module (starting one takes seconds)."""
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'instructgen[ray]')")
-    if ray.is_initialized():
-        ray.shutdown()
-    cache = tmp_path_factory.mktemp("ray-xdg-cache")
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {
-        "XDG_CACHE_HOME": str(cache), "INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD": "1"}})
-    yield ray
-    ray.shutdown()
-
-
 @pytest.mark.slow
 def test_with_the_ray_engine_the_driver_holds_the_lock_for_the_whole_run(local_ray, tmp_path):
     out = tmp_path / "out"

@@ -32,19 +32,6 @@ ACTOR_TITLE = "ray::GenerationActor"
 RAY = {"kind": "ray", "actors": 2, "items_per_task": 4}
 
 
-@pytest.fixture(scope="module")
-def local_ray(tmp_path_factory):
-    """One local Ray instance for the module (starting one takes seconds)."""
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'instructgen[ray]')")
-    if ray.is_initialized():
-        ray.shutdown()
-    cache = tmp_path_factory.mktemp("ray-xdg-cache")
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {
-        "XDG_CACHE_HOME": str(cache), "INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD": "1"}})
-    yield ray
-    ray.shutdown()
-
-
 def test_ray_records_match_a_local_run_and_resume_skips_finished_items(local_ray, tmp_path):
     local = run_recipe(fake_recipe(tmp_path, "local"), tmp_path)
     assert local.summary.accepted > 0 and local.rejections

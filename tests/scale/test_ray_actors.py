@@ -8,6 +8,7 @@ construction to a file, so the count is seen from outside the engine.
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 from scale_setup import fake_recipe, manifest, output_files
@@ -81,12 +82,14 @@ def counting_ray(tmp_path_factory):
     log = root / "constructions.log"
     if ray.is_initialized():
         ray.shutdown()
+    sigterm = signal.getsignal(signal.SIGTERM)  # ray.init replaces it; later tests need it
     cache = tmp_path_factory.mktemp("ray-xdg-cache")
     ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {
         "XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(root),
         "COUNTING_BACKEND_LOG": str(log)}})
     yield root, log
     ray.shutdown()
+    signal.signal(signal.SIGTERM, sigterm)
 
 
 @pytest.fixture
