@@ -67,7 +67,7 @@ def llama_server() -> Iterator[str]:
 
     reason = _missing("httpx", *SERVER_MODULES)
     if reason:
-        pytest.skip(f"{reason}: pip install 'instructgen[openai]' for llama-cpp-python's server")
+        pytest.skip(f"{reason}: pip install 'instructgen[test]' for llama-cpp-python's server")
     with llama_cpp_server(embedded_model_path(), n_ctx=N_CTX) as url:
         yield url
 
