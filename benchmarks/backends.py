@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from docblock import write_block
 
 from instructgen.backends import Backend
 from instructgen.backends.models import embedded_model_path
@@ -193,17 +194,6 @@ def load_table(loads: dict[str, dict[str, float]], rounds: int) -> str:
     return "\n".join(lines)
 
 
-def write_block(path: Path, start: str, end: str, text: str) -> None:
-    """Replace the text between two markers of a docs page."""
-    doc = path.read_text()
-    if start not in doc:
-        raise SystemExit(f"{path} has no {start} marker")
-    block = f"{start}\n{text}\n{end}"
-    path.write_text(re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, doc,
-                           flags=re.S))
-    print(f"wrote {path}")
-
-
 def table(results: dict[str, dict], batches: Sequence[int], header: str) -> str:
     lines = [header, "", "| backend | schema | " + " | ".join(f"batch {n}" for n in batches) + " |",
              "|---|---|" + "---|" * len(batches)]
@@ -300,11 +290,7 @@ def main() -> None:
     print()
     print(text)
     if args.write_docs:
-        doc = DOCS.read_text()
-        block = f"{START}\n{text}\n{END}"
-        doc = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, doc, flags=re.S)
-        DOCS.write_text(doc)
-        print(f"\nwrote {DOCS}")
+        write_block(DOCS, START, END, text)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from docblock import write_block
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- peer-benchmarks:begin -->", "<!-- peer-benchmarks:end -->"
@@ -225,16 +227,8 @@ def main() -> None:
     print()
     print(text)
     if args.write:
-        doc = DOC.read_text()
-        block = f"{BEGIN}\n{text}\n{END}"
-        if BEGIN in doc:
-            head, rest = doc.split(BEGIN, 1)
-            doc = head + block + rest.split(END, 1)[1]
-        else:
-            section = f"\n## Peers\n\n{block}\n\n## Backends\n"
-            doc = doc.replace("\n## Backends\n", section, 1)
-        DOC.write_text(doc)
-        print(f"wrote {DOC}")
+        write_block(DOC, BEGIN, END, text, insert=lambda doc, block: doc.replace(
+            "\n## Backends\n", f"\n## Peers\n\n{block}\n\n## Backends\n", 1))
 
 
 if __name__ == "__main__":

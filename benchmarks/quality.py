@@ -37,6 +37,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from docblock import write_block
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {"coco": ("coco", "examples/edits/coco_captions.json"),
            "llava": ("llava_cc3m", "examples/edits/llava_cc3m.json")}
@@ -222,15 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"results": results, "judge": judge}, indent=1))
     if args.write:
-        doc = ROOT / "docs" / "benchmarks.md"
-        body = doc.read_text()
-        block = f"{MARK_BEGIN}\n{text}\n{MARK_END}"
-        if MARK_BEGIN in body:
-            head, rest = body.split(MARK_BEGIN, 1)
-            body = head + block + rest.split(MARK_END, 1)[1]
-        else:
-            body = body.rstrip("\n") + "\n\n" + block + "\n"
-        doc.write_text(body)
+        write_block(ROOT / "docs" / "benchmarks.md", MARK_BEGIN, MARK_END, text,
+                    insert=lambda doc, block: doc.rstrip("\n") + "\n\n" + block + "\n")
     return 0
 
 

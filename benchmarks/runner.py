@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from docblock import write_block
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 MARK_BEGIN = "<!-- runner-benchmarks:begin -->"
@@ -135,15 +137,8 @@ def main() -> None:
     text = "\n\n".join(parts)
     print(text)
     if args.write:
-        doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-        block = f"{MARK_BEGIN}\n{text}\n{MARK_END}"
-        if MARK_BEGIN in doc:
-            head, _, rest = doc.partition(MARK_BEGIN)
-            _, _, tail = rest.partition(MARK_END)
-            doc = head + block + tail
-        else:
-            doc += "\n## Runner\n\n" + block + "\n"
-        DOC.write_text(doc)
+        write_block(DOC, MARK_BEGIN, MARK_END, text, insert=lambda doc, block: (
+            (doc or "# Benchmarks\n") + "\n## Runner\n\n" + block + "\n"))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from docblock import write_block
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "scaling.md"
 BENCH_DOC = ROOT / "docs" / "benchmarks.md"
@@ -136,10 +138,7 @@ def table(rows: list[dict[str, Any]], ray_init: float, n: int, batch_size: int,
 
 def write_doc(text: str, begin: str = MARK_BEGIN, end: str = MARK_END,
               doc_path: Path = DOC) -> None:
-    doc = doc_path.read_text()
-    head, _, rest = doc.partition(begin)
-    _, _, tail = rest.partition(end)
-    doc_path.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
+    write_block(doc_path, begin, end, text, insert=lambda doc, block: doc + block)
 
 
 def bench_windows(n: int, batch_size: int, max_tokens: int, rounds: int) -> dict[str, Any]:
