@@ -359,16 +359,24 @@ def visual_reference(rc: RuleContext) -> dict[str, Any] | None:
             "derived_from": _derived(rc.item)}
 
 
-def material_transfer(rc: RuleContext) -> dict[str, Any] | None:
-    """Give an object the material shown in an exemplar image (``visual_material_transfer``)."""
-    data = _from_record(rc.item, ("replace",))
+def _new_material(rc: RuleContext, from_types: tuple[str, ...],
+                  ) -> tuple[dict[str, Any], str, str, str] | None:
+    """(record data, object, material, output caption) for the two material rules."""
+    data = _from_record(rc.item, from_types)
     if data is None:
         return None
     obj = object_phrase(data["edited_object"])
     material = rc.rng.choice(rc.options.materials or TRANSFER_MATERIALS)
     output = with_material(data["input"], obj, material)
-    if output is None:
+    return None if output is None else (data, obj, material, output)
+
+
+def material_transfer(rc: RuleContext) -> dict[str, Any] | None:
+    """Give an object the material shown in an exemplar image (``visual_material_transfer``)."""
+    found = _new_material(rc, ("replace",))
+    if found is None:
         return None
+    data, obj, material, output = found
     ref = rc.options.reference_token
     edit = rc.rng.choice((f"Make the {obj} out of the material shown in {ref}.",
                           f"Apply the material in {ref} to the {obj}."))
@@ -379,14 +387,10 @@ def material_transfer(rc: RuleContext) -> dict[str, Any] | None:
 
 def material_change(rc: RuleContext) -> dict[str, Any] | None:
     """Change an object's material by name, from a category list (no reference image)."""
-    data = _from_record(rc.item, ("remove",))
-    if data is None:
+    found = _new_material(rc, ("remove",))
+    if found is None:
         return None
-    obj = object_phrase(data["edited_object"])
-    material = rc.rng.choice(rc.options.materials or TRANSFER_MATERIALS)
-    output = with_material(data["input"], obj, material)
-    if output is None:
-        return None
+    data, obj, material, output = found
     edit = rc.rng.choice((f"Change the material of the {obj} to {material}.",
                           f"Make the {obj} {material}."))
     return {"edit": edit, "input": data["input"], "output": output, "edited_object": obj,
