@@ -12,49 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
-
-RECIPE = """
-seed = 5
-batch_size = 4
-output_dir = "{out}"
-[cache]
-path = "{cache}"
-[source]
-name = "jsonl"
-path = "{items}"
-[generator]
-name = "prompt"
-template = "Write a caption about {{subject}}."
-max_tokens = 12
-[backend]
-name = "fake"
-delay = 0.05
-[sink]
-name = "jsonl"
-format = "flat"
-"""
+from rundir_helpers import files, setup
 
 
-def _setup(tmp_path: Path, name: str, n: int = 120) -> tuple[Path, Path]:
-    items = tmp_path / "items.jsonl"
-    if not items.exists():
-        with items.open("w") as f:
-            for i in range(n):
-                # every 7th item lacks the field: a rejection, so rejects.jsonl is exercised
-                row = {"other": i} if i % 7 == 3 else {"subject": f"lamp {i}", "n": i}
-                f.write(json.dumps(row) + "\n")
-    out = tmp_path / name
-    recipe = tmp_path / f"{name}.toml"
-    recipe.write_text(RECIPE.format(out=out, items=items, cache=tmp_path / f"{name}.sqlite"))
-    return recipe, out
+def _setup(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    # 120 items, every 7th rejected, a fake backend slow enough to be killed mid-run
+    return setup(tmp_path, name, n=120, delay=0.05)
 
 
 def _cmd(recipe: Path) -> list[str]:
     return [sys.executable, "-m", "instructgen", "-q", "run", str(recipe), "--no-progress"]
-
-
-def _files(out: Path) -> dict[str, bytes]:
-    return {n: (out / n).read_bytes() for n in ("records.jsonl", "rejects.jsonl", "output.jsonl")}
 
 
 @pytest.mark.reliability(
@@ -67,7 +34,7 @@ def _files(out: Path) -> dict[str, bytes]:
 def test_kill_9_at_random_points_then_resume_gives_identical_files(tmp_path):
     recipe, out = _setup(tmp_path, "clean")
     subprocess.run(_cmd(recipe), check=True, timeout=120)
-    expected = _files(out)
+    expected = files(out)
     assert expected["records.jsonl"].count(b"\n") == 120 - 17
     assert expected["rejects.jsonl"].count(b"\n") == 17
 
@@ -95,7 +62,7 @@ def test_kill_9_at_random_points_then_resume_gives_identical_files(tmp_path):
     else:
         subprocess.run(_cmd(recipe), check=True, timeout=120)
     assert kills >= 2, "the run finished before it could be killed; slow the fake backend"
-    assert _files(out) == expected
+    assert files(out) == expected
     done = subprocess.run(_cmd(recipe), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "nothing to do" in done.stderr
 
@@ -110,7 +77,7 @@ def test_kill_9_at_random_points_then_resume_gives_identical_files(tmp_path):
 def test_ctrl_c_saves_finished_work_and_the_rerun_completes(tmp_path):
     recipe, out = _setup(tmp_path, "clean")
     subprocess.run(_cmd(recipe), check=True, timeout=120)
-    expected = _files(out)
+    expected = files(out)
     recipe, out = _setup(tmp_path, "interrupted")
     # The fake backend holds its 6th batch until SIGINT and says so on stdout: the
     # signal always lands mid-run, whatever the machine's speed (no timing race).
@@ -130,4 +97,4 @@ def test_ctrl_c_saves_finished_work_and_the_rerun_completes(tmp_path):
     assert 0 < state["committed_items"] < 120
     assert (out / "records.jsonl").read_bytes().count(b"\n") <= state["committed_items"]
     subprocess.run(_cmd(recipe), check=True, timeout=120)
-    assert _files(out) == expected
+    assert files(out) == expected
