@@ -51,11 +51,35 @@ class _Provider:
     version: str
 
 
+@attrs.frozen
+class RegistrySpec:
+    """How a registry was built, so a worker process can build the same one.
+
+    Replicas and Ray actors receive this instead of calling :func:`make_registry`
+    with defaults, so plugins handed in through ``plugins=[...]`` and the block
+    list reach them too. ``plugins`` must pickle (modules and module-level
+    classes do); the block list travels resolved to registration names.
+    """
+
+    plugins: tuple[object, ...] = ()
+    autoload: bool = True
+    builtins: bool = True
+    block: tuple[str, ...] = ()
+
+    def build(self) -> PluginRegistry:
+        """A fresh registry equal to the one this spec came from."""
+        return make_registry(self.plugins, autoload=self.autoload, builtins=self.builtins,
+                             block=self.block, _env_block=False)
+
+
 class PluginRegistry:
     """Typed, loud accessors in front of a pluggy ``PluginManager``."""
 
-    def __init__(self, pm: pluggy.PluginManager, providers: Mapping[str, _Provider]) -> None:
+    def __init__(self, pm: pluggy.PluginManager, providers: Mapping[str, _Provider],
+                 spec: RegistrySpec | None = None) -> None:
         self.pm = pm
+        #: What a worker needs to rebuild this registry (see :class:`RegistrySpec`).
+        self.spec = spec if spec is not None else RegistrySpec()
         self._providers = dict(providers)
         self._specs: dict[str, dict[str, PluginSpec]] = {}
         self._models: dict[str, ModelSpec] | None = None
@@ -157,6 +181,7 @@ def make_registry(
     autoload: bool | None = None,
     builtins: bool = True,
     block: Iterable[str] = (),
+    _env_block: bool = True,
 ) -> PluginRegistry:
     """Build a fresh plugin registry.
 
@@ -179,7 +204,8 @@ def make_registry(
                     if autoload else [])
     plugins = list(plugins)
     names = [ep.name for ep in entry_points] + [_embedded_name(o, i) for i, o in enumerate(plugins)]
-    for name in resolve_block_list(block, BUILTIN_PLUGINS, names):
+    blocked = resolve_block_list(block, BUILTIN_PLUGINS, names, from_env=_env_block)
+    for name in blocked:
         pm.set_blocked(name)
     providers: dict[str, _Provider] = {}
 
@@ -201,7 +227,8 @@ def make_registry(
         providers[name] = _Provider("embedded", "")
 
     pm.check_pending()
-    return PluginRegistry(pm, providers)
+    spec = RegistrySpec(tuple(plugins), autoload, builtins, tuple(blocked))
+    return PluginRegistry(pm, providers, spec)
 
 
 def _embedded_name(obj: object, index: int) -> str:
@@ -209,7 +236,11 @@ def _embedded_name(obj: object, index: int) -> str:
 
 
 def resolve_block_list(
-    block: Iterable[str], builtin_modules: Iterable[str], entry_point_names: Iterable[str]
+    block: Iterable[str],
+    builtin_modules: Iterable[str],
+    entry_point_names: Iterable[str],
+    *,
+    from_env: bool = True,
 ) -> list[str]:
     """Registration names for the user's block list plus ``INSTRUCTGEN_DISABLE_PLUGINS``.
 
@@ -217,8 +248,8 @@ def resolve_block_list(
     neither a builtin nor an installed entry point raises :class:`PluginError` with a
     did-you-mean, because blocking a misspelt name would leave the plugin running.
     """
-    from_env = [n.strip() for n in os.environ.get(DISABLE_PLUGINS_ENV, "").split(",")]
-    wanted = [n for n in [*block, *from_env] if n]
+    env = os.environ.get(DISABLE_PLUGINS_ENV, "") if from_env else ""
+    wanted = list(dict.fromkeys(n for n in [*block, *(n.strip() for n in env.split(","))] if n))
     if not wanted:
         return []
     short = {m.rsplit(".", 1)[-1]: m for m in builtin_modules}
