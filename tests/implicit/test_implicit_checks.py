@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from instructgen.errors import Reject
-from instructgen.plugins.implicit import (
+from instructgen.plugins.implicit.checks import (
     QuadrupleRules,
     check_quadruple,
     instruction_style,

@@ -9,13 +9,12 @@ import pytest
 
 from instructgen.backends.fake import FakeBackend
 from instructgen.plugins.edits.contract import COMMON_KEYS
-from instructgen.plugins.implicit import (
-    ImplicitSeedsOptions,
-    ImplicitSeedsSource,
+from instructgen.plugins.implicit.checks import (
     QuadrupleRules,
     check_quadruple,
     instruction_style,
 )
+from instructgen.plugins.implicit.seeds import ImplicitSeedsOptions, ImplicitSeedsSource
 from instructgen.testing import run_recipe
 
 # The reference's define_samples.json shape (misspelled keys), with its instruction styles:

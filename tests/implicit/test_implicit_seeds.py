@@ -8,12 +8,8 @@ from pathlib import Path
 import pytest
 
 from instructgen.errors import UserError
-from instructgen.plugins.implicit import (
-    ImplicitSeedsOptions,
-    ImplicitSeedsSource,
-    QuadrupleRules,
-    check_quadruple,
-)
+from instructgen.plugins.implicit.checks import QuadrupleRules, check_quadruple
+from instructgen.plugins.implicit.seeds import ImplicitSeedsOptions, ImplicitSeedsSource
 
 REPO = Path(__file__).resolve().parents[2]
 

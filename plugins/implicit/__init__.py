@@ -1,0 +1,69 @@
+"""Implicit (EditWorld-style) instructions: seed examples in, checked quadruples out.
+
+A quadruple is *(original caption; implicit instruction; target caption;
+keywords)*, such as ("a glass of milk on a table"; "What happens if the cat
+knocks it over?"; "spilled milk and broken glass on the floor"; [glass, milk,
+floor]). Plugins:
+
+- source ``implicit_seeds`` (:mod:`.seeds`): hand-written examples, as the real
+  ``{"sampleN": {...}}`` file (misspelled keys accepted), a JSON list or JSONL;
+- generator ``implicit`` (:mod:`.generator`): one conversation per seed, a first
+  turn and ``continue_turns`` more, every answer an array of quadruples checked by
+  :mod:`.checks`, in the words of :mod:`.prompts`;
+- post-processor ``implicit_dedup`` (:mod:`.dedup`): near-duplicates across seeds;
+- sink ``anyedit_implicit`` (:mod:`.sink`): the keys AnyEdit's implicit stage reads.
+
+This module holds the hook implementations only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from instructgen.manager import hookimpl
+from instructgen.plugin import GeneratorPlugin, PostProcessorPlugin, SinkPlugin, SourcePlugin
+
+from .dedup import ImplicitDedup, ImplicitDedupOptions
+from .generator import ImplicitGenerator, ImplicitOptions
+from .seeds import ImplicitSeedsOptions, ImplicitSeedsSource
+from .sink import AnyEditImplicitOptions, AnyEditImplicitSink
+
+
+@hookimpl
+def instructgen_sources() -> Iterator[SourcePlugin]:
+    yield SourcePlugin(
+        name="implicit_seeds",
+        description="Hand-written implicit-edit examples (EditWorld sample file, JSON or JSONL).",
+        options=ImplicitSeedsOptions,
+        factory=ImplicitSeedsSource,
+    )
+
+
+@hookimpl
+def instructgen_generators() -> Iterator[GeneratorPlugin]:
+    yield GeneratorPlugin(
+        name="implicit",
+        description="EditWorld-style implicit quadruples over a multi-turn conversation per seed.",
+        options=ImplicitOptions,
+        factory=ImplicitGenerator,
+    )
+
+
+@hookimpl
+def instructgen_postprocessors() -> Iterator[PostProcessorPlugin]:
+    yield PostProcessorPlugin(
+        name="implicit_dedup",
+        description="Drop implicit quadruples that repeat an earlier one across seeds.",
+        options=ImplicitDedupOptions,
+        factory=ImplicitDedup,
+    )
+
+
+@hookimpl
+def instructgen_sinks() -> Iterator[SinkPlugin]:
+    yield SinkPlugin(
+        name="anyedit_implicit",
+        description="Implicit quadruples with the keys AnyEdit's implicit stage reads.",
+        options=AnyEditImplicitOptions,
+        factory=AnyEditImplicitSink,
+    )

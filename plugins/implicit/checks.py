@@ -1,0 +1,151 @@
+"""The content checks of one quadruple: fields, lengths, keywords, and the implicit rule."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+
+from instructgen.errors import Reject
+from instructgen.text import dedup_key, mentions, normalize, word_count, words
+
+from . import prompts
+
+_KEYWORD_SPLIT = re.compile(r"\s*(?:[,;/|\n]|\band\b|&)\s*", re.IGNORECASE)
+_ARTICLES = {"a", "an", "the", "some"}
+
+#: Words that open a question.
+QUESTION_OPENERS = frozenset({
+    "what", "how", "why", "where", "when", "which", "who", "whose", "will", "would",
+    "could", "can", "does", "do", "did", "is", "are", "was", "were", "should", "might",
+})
+#: Words that, anywhere in the instruction, state a cause or a condition.
+CAUSE_WORDS = frozenset({
+    "if", "when", "after", "once", "because", "since", "until", "suppose", "imagine",
+    "following",
+})
+#: Verbs that say something happens: "A car accident occurs." (a reference seed) is an
+#: implicit instruction, where "The glass lies in a puddle." only describes a state.
+EVENT_VERBS = frozenset({
+    "occurs", "occur", "happens", "happen", "falls", "fall", "breaks", "break", "collapses",
+    "explodes", "erupts", "bursts", "crashes", "strikes", "hits", "melts", "freezes",
+    "spills", "catches", "floods", "tips", "drops", "shatters", "topples", "ignites",
+    "capsizes", "arrives", "starts", "begins", "passes", "reaches", "blows", "grows",
+})
+#: Imperative edit verbs: an instruction opening with one says what to change, explicitly.
+EDIT_VERBS = frozenset({
+    "make", "change", "turn", "replace", "add", "remove", "put", "paint", "color", "colour",
+    "convert", "transform", "swap", "edit", "give", "let", "draw", "insert", "delete",
+    "erase", "move", "place", "alter", "modify", "render", "show", "depict", "apply",
+})
+
+
+def split_keywords(value: str | Sequence[str]) -> list[str]:
+    """Keywords as a list: split on commas, semicolons, slashes and "and".
+
+    Leading articles are dropped; a singular/plural repeat is dropped too.
+    """
+    parts = _KEYWORD_SPLIT.split(value) if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for part in parts:
+        ws = [w.lower() for w in words(normalize(part))]
+        while ws and ws[0] in _ARTICLES:
+            ws = ws[1:]
+        keyword = " ".join(ws)
+        if keyword and not any(_same_keyword(keyword, k) for k in out):
+            out.append(keyword)
+    return out
+
+
+def _same_keyword(a: str, b: str) -> bool:
+    """"shoe" and "shoes" are one keyword; "ice" and "ice cream" are two."""
+    return len(a.split()) == len(b.split()) and mentions(b, a)
+
+
+def instruction_style(
+    text: str,
+) -> Literal["question", "cause", "event", "explicit", "statement"]:
+    """Classify an instruction; ``question``, ``cause`` and ``event`` count as implicit.
+
+    The rule: "Let ...?" is a ``question`` (a what-if, as in the reference's
+    seeds); an instruction opening with an edit verb is ``explicit``; else one
+    ending in "?" or opening with a question word is a ``question``; else one
+    holding a cause word (if, when, after, once, because, since, until, suppose,
+    imagine, following) is a ``cause``; else one with an event verb ("a car
+    accident occurs", "the vase falls") is an ``event``; anything else is a
+    ``statement``.
+    """
+    ws = [w.lower() for w in words(text)]
+    if not ws:
+        return "statement"
+    if ws[0] == "let" and text.rstrip().endswith("?"):
+        return "question"  # "Let the bullet reach the apple?": a what-if, as in the seeds
+    if ws[0] in EDIT_VERBS:
+        return "explicit"
+    if text.rstrip().endswith("?") or ws[0] in QUESTION_OPENERS:
+        return "question"
+    if CAUSE_WORDS.intersection(ws):
+        return "cause"
+    if EVENT_VERBS.intersection(ws):
+        return "event"
+    return "statement"
+
+
+@attrs.frozen
+class QuadrupleRules:
+    """The content checks of one quadruple; see :func:`check_quadruple`."""
+
+    max_words: int = 20
+    max_instruction_words: int = 25
+    max_keywords: int = 5
+    keyword_max_words: int = 2
+    allow_statements: bool = False
+
+
+def check_quadruple(raw: Mapping[str, Any], rules: QuadrupleRules) -> dict[str, Any]:
+    """A clean quadruple, or :class:`Reject` with the first rule it breaks."""
+    quad: dict[str, Any] = {}
+    for name in ("original_caption", "instruction", "target_caption"):
+        value = raw.get(name)
+        quad[name] = normalize(value) if isinstance(value, str) else ""
+        if not quad[name]:
+            raise Reject("empty_field", f"{name} is empty")
+    keywords = raw.get("keywords", "")
+    if isinstance(keywords, list):
+        keywords = [k for k in keywords if isinstance(k, str)]
+    quad["keywords"] = split_keywords(keywords) if isinstance(keywords, (str, list)) else []
+    if not quad["keywords"]:
+        raise Reject("empty_field", "keywords is empty")
+    caps = {"original_caption": rules.max_words, "target_caption": rules.max_words,
+            "instruction": rules.max_instruction_words, "keywords": 3 * rules.max_keywords}
+    for name, limit in caps.items():
+        value = raw.get(name)
+        if isinstance(value, str) and len(value) >= prompts.char_limit(limit):
+            raise Reject("truncated", f"{name} was cut at the schema's length cap")
+    for name in ("original_caption", "target_caption"):
+        n = word_count(quad[name])
+        if n > rules.max_words:
+            raise Reject("too_long", f"{name} has {n} words (max_words {rules.max_words})")
+    n = word_count(quad["instruction"])
+    if n > rules.max_instruction_words:
+        raise Reject("too_long", f"instruction has {n} words "
+                                 f"(max_instruction_words {rules.max_instruction_words})")
+    if dedup_key(quad["target_caption"]) == dedup_key(quad["original_caption"]):
+        raise Reject("target_same_as_original", "target_caption repeats original_caption")
+    long = [k for k in quad["keywords"] if len(k.split()) > rules.keyword_max_words]
+    if long:
+        raise Reject("bad_keywords", f"not single words or short nouns: {long!r} "
+                                     f"(keyword_max_words {rules.keyword_max_words})")
+    if len(quad["keywords"]) > rules.max_keywords:
+        raise Reject("bad_keywords", f"{len(quad['keywords'])} keywords "
+                                     f"(max_keywords {rules.max_keywords})")
+    style = instruction_style(quad["instruction"])
+    if style == "explicit":
+        raise Reject("explicit_instruction", "instruction opens with an edit verb: "
+                                             f"{quad['instruction']!r}")
+    if style == "statement" and not rules.allow_statements:
+        raise Reject("not_implicit", "instruction is neither a question nor a cause: "
+                                     f"{quad['instruction']!r}")
+    return quad
