@@ -9,6 +9,11 @@ Like ``llm.Model``, a backend is a small class with one required method::
         @property
         def identity(self):
             return BackendIdentity(name="mine", model="m.gguf")
+
+:class:`Backend` declares exactly what the run machinery reads off a backend
+(``generate``, ``identity``, ``concurrency``, ``close``). A capability that only
+some backends have and only one caller uses is a separate protocol:
+:class:`FirstTokenScorer` (the edit judge's ``score`` mode).
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ import hashlib
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Protocol, runtime_checkable
 
 from instructgen.errors import ContextOverflowError
 from instructgen.records import BackendIdentity, Completion, LLMRequest
@@ -29,26 +34,61 @@ from instructgen.schema import parse_json
 class Backend(ABC):
     """Turns a batch of requests into completions, in the same order."""
 
-    #: True when the same request with the same seed gives the same answer.
-    deterministic: ClassVar[bool] = True
+    #: How many ``generate`` calls the scheduler may keep in flight at once, each
+    #: from its own thread. 1 (the default) means calls come one after another, so
+    #: a backend that is not thread-safe needs nothing. A backend that gains from
+    #: parallel calls raises it: the openai backend to its ``max_concurrency``, the
+    #: replica pool to its number of replicas. The runner also sizes its in-flight
+    #: window from it (``2 x batch_size x concurrency``).
+    concurrency: int = 1
 
     @abstractmethod
     def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
-        """Answer every request; ``len(result) == len(requests)``, same order."""
+        """Answer every request; ``len(result) == len(requests)``, same order.
+
+        The scheduler sends each batch here; retries of invalid answers come back
+        as new requests with new seeds.
+        """
 
     @property
     @abstractmethod
     def identity(self) -> BackendIdentity:
-        """Name, model, weights hash and output-changing settings."""
+        """Name, model, weights hash and output-changing settings.
+
+        The runner keys the call cache and the run manifest on it, and refuses to
+        resume a run whose identity changed; a Ray actor checks it against the
+        driver's, so every settings field that changes answers must be in it.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional
-        """Free the model; called once at the end of a run."""
+        """Free the model; called once, by whoever built the backend, at the end of a run."""
 
     def __enter__(self) -> Backend:
+        """For library users and benchmarks: ``with Backend(...) as b`` closes ``b``."""
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@runtime_checkable
+class FirstTokenScorer(Protocol):
+    """A backend that can give the probability of an answer's first token.
+
+    Not part of :class:`Backend`: only the llamacpp backend can do it, and only
+    the edit judge's ``score`` mode asks (``isinstance(backend, FirstTokenScorer)``
+    is how to check).
+    """
+
+    def first_token_logprobs(
+        self, request: LLMRequest, choices: Mapping[str, Sequence[str]]
+    ) -> dict[str, float]:
+        """Log-probability of each label in ``choices`` as the first answer token.
+
+        ``choices`` maps a label to the texts that spell it; the result is
+        normalised over the labels.
+        """
+        ...
 
 
 def checked_prompts(

@@ -78,11 +78,10 @@ class _LoopThread:
 class OpenAIBackend(Backend):
     """Generation through an OpenAI-compatible chat-completions server."""
 
-    #: Servers that batch requests together need not give the same answer twice.
-    deterministic = False
-
     def __init__(self, options: OpenAIOptions | None = None, *, log: Any = None) -> None:
         self.options = options = options or OpenAIOptions()
+        #: Batches the scheduler may keep in flight: enough to fill every request slot.
+        self.concurrency = options.max_concurrency
         try:
             import httpx
         except ImportError:
@@ -110,11 +109,6 @@ class OpenAIBackend(Backend):
     @property
     def identity(self) -> BackendIdentity:
         return self._identity
-
-    @property
-    def concurrency(self) -> int:
-        """Batches the scheduler may keep in flight: enough to fill every request slot."""
-        return self.options.max_concurrency
 
     def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
         if not requests:
