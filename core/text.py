@@ -1,4 +1,4 @@
-"""Text checks shared by generators and post-processors.
+"""Text checks and caption cleanup shared by generators and post-processors.
 
 Every match is on word boundaries: "red" does not match "covered", and
 "cat" matches "cats" only through the plural rule, never as a substring.
@@ -76,6 +76,28 @@ def contains_any_word(text: str, vocabulary: Iterable[str]) -> list[str]:
 def dedup_key(text: str) -> str:
     """Case-, punctuation- and whitespace-insensitive key for exact duplicates."""
     return " ".join(w.lower() for w in words(normalize(text)))
+
+
+_QUOTES = "\"'`“”‘’«»"
+_LIST_MARKER = re.compile(r"^(?:[-*•·]+|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)](?=\s))\s*")
+_PREFIX = re.compile(r"^(?:caption|answer|sentence|output|description)\s*[:：-]\s*", re.I)
+_WORD_NOTE = re.compile(
+    r"\s*[-–—(\[]*\s*\(?\s*\d+\s*words?\s*(?:long)?\s*[)\]]?\s*[.!]?\s*$", re.I
+)
+
+
+def clean_caption(text: str) -> str:
+    """Strip what models wrap around a caption: list markers, labels, quotes, word-count notes."""
+    out = normalize(text)
+    for _ in range(3):  # the wrappers nest in any order: '1. "A cat." (3 words)'
+        before = out
+        out = _LIST_MARKER.sub("", out)
+        out = _PREFIX.sub("", out)
+        out = _WORD_NOTE.sub("", out)
+        out = out.strip().strip(_QUOTES).strip()
+        if out == before:
+            break
+    return normalize(out)
 
 
 #: Stems per text used as lookup keys: its bottom-k sketch under one fixed hash.

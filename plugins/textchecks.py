@@ -8,7 +8,6 @@ that names the numbers or words involved.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -18,28 +17,7 @@ from instructgen.errors import Reject
 from instructgen.manager import hookimpl
 from instructgen.plugin import PostProcessor, PostProcessorPlugin
 from instructgen.records import OutputRecord
-from instructgen.text import NearDuplicateIndex, mentions, normalize, word_count
-
-_QUOTES = "\"'`“”‘’«»"
-_LIST_MARKER = re.compile(r"^(?:[-*•·]+|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)](?=\s))\s*")
-_PREFIX = re.compile(r"^(?:caption|answer|sentence|output|description)\s*[:：-]\s*", re.I)
-_WORD_NOTE = re.compile(
-    r"\s*[-–—(\[]*\s*\(?\s*\d+\s*words?\s*(?:long)?\s*[)\]]?\s*[.!]?\s*$", re.I
-)
-
-
-def clean_caption(text: str) -> str:
-    """Strip what models wrap around a caption: list markers, labels, quotes, word-count notes."""
-    out = normalize(text)
-    for _ in range(3):  # the wrappers nest in any order: '1. "A cat." (3 words)'
-        before = out
-        out = _LIST_MARKER.sub("", out)
-        out = _PREFIX.sub("", out)
-        out = _WORD_NOTE.sub("", out)
-        out = out.strip().strip(_QUOTES).strip()
-        if out == before:
-            break
-    return normalize(out)
+from instructgen.text import NearDuplicateIndex, clean_caption, mentions, word_count
 
 
 def _text(record: OutputRecord, field: str) -> str:

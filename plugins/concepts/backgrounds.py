@@ -16,9 +16,8 @@ import attrs
 from instructgen.context import ItemContext
 from instructgen.errors import InvalidOutput, Reject
 from instructgen.plugin import Generator
-from instructgen.plugins.textchecks import clean_caption
 from instructgen.records import Completion, LLMRequest, SourceItem
-from instructgen.text import NearDuplicateIndex, mentions, word_count
+from instructgen.text import NearDuplicateIndex, clean_caption, mentions, word_count
 
 from .captions import concept_of
 from .phrases import indefinite, lemma_key, strip_article

@@ -16,9 +16,8 @@ import attrs
 from instructgen.context import ItemContext
 from instructgen.errors import InvalidOutput, Reject
 from instructgen.plugin import Generator
-from instructgen.plugins.textchecks import clean_caption
 from instructgen.records import Completion, LLMRequest, SourceItem
-from instructgen.text import contains_any_word, mentions, word_count, words
+from instructgen.text import clean_caption, contains_any_word, mentions, word_count, words
 
 from .phrases import strip_article
 from .prompts import background_caption_prompt, caption_schema, concept_caption_prompt

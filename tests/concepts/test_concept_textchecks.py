@@ -14,9 +14,9 @@ from instructgen.plugins.textchecks import (
     DedupOptions,
     WordLimit,
     WordLimitOptions,
-    clean_caption,
 )
 from instructgen.records import OutputRecord
+from instructgen.text import clean_caption
 
 
 def rec(**data) -> OutputRecord:
