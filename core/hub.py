@@ -70,8 +70,8 @@ def hub_module() -> Any:
 
 def stage_run(run_dir: Path, stage: Path, *, charts: bool = True) -> list[str]:
     """Write what a push uploads into ``stage``; returns the paths, relative to it."""
-    from instructgen.plugins.io import write_table
     from instructgen.report import CARD_FILE, write_card, write_report
+    from instructgen.tables import write_table
 
     (stage / DATA_FILE).parent.mkdir(parents=True)
     write_table(stage / DATA_FILE, lambda: iter_records(run_dir), "parquet")

@@ -1,13 +1,18 @@
-"""Reading JSON Lines files: one object per line, errors that name file and line."""
+"""Reading JSON Lines files: one object per line, errors that name file and line.
+
+:class:`BadRows` is the ``on_bad_row`` policy every streaming source shares
+(JSONL, CSV, Parquet), handed to :func:`iter_objects` as its ``on_bad`` callback.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import UserError
+from .logs import quiet_logger
 
 #: Called with ``(line number, problem)`` for a bad line that is to be skipped.
 BadLineHandler = Callable[[int, str], None]
@@ -42,3 +47,44 @@ def iter_objects(path: Path, on_bad: BadLineHandler | None = None,
                 on_bad(lineno, problem)
                 continue
             yield lineno, obj
+
+
+OnBadRow = Literal["stop", "skip"]
+
+
+class BadRows:
+    """The ``on_bad_row`` policy of a streaming source: stop, or count, log and skip.
+
+    Large scraped dumps have a few broken lines; ``skip`` lets a run get past
+    them without hiding them: each is logged with its line and the total goes
+    to the manifest's ``source_stats`` as ``bad_rows_skipped``.
+    """
+
+    def __init__(self, policy: OnBadRow, path: Path, log: Any = None,
+                 error: type[UserError] = UserError) -> None:
+        self.policy, self.path, self.error = policy, path, error
+        self.log = log
+        self.skipped = 0
+
+    def reset(self) -> None:
+        """Start a new pass over the file (each pass counts from zero)."""
+        self.skipped = 0
+
+    def __call__(self, where: str | int, problem: str) -> None:
+        """Handle one bad row at ``where`` (a line number or ``row N``)."""
+        if self.policy == "stop":
+            at = f"{self.path}:{where}" if isinstance(where, int) else f"{self.path}: {where}"
+            raise self.error(f"{at}: {problem} (set source.on_bad_row = \"skip\" to skip "
+                             f"bad rows)")
+        self.skip(where, problem)
+
+    def skip(self, where: str | int, problem: str) -> None:
+        """Count and log one skipped row."""
+        self.skipped += 1
+        if self.log is None:
+            self.log = quiet_logger()
+        self.log.warning("bad_row_skipped", file=str(self.path), at=str(where),
+                         problem=problem)
+
+    def stats(self) -> Mapping[str, int]:
+        return {"bad_rows_skipped": self.skipped} if self.policy == "skip" else {}

@@ -24,7 +24,7 @@ def test_wheel_contains_core_plugins_and_backends(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for required in ("instructgen/__init__.py", "instructgen/runner.py",
                      "instructgen/cli/__init__.py", "instructgen/plugins/__init__.py",
-                     "instructgen/plugins/io.py", "instructgen/backends/__init__.py",
+                     "instructgen/plugins/io/__init__.py", "instructgen/backends/__init__.py",
                      "instructgen/backends/fake.py"):
         assert required in names, required
     # every folder of the source tree that holds Python made it into the wheel

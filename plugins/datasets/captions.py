@@ -19,8 +19,8 @@ from typing import Any, Literal
 import attrs
 
 from instructgen.context import RunInfo
+from instructgen.jsonl import BadRows
 from instructgen.plugin import Source
-from instructgen.plugins.io import BadRows
 from instructgen.records import SourceItem
 
 from .shape import (

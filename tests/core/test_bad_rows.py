@@ -10,7 +10,7 @@ from instructgen.cli import main
 from instructgen.errors import UserError
 from instructgen.plugins.datasets.captions import CaptionsOptions, CaptionsSource
 from instructgen.plugins.datasets.shape import DatasetError
-from instructgen.plugins.io import JsonlSource, JsonlSourceOptions
+from instructgen.plugins.io.jsonl import JsonlSource, JsonlSourceOptions
 
 GOOD = '{"caption": "a red cup", "key": "k1"}\n'
 DUMP = (GOOD

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from instructgen.api import plan
-from instructgen.plugins.io import CsvSink, CsvSinkOptions
+from instructgen.plugins.io.csv_sink import CsvSink, CsvSinkOptions
 from instructgen.records import OutputRecord
 from instructgen.runner import Runner
 from instructgen.testing import run_recipe

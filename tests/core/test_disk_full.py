@@ -181,7 +181,7 @@ def test_the_manifest_failing_too_still_reports_the_first_failure(tmp_path, monk
 def test_a_full_disk_in_the_sinks_last_step_is_finished_by_the_rerun(
         tmp_path, monkeypatch, capsys):
     pytest.importorskip("pyarrow", reason="the parquet sink needs pyarrow")
-    from instructgen.plugins import io as io_plugins
+    from instructgen.plugins.io import arrow as io_plugins
 
     recipe, out = setup(tmp_path, "parquet", n=N)
     recipe.write_text(recipe.read_text().replace('name = "jsonl"\nformat = "flat"',

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from instructgen.errors import UserError
-from instructgen.plugins.io import JsonlSource, JsonlSourceOptions
+from instructgen.plugins.io.jsonl import JsonlSource, JsonlSourceOptions
 from instructgen.testing import run_recipe
 
 
@@ -85,7 +85,7 @@ def _mixed_records():
 
 def test_table_schema_is_taken_over_every_row_not_the_first_group(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed")
-    from instructgen.plugins.io import write_table
+    from instructgen.tables import write_table
 
     records = _mixed_records()
     assert write_table(tmp_path / "t.parquet", lambda: iter(records), "parquet",
@@ -103,7 +103,7 @@ def test_hf_dataset_sink_pickles_nothing_and_keeps_types(tmp_path):
         pytest.skip("the datasets extra is not installed")
     import pickle
 
-    from instructgen.plugins.io import HfDatasetSink, HfDatasetSinkOptions
+    from instructgen.plugins.io.arrow import HfDatasetSink, HfDatasetSinkOptions
 
     class Unpicklable:
         def __reduce__(self):

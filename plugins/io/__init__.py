@@ -1,0 +1,84 @@
+"""Generic file input and output, by format.
+
+- source ``jsonl`` and sink ``jsonl`` (:mod:`.jsonl`);
+- sink ``csv`` (:mod:`.csv_sink`): AnyEdit's caption columns or flat rows;
+- sinks ``parquet`` and ``hf_dataset`` (:mod:`.arrow`), written when the run finishes;
+- sink ``hub`` (:mod:`.hub`), pushed by :func:`instructgen_run_end` below.
+
+This module holds the hook implementations only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from instructgen.manager import hookimpl
+from instructgen.plugin import SinkPlugin, SourcePlugin
+
+from .arrow import HfDatasetSink, HfDatasetSinkOptions, ParquetSink, ParquetSinkOptions
+from .csv_sink import CsvSink, CsvSinkOptions
+from .hub import HubSink, HubSinkOptions
+from .jsonl import JsonlSink, JsonlSinkOptions, JsonlSource, JsonlSourceOptions
+
+
+@hookimpl
+def instructgen_run_end(manifest: Any, summary: Any) -> None:
+    """Push a finished run whose recipe names the ``hub`` sink."""
+    sink = (manifest.recipe or {}).get("sink") or {}
+    if (sink.get("name") != "hub" or summary.status != "finished"
+            or summary.run_dir is None):  # preview writes nothing and pushes nothing
+        return
+    from instructgen.hub import PushError, push_run
+
+    try:
+        result = push_run(summary.run_dir, sink["repo_id"], private=bool(sink.get("private")),
+                          charts=bool(sink.get("charts", True)))
+    except PushError as exc:
+        raise PushError(f"{exc} (the run is complete; retry with: instructgen push "
+                        f"{summary.run_dir} {sink['repo_id']})") from None
+    summary.message = f"pushed to {result.repo_url}"
+
+
+@hookimpl
+def instructgen_sources() -> Iterator[SourcePlugin]:
+    yield SourcePlugin(
+        name="jsonl",
+        description="Rows of a JSONL file, streamed.",
+        options=JsonlSourceOptions,
+        factory=JsonlSource,
+    )
+
+
+@hookimpl
+def instructgen_sinks() -> Iterator[SinkPlugin]:
+    yield SinkPlugin(
+        name="jsonl",
+        description="One JSON object per accepted record, appended crash-safely.",
+        options=JsonlSinkOptions,
+        factory=JsonlSink,
+    )
+    yield SinkPlugin(
+        name="csv",
+        description="CSV rows (AnyEdit's caption columns or flat), appended crash-safely.",
+        options=CsvSinkOptions,
+        factory=CsvSink,
+    )
+    yield SinkPlugin(
+        name="parquet",
+        description="Parquet file of the accepted records, written when the run finishes.",
+        options=ParquetSinkOptions,
+        factory=ParquetSink,
+    )
+    yield SinkPlugin(
+        name="hub",
+        description="Publish the finished run to the Hugging Face Hub: Parquet, card, charts.",
+        options=HubSinkOptions,
+        factory=HubSink,
+    )
+    yield SinkPlugin(
+        name="hf_dataset",
+        description="Hugging Face datasets folder (save_to_disk), written when the run finishes.",
+        options=HfDatasetSinkOptions,
+        factory=HfDatasetSink,
+    )
