@@ -12,14 +12,10 @@ from edit_fakes import FAKE, jsonl_source
 
 from instructgen.backends.fake import FakeBackend
 from instructgen.errors import RecipeError
-from instructgen.plugins.edits.rules import (
-    RULES,
-    RuleContext,
-    RulesOptions,
-    counting,
-    singular,
-    with_material,
-)
+from instructgen.plugins.edits.rule_helpers import singular
+from instructgen.plugins.edits.rules import RULES, RuleContext, RulesOptions
+from instructgen.plugins.edits.rules_records import with_material
+from instructgen.plugins.edits.rules_scenes import counting
 from instructgen.records import SourceItem
 from instructgen.text import mentions
 
