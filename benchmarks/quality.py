@@ -72,7 +72,8 @@ def captions(limit: int, work: Path) -> Path:
     the captions are those a recipe on these files would see.
     """
     from instructgen.manager import make_registry
-    from instructgen.recipe import load_recipe, resolve
+    from instructgen.plan import resolve
+    from instructgen.recipe import load_recipe
 
     rows = []
     for key, (source, path) in SOURCES.items():

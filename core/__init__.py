@@ -16,6 +16,7 @@ from .errors import InvalidOutput, Reject, UserError
 from .manager import hookimpl, make_registry
 from .plugin import (
     BackendPlugin,
+    CommandSpec,
     Generator,
     GeneratorPlugin,
     ModelSpec,
@@ -55,6 +56,7 @@ def iter_records(recipe, plugins=(), **kwargs):  # type: ignore[no-untyped-def]
 __all__ = [
     "BackendIdentity",
     "BackendPlugin",
+    "CommandSpec",
     "Completion",
     "Generator",
     "GeneratorPlugin",

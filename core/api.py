@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .manager import make_registry
-from .recipe import Plan, load_recipe, resolve
+from .manager import PluginRegistry, make_registry
+from .plan import Plan, resolve
+from .recipe import load_recipe
 from .records import OutputRecord
 from .runner import Runner, RunSummary
+
+if TYPE_CHECKING:
+    from instructgen.backends.base import Backend
 
 RecipeLike = str | Path | Mapping[str, Any]
 
@@ -24,10 +28,19 @@ def plan(
     plugins: Iterable[object] = (),
     overrides: Sequence[str] = (),
     autoload: bool | None = None,
-) -> tuple[Plan, Any]:
-    """Load and resolve a recipe against a fresh registry; returns (plan, registry)."""
-    registry = make_registry(plugins, autoload=autoload)
-    return resolve(load_recipe(recipe, overrides), registry), registry
+    registry: PluginRegistry | None = None,
+    prepare_backend: bool = True,
+) -> tuple[Plan, PluginRegistry]:
+    """Load and resolve a recipe; returns (plan, registry).
+
+    The registry is a fresh one unless ``registry`` is given (the CLI's, built once
+    with its block list). ``prepare_backend=False`` leaves the recipe's backend
+    unprepared (no model lookup), for a run handed a ready backend object.
+    """
+    if registry is None:
+        registry = make_registry(plugins, autoload=autoload)
+    the_plan = resolve(load_recipe(recipe, overrides), registry, prepare_backend=prepare_backend)
+    return the_plan, registry
 
 
 def run(
@@ -36,7 +49,7 @@ def run(
     plugins: Iterable[object] = (),
     overrides: Sequence[str] = (),
     fresh: bool = False,
-    backend: Any = None,
+    backend: Backend | None = None,
     log: Any = None,
     progress: bool = False,
     autoload: bool | None = None,
@@ -53,7 +66,8 @@ def run(
     ``KeyboardInterrupt``, is raised. A failed write raises
     :class:`~instructgen.errors.OutputWriteError`; rerunning resumes.
     """
-    the_plan, registry = plan(recipe, plugins=plugins, overrides=overrides, autoload=autoload)
+    the_plan, registry = plan(recipe, plugins=plugins, overrides=overrides, autoload=autoload,
+                              prepare_backend=backend is None)
     runner = Runner(the_plan, registry, fresh=fresh, backend=backend, log=log, progress=progress)
     return runner.run()
 
@@ -64,11 +78,12 @@ def iter_records(
     plugins: Iterable[object] = (),
     overrides: Sequence[str] = (),
     write: bool = False,
-    backend: Any = None,
+    backend: Backend | None = None,
     log: Any = None,
     autoload: bool | None = None,
 ) -> Iterator[OutputRecord]:
     """Stream accepted records. By default nothing is written (a preview)."""
-    the_plan, registry = plan(recipe, plugins=plugins, overrides=overrides, autoload=autoload)
+    the_plan, registry = plan(recipe, plugins=plugins, overrides=overrides, autoload=autoload,
+                              prepare_backend=backend is None)
     runner = Runner(the_plan, registry, write=write, backend=backend, log=log, progress=False)
     return runner.records()

@@ -11,13 +11,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
 
 from .errors import InvalidOutput, Reject
 from .records import Completion, LLMRequest, Rejection, SourceItem
 from .seeds import derive_seed
+
+if TYPE_CHECKING:
+    from .plan import BuildContext
 
 T = TypeVar("T")
 
@@ -30,9 +33,9 @@ class RunInfo:
     seed: int
     recipe_hash: str
     max_retries: int
-    #: The run's plugin registry, for generators that look up more plugins
-    #: (edit types, say) by name.
-    registry: Any = None
+    #: What the plan was resolved with: the registry's catalogs (models, edit types, ...)
+    #: as ``resolve()`` saw them. ``None`` for a generator built by hand.
+    context: BuildContext | None = None
     #: The run's structlog logger, so plugin messages follow ``-q`` and ``--log-format``.
     log: Any = None
 

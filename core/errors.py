@@ -44,8 +44,10 @@ class DuplicatePluginError(PluginError):
     """Two plugins registered the same name for the same kind."""
 
 
-class ModelNotFoundError(UserError):
-    """A model name or path that does not resolve to a file on this machine."""
+class ModelNotFoundError(RecipeError):
+    """A model name or path that does not resolve to a file on this machine.
+
+    A recipe error: ``resolve()`` looks the recipe's model up at plan time."""
 
 
 class SchemaError(UserError):

@@ -1,22 +1,23 @@
-"""Every hook instructgen calls. Implement them with :data:`instructgen.hookimpl`.
+"""The core hooks. Implement them with :data:`instructgen.hookimpl`.
 
 Registration hooks yield frozen records (``yield SourcePlugin(...)``); they are
 called once when the plugin registry is built. Lifecycle hooks are called by
-the runner.
+the runner, through the registry's typed methods. A plugin family declares its
+own hooks in its own ``hookspecs`` module and adds them through
+:func:`instructgen_addhooks` (the edits family's ``instructgen_edit_types``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
-    from instructgen.plugins.edits.types import EditType
-
     from .plugin import (
         BackendPlugin,
+        CommandSpec,
         GeneratorPlugin,
         ModelSpec,
         PostProcessorPlugin,
@@ -25,8 +26,41 @@ if TYPE_CHECKING:
     )
     from .review import RecordReview
     from .rundir import Manifest
+    from .runner import RunSummary
 
 _hookspec = pluggy.HookspecMarker("instructgen")
+
+
+@_hookspec(historic=True)
+def instructgen_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+    """Add a plugin family's own hookspecs when the family registers (historic).
+
+    .. code-block:: python
+
+        from my_family import hookspecs
+
+        @hookimpl
+        def instructgen_addhooks(pluginmanager):
+            pluginmanager.add_hookspecs(hookspecs)
+    """
+
+
+@_hookspec
+def instructgen_commands() -> Iterable[CommandSpec]:
+    """Add command groups to the ``instructgen`` command line.
+
+    ``register`` gets argparse's sub-parsers object and adds one parser named like
+    the record, with ``func`` set on each command (it receives the parsed args; the
+    run's registry is ``args.registry``).
+
+    .. code-block:: python
+
+        @hookimpl
+        def instructgen_commands():
+            yield CommandSpec(name="pools", description="pool file tools",
+                              register=add_pool_commands)
+    """
+    yield from ()
 
 
 @_hookspec
@@ -127,7 +161,7 @@ def instructgen_run_start(manifest: Manifest) -> None:
 
 
 @_hookspec
-def instructgen_run_end(manifest: Manifest, summary: Any) -> None:
+def instructgen_run_end(manifest: Manifest, summary: RunSummary) -> None:
     """Called when a run stops, finished or interrupted; ``summary`` has the counts.
 
     .. code-block:: python
@@ -153,21 +187,3 @@ def instructgen_review_record(review: RecordReview) -> None:
             else:
                 review.replace(data={**review.record.data, "checked": True})
     """
-
-
-@_hookspec
-def instructgen_edit_types() -> Iterable[EditType]:
-    """Register edit types for the ``edit`` generator (name them in ``generator.types``).
-
-    .. code-block:: python
-
-        @hookimpl
-        def instructgen_edit_types():
-            yield EditType(name="weather_swap", title="weather change",
-                           description="change only the weather", verbs=("make",),
-                           fields=("new_state",), field_hints={"new_state": "the weather"},
-                           needs=None, examples=MY_EIGHT_EXAMPLES,
-                           judge_question="Is this a weather change instruction?",
-                           checks=(output_differs(),))
-    """
-    yield from ()

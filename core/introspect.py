@@ -10,11 +10,14 @@ import inspect
 import re
 import typing
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .plugin import PluginSpec
+
+if TYPE_CHECKING:
+    from .manager import PluginRegistry
 
 _FIELD = re.compile(r"^\s{4}(\w+)\s*:")
 
@@ -120,7 +123,7 @@ _KIND_TITLES = {
 }
 
 
-def render_recipe_reference(registry: Any) -> str:
+def render_recipe_reference(registry: PluginRegistry) -> str:
     """Markdown reference of every plugin's options, straight from the options classes."""
     from .recipe import CacheConfig, EngineConfig, Recipe
 
@@ -181,20 +184,28 @@ def _toml(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("|", "\\|")
 
 
-def render_hook_reference() -> str:
-    """Markdown reference of every hook, from the hookspec module's docstrings."""
-    import inspect as _inspect
+def render_hook_reference(registry: PluginRegistry) -> str:
+    """Markdown reference of every hook the registry declares, from the hookspecs' docstrings.
 
-    from . import hookspecs
-
+    Core hooks come from ``instructgen.hookspecs``; a family's own hooks (added
+    through ``instructgen_addhooks``) say which module declares them.
+    """
     out = ["# Hook reference", "",
-           "Generated from `instructgen.hookspecs` by `python docs/generate.py`.",
+           "Generated from `instructgen.hookspecs` and the plugin families' own hookspecs "
+           "by `python docs/generate.py`.",
            "Implement hooks with `instructgen.hookimpl`.", ""]
-    for name, fn in sorted(_inspect.getmembers(hookspecs, _inspect.isfunction)):
-        if not name.startswith("instructgen_"):
-            continue
-        sig = str(_inspect.signature(fn)).replace("'", "")
-        out += [f"## `{name}{sig}`", "", _rst_to_markdown(_inspect.getdoc(fn) or ""), ""]
+    specs = {name: caller.spec for name, caller in vars(registry.pm.hook).items()
+             if name.startswith("instructgen_") and caller.spec is not None}
+    for name, spec in sorted(specs.items()):
+        fn = spec.function
+        sig = str(inspect.signature(fn)).replace("'", "")
+        out += [f"## `{name}{sig}`", ""]
+        if fn.__module__ != "instructgen.hookspecs":
+            out += [f"Declared by `{fn.__module__}`, while that family is loaded.", ""]
+        if spec.opts.get("historic"):
+            out += ["Historic: a plugin registered later is still called with the same "
+                    "arguments.", ""]
+        out += [_rst_to_markdown(inspect.getdoc(fn) or ""), ""]
     return "\n".join(out).rstrip() + "\n"
 
 

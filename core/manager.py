@@ -1,7 +1,9 @@
 """Building the plugin registry: builtins, entry points and embedded plugins.
 
 Nothing registers at import time. :func:`make_registry` builds a fresh
-registry each call, so two runs in one process never share plugins.
+registry each call, so two runs in one process never share plugins. Only the
+public API, the CLI and worker bootstraps (through :class:`RegistrySpec`) build
+one; everything else gets what :func:`instructgen.plan.resolve` looked up.
 """
 
 from __future__ import annotations
@@ -10,15 +12,21 @@ import importlib
 import importlib.metadata
 import os
 import warnings
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 import pluggy
 
 from . import hookspecs
-from .errors import DuplicatePluginError, PluginError, UnknownPluginError, did_you_mean
-from .plugin import PLUGIN_KINDS, ModelSpec, PluginSpec
+from .catalog import UNKNOWN_PROVIDER, Catalog, Provider, collect
+from .errors import PluginError, UnknownPluginError, did_you_mean
+from .plugin import PLUGIN_KINDS, CommandSpec, ModelSpec, PluginSpec
+
+if TYPE_CHECKING:
+    from .review import RecordReview
+    from .rundir import Manifest
+    from .runner import RunSummary
 
 #: Entry-point group third-party packages register under.
 ENTRY_POINT_GROUP = "instructgen"
@@ -30,25 +38,23 @@ DISABLE_PLUGINS_ENV = "INSTRUCTGEN_DISABLE_PLUGINS"
 
 hookimpl = pluggy.HookimplMarker("instructgen")
 
-_KIND_HOOKS = {
-    "source": "instructgen_sources",
-    "generator": "instructgen_generators",
-    "postprocessor": "instructgen_postprocessors",
-    "sink": "instructgen_sinks",
-    "backend": "instructgen_backends",
+#: The registration hook of each plugin kind, as catalogs of that kind's records.
+KIND_CATALOGS: dict[str, Catalog[PluginSpec]] = {
+    kind: Catalog(kind, f"instructgen_{hook}", PLUGIN_KINDS[kind])
+    for kind, hook in (("source", "sources"), ("generator", "generators"),
+                       ("postprocessor", "postprocessors"), ("sink", "sinks"),
+                       ("backend", "backends"))
 }
+#: Named models, in registration order (the embedded default first).
+MODELS: Catalog[ModelSpec] = Catalog("model", "instructgen_models", ModelSpec, sort=False)
+#: CLI command groups that plugin families add.
+COMMANDS: Catalog[CommandSpec] = Catalog("command", "instructgen_commands", CommandSpec)
 
-P = TypeVar("P", bound=PluginSpec)
+T = TypeVar("T")
 
 
 class PluginLoadWarning(UserWarning):
     """A third-party plugin failed to import; the rest keep working."""
-
-
-@attrs.frozen
-class _Provider:
-    dist: str
-    version: str
 
 
 @attrs.frozen
@@ -73,28 +79,39 @@ class RegistrySpec:
 
 
 class PluginRegistry:
-    """Typed, loud accessors in front of a pluggy ``PluginManager``."""
+    """Typed, loud accessors in front of a pluggy ``PluginManager``.
 
-    def __init__(self, pm: pluggy.PluginManager, providers: Mapping[str, _Provider],
+    Catalogs (plugin kinds, models, a family's records) are collected once each.
+    Lifecycle hooks are called through typed methods (:meth:`run_start`,
+    :meth:`review_record`, :meth:`run_end`), the way tox wraps its hooks.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, providers: dict[str, Provider],
                  spec: RegistrySpec | None = None) -> None:
         self.pm = pm
         #: What a worker needs to rebuild this registry (see :class:`RegistrySpec`).
         self.spec = spec if spec is not None else RegistrySpec()
         self._providers = dict(providers)
-        self._specs: dict[str, dict[str, PluginSpec]] = {}
-        self._models: dict[str, ModelSpec] | None = None
+        self._catalogs: dict[Catalog[object], dict[str, object]] = {}
 
     @property
-    def hook(self) -> Any:
+    def hook(self) -> pluggy.HookRelay:
+        """The raw hook relay; call lifecycle hooks through the typed methods instead."""
         return self.pm.hook
+
+    # -- catalogs ---------------------------------------------------------------------
+
+    def catalog(self, catalog: Catalog[T]) -> dict[str, T]:
+        """Every record of ``catalog`` by name; raises on a name provided twice."""
+        if catalog not in self._catalogs:
+            self._catalogs[catalog] = collect(self.pm, catalog, self.provider)  # type: ignore[index,assignment]
+        return self._catalogs[catalog]  # type: ignore[index,return-value]
 
     def plugins(self, kind: str) -> dict[str, PluginSpec]:
         """All plugins of ``kind`` by name; raises on a duplicate name."""
-        if kind not in _KIND_HOOKS:
-            raise PluginError(f"unknown plugin kind {kind!r} (valid: {', '.join(_KIND_HOOKS)})")
-        if kind not in self._specs:
-            self._specs[kind] = self._collect(kind)
-        return self._specs[kind]
+        if kind not in KIND_CATALOGS:
+            raise PluginError(f"unknown plugin kind {kind!r} (valid: {', '.join(KIND_CATALOGS)})")
+        return self.catalog(KIND_CATALOGS[kind])
 
     def get(self, kind: str, name: str, where: str = "") -> PluginSpec:
         """The plugin ``name`` of ``kind``, or an error with a did-you-mean."""
@@ -120,53 +137,33 @@ class PluginRegistry:
 
     def get_models(self) -> dict[str, ModelSpec]:
         """Named models from every ``instructgen_models`` hook."""
-        if self._models is None:
-            models: dict[str, ModelSpec] = {}
-            owners: dict[str, str] = {}
-            for impl in self.pm.hook.instructgen_models.get_hookimpls():
-                for spec in impl.function():
-                    who = self._describe(impl.plugin_name)
-                    if spec.name in models:
-                        raise DuplicatePluginError(
-                            f"model {spec.name!r} is registered twice: by {owners[spec.name]}"
-                            f" and by {who}"
-                        )
-                    models[spec.name], owners[spec.name] = spec, who
-            self._models = models
-        return self._models
+        return self.catalog(MODELS)
 
-    def provider(self, plugin_name: str) -> _Provider:
-        return self._providers.get(plugin_name, _Provider("unknown", ""))
+    def commands(self) -> dict[str, CommandSpec]:
+        """CLI command groups from every ``instructgen_commands`` hook."""
+        return self.catalog(COMMANDS)
 
-    def _describe(self, plugin_name: str) -> str:
-        prov = self.provider(plugin_name)
-        return f"{prov.dist} {prov.version} ({plugin_name})".replace("  ", " ")
+    def provider(self, plugin_name: str) -> Provider:
+        return self._providers.get(plugin_name, UNKNOWN_PROVIDER)
 
-    def _collect(self, kind: str) -> dict[str, PluginSpec]:
-        expected = PLUGIN_KINDS[kind]
-        found: dict[str, PluginSpec] = {}
-        owners: dict[str, str] = {}
-        # Call each implementation on its own so every record can be traced to
-        # the distribution that provided it.
-        for impl in getattr(self.pm.hook, _KIND_HOOKS[kind]).get_hookimpls():
-            prov = self.provider(impl.plugin_name)
-            for spec in impl.function() or ():
-                if not isinstance(spec, expected):
-                    raise PluginError(
-                        f"{self._describe(impl.plugin_name)}: {_KIND_HOOKS[kind]} yielded "
-                        f"{type(spec).__name__}, expected {expected.__name__}"
-                    )
-                who = self._describe(impl.plugin_name)
-                if spec.name in found:
-                    raise DuplicatePluginError(
-                        f"{kind} {spec.name!r} is provided twice: by {owners[spec.name]}"
-                        f" and by {who}"
-                    )
-                found[spec.name] = attrs.evolve(
-                    spec, dist=spec.dist or prov.dist, version=spec.version or prov.version
-                )
-                owners[spec.name] = who
-        return dict(sorted(found.items()))
+    # -- lifecycle hooks --------------------------------------------------------------
+
+    def run_start(self, manifest: Manifest) -> None:
+        """``instructgen_run_start``: the run has its manifest, no item has started."""
+        self.pm.hook.instructgen_run_start(manifest=manifest)
+
+    @property
+    def reviews_records(self) -> bool:
+        """Whether any plugin implements ``instructgen_review_record`` (else skip reviews)."""
+        return bool(self.pm.hook.instructgen_review_record.get_hookimpls())
+
+    def review_record(self, review: RecordReview) -> None:
+        """``instructgen_review_record``: each implementation may change or veto ``review``."""
+        self.pm.hook.instructgen_review_record(review=review)
+
+    def run_end(self, manifest: Manifest, summary: RunSummary) -> None:
+        """``instructgen_run_end``: the run stopped, finished or not; ``summary`` has counts."""
+        self.pm.hook.instructgen_run_end(manifest=manifest, summary=summary)
 
 
 def _version() -> str:
@@ -198,6 +195,8 @@ def make_registry(
 
     pm = pluggy.PluginManager("instructgen")
     pm.add_hookspecs(hookspecs)
+    # Families declare their own hooks (edit types...) when they register, like pytest_addhooks.
+    pm.hook.instructgen_addhooks.call_historic(kwargs={"pluginmanager": pm})
     if autoload is None:
         autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
     entry_points = (list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
@@ -207,16 +206,16 @@ def make_registry(
     blocked = resolve_block_list(block, BUILTIN_PLUGINS, names, from_env=_env_block)
     for name in blocked:
         pm.set_blocked(name)
-    providers: dict[str, _Provider] = {}
+    providers: dict[str, Provider] = {}
 
     if builtins:
         for modname in BUILTIN_PLUGINS:
             _register(pm, providers, modname, lambda m=modname: importlib.import_module(m),
-                      _Provider("instructgen", _version()), builtin=True)
+                      Provider("instructgen", _version()), builtin=True)
 
     for ep in entry_points:
         dist = ep.dist
-        prov = _Provider(dist.name if dist else "unknown", dist.version if dist else "")
+        prov = Provider(dist.name if dist else "unknown", dist.version if dist else "")
         _register(pm, providers, ep.name, ep.load, prov, builtin=False)
 
     for i, obj in enumerate(plugins):
@@ -224,9 +223,9 @@ def make_registry(
         if pm.is_blocked(name) or pm.is_registered(obj):
             continue
         pm.register(obj, name=name)
-        providers[name] = _Provider("embedded", "")
+        providers[name] = Provider("embedded", "")
 
-    pm.check_pending()
+    _check_pending(pm, providers, blocked)
     spec = RegistrySpec(tuple(plugins), autoload, builtins, tuple(blocked))
     return PluginRegistry(pm, providers, spec)
 
@@ -266,12 +265,34 @@ def resolve_block_list(
     return out
 
 
+def _check_pending(pm: pluggy.PluginManager, providers: dict[str, Provider],
+                   blocked: list[str]) -> None:
+    """pluggy's ``check_pending``, as one line that says what to do.
+
+    An implementation of a hook nobody declares is a misspelt hook name, or a hook
+    of a family that is not loaded (a third-party edit type with ``edits`` blocked).
+    """
+    for name in list(vars(pm.hook)):
+        caller = getattr(pm.hook, name)
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            who = providers.get(impl.plugin_name, UNKNOWN_PROVIDER).describe(impl.plugin_name)
+            left_out = f" (blocked: {', '.join(blocked)})" if blocked else ""
+            raise PluginError(
+                f"{who} implements {name}, a hook no loaded plugin declares: a misspelt hook "
+                f"name, or the plugin family that declares it is not loaded{left_out}; fix "
+                f"the name, or block this plugin too (-p no:{impl.plugin_name})")
+
+
 def _register(
     pm: pluggy.PluginManager,
-    providers: dict[str, _Provider],
+    providers: dict[str, Provider],
     name: str,
-    load: Any,
-    prov: _Provider,
+    load: Callable[[], object],
+    prov: Provider,
     *,
     builtin: bool,
 ) -> None:

@@ -7,12 +7,13 @@ A registration hook yields records such as::
 
 ``factory(options)`` builds the working object: a :class:`Source`,
 :class:`Generator`, :class:`PostProcessor`, :class:`Sink` or
-:class:`~instructgen.backends.Backend`.
+:class:`~instructgen.backends.Backend`. A record may also name ``prepare(options,
+ctx)``: called once at plan time with a :class:`~instructgen.plan.BuildContext`, it
+looks names up (a model, edit types) and returns what the factory receives.
 """
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -21,17 +22,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 from attrs import field, frozen
 
+from .catalog import MODEL_NAME, name_validator
 from .records import OutputRecord, SourceItem
 
 if TYPE_CHECKING:
+    import argparse
+
+    from instructgen.backends.base import Backend
+
     from .context import ItemContext, RunInfo
+    from .plan import BuildContext
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def _check_name(_inst: Any, _attr: Any, value: str) -> None:
-    if not _NAME.match(value):
-        raise ValueError(f"plugin name {value!r} must be lowercase letters, digits and underscores")
+#: ``prepare(options, ctx)``: plan-time lookups; returns what the factory receives.
+Prepare = Callable[[Any, "BuildContext"], Any]
 
 
 @frozen
@@ -45,10 +48,15 @@ class PluginSpec:
 
     kind: ClassVar[str] = "plugin"
 
-    name: str = field(validator=_check_name)
+    name: str = field(validator=name_validator("plugin"))
     description: str
-    factory: Callable[..., Any]
+    #: Builds the working object from the options (or from what ``prepare`` returned).
+    factory: Callable[[Any], object]
     options: type = NoOptions
+    #: Optional plan-time step: ``prepare(options, ctx)`` looks names up in the build
+    #: context and returns what ``factory`` receives. The recipe hash and manifest
+    #: keep the user's options; a missing name fails ``validate`` with its key path.
+    prepare: Prepare | None = None
     #: Filled in by the plugin manager from the entry point's distribution.
     dist: str = ""
     version: str = ""
@@ -63,26 +71,31 @@ class PluginSpec:
 @frozen(kw_only=True)
 class SourcePlugin(PluginSpec):
     kind: ClassVar[str] = "source"
+    factory: Callable[[Any], Source]
 
 
 @frozen(kw_only=True)
 class GeneratorPlugin(PluginSpec):
     kind: ClassVar[str] = "generator"
+    factory: Callable[[Any], Generator]
 
 
 @frozen(kw_only=True)
 class PostProcessorPlugin(PluginSpec):
     kind: ClassVar[str] = "postprocessor"
+    factory: Callable[[Any], PostProcessor]
 
 
 @frozen(kw_only=True)
 class SinkPlugin(PluginSpec):
     kind: ClassVar[str] = "sink"
+    factory: Callable[[Any], Sink]
 
 
 @frozen(kw_only=True)
 class BackendPlugin(PluginSpec):
     kind: ClassVar[str] = "backend"
+    factory: Callable[[Any], Backend]
 
 
 PLUGIN_KINDS: dict[str, type[PluginSpec]] = {
@@ -171,10 +184,25 @@ class ModelSpec:
     when it is not here; ``hint`` tells the user how to get it.
     """
 
-    name: str = field(validator=attrs.validators.matches_re(r"^[a-z0-9][a-z0-9._-]*$"))
+    name: str = field(validator=name_validator("model", MODEL_NAME))
     description: str
     resolve: Callable[[str], Path | None]
     hint: str
     backends: tuple[str, ...] = ("llamacpp", "transformers")
     hub_id: str | None = None
     sha256: str | None = None
+
+
+@frozen(kw_only=True)
+class CommandSpec:
+    """A command group a plugin family adds to the CLI, through ``instructgen_commands``.
+
+    ``register(subparsers)`` adds the parser named ``name`` (with its sub-commands and
+    a ``func`` default), exactly as the core command modules do.
+    """
+
+    name: str = field(validator=name_validator("command"))
+    description: str
+    register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
+    dist: str = ""
+    version: str = ""

@@ -19,7 +19,8 @@ that plugin's options, structured by cattrs into its options class::
 
 Errors name the key path (``generator.types[2]``) and are :class:`RecipeError`.
 Relative data paths are taken from the current directory; ``include`` paths
-from the including file.
+from the including file. :func:`instructgen.plan.resolve` turns a recipe into a
+plan against a plugin registry.
 """
 
 from __future__ import annotations
@@ -36,10 +37,7 @@ import cattrs
 from attrs import field, frozen
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
-from .errors import PluginError, RecipeError, did_you_mean
-from .manager import PluginRegistry
-from .plugin import PluginSpec
-from .records import stable_hash
+from .errors import RecipeError, did_you_mean
 
 #: ``[backend]`` keys that belong to the runner, not the backend: how it runs, not what it says.
 BACKEND_RUNTIME_KEYS = ("replicas", "isolate")
@@ -66,7 +64,7 @@ class CacheConfig:
     path: Path | None = None
 
 
-def _replicas(_inst: Any, _attr: Any, value: int | str) -> None:
+def check_replicas(_inst: Any, _attr: Any, value: int | str) -> None:
     if value != "auto" and (not isinstance(value, int) or value < 1):
         raise ValueError(f"expected \"auto\" or a positive integer, got {value!r}")
 
@@ -127,7 +125,7 @@ class Recipe:
 
     def as_dict(self) -> dict[str, Any]:
         """The recipe as plain data, defaults filled in: what manifests store."""
-        return _converter.unstructure(self)
+        return recipe_converter.unstructure(self)
 
 
 def hashable_view(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -218,13 +216,14 @@ def _plugin_ref(value: Any) -> PluginRef:
     return PluginRef(name, {k: v for k, v in value.items() if k != "name"})
 
 
-_converter = make_converter()
+#: The converter recipes and plugin options are structured with (and plans unstructured).
+recipe_converter = make_converter()
 
 
 def structure_options(data: Mapping[str, Any], cls: type, where: str) -> Any:
     """Build ``cls`` from ``data``; a failure becomes one :class:`RecipeError`."""
     try:
-        return _converter.structure(dict(data), cls)
+        return recipe_converter.structure(dict(data), cls)
     except Exception as exc:  # cattrs wraps everything in its own exception groups
         raise RecipeError(format_errors(exc, where, cls)) from None
 
@@ -370,104 +369,7 @@ def load_recipe(
         label = str(source)
     data = apply_overrides(data, overrides)
     try:
-        recipe = _converter.structure(data, Recipe)
+        recipe = recipe_converter.structure(data, Recipe)
     except Exception as exc:
         raise RecipeError(f"{label}: {format_errors(exc, '', Recipe)}") from None
     return recipe
-
-
-# -- resolving plugins -----------------------------------------------------------------
-
-
-@frozen
-class Stage:
-    """One resolved stage: the plugin record and its structured options."""
-
-    where: str
-    spec: PluginSpec
-    options: Any
-
-    def build(self) -> Any:
-        return self.spec.factory(self.options)
-
-
-@frozen
-class Plan:
-    """A recipe with every plugin found and every options table validated."""
-
-    recipe: Recipe
-    source: Stage
-    generator: Stage
-    backend: Stage
-    postprocess: tuple[Stage, ...]
-    sink: Stage | None
-    #: ``backend.replicas``: backend instances serving one run (1, N or "auto").
-    replicas: int | str = 1
-    #: ``backend.isolate``: run the backend in a worker process, so that a native crash
-    #: ends the run with a message (off by default: see docs/backends.md for its cost).
-    isolate: bool = False
-
-    @property
-    def stages(self) -> tuple[Stage, ...]:
-        sink = (self.sink,) if self.sink else ()
-        return (self.source, self.generator, *self.postprocess, *sink, self.backend)
-
-    def normalized(self) -> dict[str, Any]:
-        """The recipe with plugin options as validated, defaults included."""
-        out = self.recipe.as_dict()
-        for stage in self.stages:
-            entry = {"name": stage.spec.name, **_converter.unstructure(stage.options)}
-            head, _, index = stage.where.partition("[")
-            if index:
-                out[head] = list(out[head])
-                out[head][int(index.rstrip("]"))] = entry
-            else:
-                out[head] = entry
-        out["backend"]["replicas"] = self.replicas
-        out["backend"]["isolate"] = self.isolate
-        return out
-
-    @property
-    def hash(self) -> str:
-        """Hash of everything that can change the records (runtime keys excluded)."""
-        return stable_hash(hashable_view(self.normalized()))
-
-    def plugin_versions(self) -> dict[str, str]:
-        return {f"{s.spec.kind}:{s.spec.name}": f"{s.spec.dist} {s.spec.version}".strip()
-                for s in self.stages}
-
-
-def resolve(recipe: Recipe, registry: PluginRegistry) -> Plan:
-    """Find each named plugin and structure its options; collect every error."""
-    errors: list[str] = []
-
-    def stage(kind: str, ref: PluginRef, where: str) -> Stage | None:
-        try:
-            spec = registry.get(kind, ref.name, where=f"{where}.name")
-            options = structure_options(ref.options, spec.options, where)
-        except (RecipeError, PluginError) as exc:
-            errors.append(str(exc))
-            return None
-        return Stage(where, spec, options)
-
-    source = stage("source", recipe.source, "source")
-    generator = stage("generator", recipe.generator, "generator")
-    # ``replicas`` and ``isolate`` belong to the runner, not to the backend's own options.
-    backend_opts = dict(recipe.backend.options)
-    replicas = backend_opts.pop("replicas", 1)
-    try:
-        _replicas(None, None, replicas)
-    except ValueError as exc:
-        errors.append(f"backend.replicas: {exc}")
-    isolate = backend_opts.pop("isolate", False)
-    if not isinstance(isolate, bool):
-        errors.append(f"backend.isolate: expected true or false, got {isolate!r}")
-    backend = stage("backend", PluginRef(recipe.backend.name, backend_opts), "backend")
-    post = [stage("postprocessor", ref, f"postprocess[{i}]")
-            for i, ref in enumerate(recipe.postprocess)]
-    sink = stage("sink", recipe.sink, "sink") if recipe.sink else None
-    if errors:
-        raise RecipeError("; ".join(errors))
-    assert source and generator and backend
-    return Plan(recipe, source, generator, backend, tuple(p for p in post if p), sink, replicas,
-                isolate)

@@ -26,8 +26,8 @@ def pages() -> dict[str, str]:
     registry = make_registry(autoload=False)
     return {
         "recipes.md": render_recipe_reference(registry),
-        "hooks.md": render_hook_reference(),
-        "cli.md": render_cli_reference(),
+        "hooks.md": render_hook_reference(registry),
+        "cli.md": render_cli_reference(registry),
         "benchmarks.md": render_benchmarks(),
         "reliability.md": render_reliability(),
     }

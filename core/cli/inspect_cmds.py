@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from instructgen.introspect import describe_plugin
-from instructgen.manager import make_registry
 from instructgen.plugin import PLUGIN_KINDS
 
 KINDS = tuple(PLUGIN_KINDS)
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("plugins", help="list installed plugins and their options",
                        description="Every plugin with its kind, distribution, version, "
                                    "description and options (type and default).")
@@ -32,7 +30,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    registry = make_registry()
+    registry = args.registry
     kinds = [args.kind] if args.kind else list(KINDS)
     rows = [describe_plugin(spec) for kind in kinds for spec in registry.plugins(kind).values()]
     if args.json:
@@ -56,8 +54,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from instructgen.backends.models import model_rows
 
-    registry = make_registry()
-    rows = model_rows(registry.get_models())
+    rows = model_rows(args.registry.get_models())
     if args.json:
         print(json.dumps(rows, indent=1, ensure_ascii=False, default=str))
         return 0

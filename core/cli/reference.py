@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from instructgen.manager import PluginRegistry
 
 
-def render_cli_reference() -> str:
+def render_cli_reference(registry: PluginRegistry) -> str:
+    """Every command's help; ``registry`` supplies the plugin families' command groups."""
     from . import build_parser
 
     saved = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal; the page must not vary
     try:
-        parser = build_parser()
+        parser = build_parser(registry)
         out = ["# CLI reference", "",
                "Generated from the parsers by `python docs/generate.py`; do not edit by hand.", ""]
         out += _section("instructgen", parser)

@@ -3,7 +3,8 @@
 Sources: ``concept_pool`` (one item per concept) and ``concept_pairs``
 (unordered pairs). Generators: ``c2b`` (backgrounds), ``c2cap`` (a caption
 per concept), ``cb2cap`` (per concept and background) and ``cc2cap`` (per
-pair of concepts).
+pair of concepts). Command line: ``instructgen concepts merge|dedup|stats|filter``
+(``cli.py``), added through ``instructgen_commands``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from instructgen.manager import hookimpl
-from instructgen.plugin import GeneratorPlugin, SourcePlugin
+from instructgen.plugin import CommandSpec, GeneratorPlugin, SourcePlugin
 
+from . import cli
 from .backgrounds import C2bOptions, ConceptBackgrounds
 from .captions import BackgroundCaptions, C2capOptions, Cb2capOptions, ConceptCaptions
 from .compose import Cc2capOptions, PairCaptions
@@ -55,6 +57,12 @@ def instructgen_generators() -> Iterator[GeneratorPlugin]:
         description="A caption combining two concepts, with a pool background if it has no "
                     "scene.",
         options=Cc2capOptions, factory=PairCaptions)
+
+
+@hookimpl
+def instructgen_commands() -> Iterator[CommandSpec]:
+    yield CommandSpec(name="concepts", register=cli.register,
+                      description="merge, deduplicate, count and filter concept pools")
 
 
 __all__ = ["Concept", "ConceptPool", "PoolError", "load_pool"]

@@ -37,7 +37,7 @@ from .checks import uses_a_verb
 from .constraints import NoCandidates, explain, item_schema
 from .prefilter import CaptionAnalyzer, make_analyzer
 from .prompts import edit_request, judge_request, parse_edit, parse_verdict, sample_examples
-from .types import EditType, get_edit_types, select_edit_types
+from .types import EDIT_TYPES, EditType, select_edit_types
 
 #: Every builtin type, as in the reference's mix. textual_change needs quoted text
 #: (AnyWord data); on other captions the prefilter rejects it before any model call.
@@ -145,14 +145,18 @@ class EditGenerator(Generator):
     # -- setup ------------------------------------------------------------------------
 
     def setup(self, run: RunInfo) -> None:
-        """Resolve type names against the run's registry; unknown names name their key path."""
-        registry = run.registry
-        if registry is None:  # a RunInfo built by hand, outside the runner
-            from instructgen.manager import make_registry
+        """Resolve type names against the plan's edit types; unknown names name their key path.
 
-            registry = make_registry()
+        Without a plan (a RunInfo built by hand) the builtin types are the catalog.
+        """
+        if run.context is not None:
+            known = dict(run.context.catalog(EDIT_TYPES))
+        else:
+            from . import BUILTIN_EDIT_TYPES
+
+            known = {t.name: attrs.evolve(t, dist="instructgen") for t in BUILTIN_EDIT_TYPES}
         opts = self.options
-        self._types = select_edit_types(get_edit_types(registry), opts.types, "generator.types")
+        self._types = select_edit_types(known, opts.types, "generator.types")
         self._weights = list(opts.weights) or [1.0] * len(self._types)
         if opts.balance == "accepted":
             self._weights = balanced_weights(self._types, self._weights, opts.balance_from)

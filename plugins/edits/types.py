@@ -19,14 +19,16 @@ kind of edit and to check the answer::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import attrs
 from attrs import field, frozen
 
-from instructgen.errors import DuplicatePluginError, PluginError, RecipeError, did_you_mean
+from instructgen.catalog import Catalog, name_validator
+from instructgen.errors import RecipeError, did_you_mean
+
+if TYPE_CHECKING:
+    from instructgen.manager import PluginRegistry
 
 #: What an edit type needs in the caption before it is worth asking the model.
 Need = Literal["noun", "verb", "quoted_text"]
@@ -34,7 +36,6 @@ Need = Literal["noun", "verb", "quoted_text"]
 KNOWN_FIELDS = ("edited_object", "new_object", "new_background", "new_state",
                 "text_before", "text_after")
 MIN_EXAMPLES = 8
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @frozen(kw_only=True)
@@ -92,17 +93,11 @@ class Check:
         return self.run(caption, result)
 
 
-def _check_name(_i: Any, _a: Any, value: str) -> None:
-    if not _NAME.match(value):
-        raise ValueError(f"edit type name {value!r} must be lowercase letters, digits and "
-                         f"underscores")
-
-
 @frozen(kw_only=True)
 class EditType:
     """One kind of edit instruction the LLM writes from a caption."""
 
-    name: str = field(validator=_check_name)
+    name: str = field(validator=name_validator("edit type"))
     #: A short human name used in prompts ("colour change").
     title: str
     #: What the edit does, one line; goes into the prompt.
@@ -153,27 +148,17 @@ class EditType:
                 "additionalProperties": False}
 
 
-def get_edit_types(registry: Any) -> dict[str, EditType]:
+#: The edit types every ``instructgen_edit_types`` implementation yields.
+EDIT_TYPES: Catalog[EditType] = Catalog("edit type", "instructgen_edit_types", EditType)
+
+
+def get_edit_types(registry: PluginRegistry) -> dict[str, EditType]:
     """Every edit type registered through ``instructgen_edit_types``, by name.
 
     A name registered twice raises :class:`DuplicatePluginError` naming both
     providers; never renamed silently.
     """
-    found: dict[str, EditType] = {}
-    owners: dict[str, str] = {}
-    for impl in registry.pm.hook.instructgen_edit_types.get_hookimpls():
-        prov = registry.provider(impl.plugin_name)
-        who = f"{prov.dist} {prov.version} ({impl.plugin_name})".replace("  ", " ")
-        for etype in impl.function() or ():
-            if not isinstance(etype, EditType):
-                raise PluginError(f"{who}: instructgen_edit_types yielded "
-                                  f"{type(etype).__name__}, expected EditType")
-            if etype.name in found:
-                raise DuplicatePluginError(f"edit type {etype.name!r} is provided twice: by "
-                                           f"{owners[etype.name]} and by {who}")
-            found[etype.name] = attrs.evolve(etype, dist=etype.dist or prov.dist)
-            owners[etype.name] = who
-    return dict(sorted(found.items()))
+    return registry.catalog(EDIT_TYPES)
 
 
 def select_edit_types(known: Mapping[str, EditType], names: list[str],

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from instructgen.cli import main
-from instructgen.cli.concepts import register
+from instructgen.plugins.concepts.cli import register
 from instructgen.plugins.concepts.pool import load_pool
 from instructgen.plugins.concepts.tools import dedup_pool
 

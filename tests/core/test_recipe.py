@@ -6,7 +6,8 @@ import pytest
 
 from instructgen.errors import RecipeError
 from instructgen.manager import make_registry
-from instructgen.recipe import load_recipe, resolve
+from instructgen.plan import resolve
+from instructgen.recipe import load_recipe
 
 BASE = """
 seed = 3

@@ -11,14 +11,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from instructgen.errors import UserError
+
+if TYPE_CHECKING:
+    from instructgen.backends.base import Backend
+    from instructgen.plan import Stage
 
 _SHAPES = ("merged", "dict", "list")
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``concepts`` command group to an argparse subparsers object."""
     group = subparsers.add_parser(
         "concepts", help="merge, deduplicate, count and filter concept pools",
@@ -201,9 +205,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backend(args: argparse.Namespace) -> Any:
-    from instructgen import make_registry
-    from instructgen.recipe import parse_override, structure_options
+def _backend(args: argparse.Namespace) -> Backend:
+    """The ``--backend`` plugin, found and prepared (its model resolved) like a recipe's."""
+    from instructgen.plan import resolve_stage
+    from instructgen.recipe import parse_override
 
     options: dict[str, Any] = {}
     if args.model is not None:
@@ -213,8 +218,9 @@ def _backend(args: argparse.Namespace) -> Any:
         if len(keys) != 1:
             raise UserError(f"--backend-option {text!r}: expected KEY=VALUE")
         options[keys[0]] = value
-    spec = make_registry().get("backend", args.backend, where="--backend")
-    return spec.factory(structure_options(options, spec.options, f"backend {args.backend}"))
+    stage: Stage[Backend] = resolve_stage(args.registry, "backend", args.backend, options,
+                                          f"backend {args.backend}", name_key="--backend")
+    return stage.build()
 
 
 def cmd_filter(args: argparse.Namespace) -> int:

@@ -1,21 +1,48 @@
-"""Registers the builtin backends and named models, as any plugin would.
+"""The builtin backends and named models, registered as any plugin would.
 
 The backend modules are imported here but import their heavy libraries
-(llama-cpp-python, torch, transformers) only when a backend is built.
+(llama-cpp-python, torch, transformers) only when a backend is built. The
+llamacpp and transformers records resolve ``model`` at plan time, against the
+run's registry (so a model registered through ``plugins=[...]`` is found); their
+factories receive a local path, or ``hf:<id>`` for a hub id the user named.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
+import attrs
+
+from instructgen.errors import ModelNotFoundError
 from instructgen.manager import hookimpl
 from instructgen.plugin import BackendPlugin, ModelSpec
 
 from .fake import FakeBackend, FakeOptions
 from .hf import TransformersBackend, TransformersOptions
 from .llamacpp import LlamaCppBackend, LlamaCppOptions
-from .models import builtin_models
+from .models import HUB_PREFIX, builtin_models, resolve_model
 from .openai import OpenAIBackend, OpenAIOptions
+
+if TYPE_CHECKING:
+    from instructgen.plan import BuildContext
+
+Opts = TypeVar("Opts", LlamaCppOptions, TransformersOptions)
+
+
+def prepare_model(backend: str, options: Opts, ctx: BuildContext) -> Opts:
+    """``options`` with ``model`` resolved to a local path (or ``hf:<id>``) for ``backend``.
+
+    A model that is not here is a recipe error naming ``backend.model``.
+    """
+    try:
+        found = resolve_model(ctx.models, options.model, backend)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(f"{ctx.key('model')}: {exc}") from None
+    model = str(found) if isinstance(found, Path) else f"{HUB_PREFIX}{found}"
+    return attrs.evolve(options, model=model)
 
 
 @hookimpl
@@ -31,6 +58,7 @@ def instructgen_backends() -> Iterator[BackendPlugin]:
         description="GGUF models through llama.cpp, many sequences batched in one context.",
         options=LlamaCppOptions,
         factory=LlamaCppBackend,
+        prepare=functools.partial(prepare_model, "llamacpp"),
     )
     yield BackendPlugin(
         name="openai",
@@ -44,6 +72,7 @@ def instructgen_backends() -> Iterator[BackendPlugin]:
         description="Hugging Face transformers models (folders, hub ids or GGUF), CUDA or CPU.",
         options=TransformersOptions,
         factory=TransformersBackend,
+        prepare=functools.partial(prepare_model, "transformers"),
     )
 
 

@@ -1,0 +1,195 @@
+"""From a recipe to a plan: the one place where names meet the plugin registry.
+
+:func:`resolve` finds every named plugin, structures its options and runs the
+plugin's ``prepare`` step (a model name becomes a path, edit type names become
+:class:`~instructgen.plugins.edits.EditType` records), collecting every error
+with its key path. Factories then build from the plan alone; nothing after
+``resolve`` looks a name up again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+import attrs
+from attrs import frozen
+
+from .catalog import Catalog
+from .errors import PluginError, RecipeError
+from .manager import PluginRegistry, RegistrySpec
+from .plugin import Generator, ModelSpec, PluginSpec, PostProcessor, Sink, Source
+from .recipe import (
+    PluginRef,
+    Recipe,
+    check_replicas,
+    hashable_view,
+    recipe_converter,
+    structure_options,
+)
+from .records import stable_hash
+
+if TYPE_CHECKING:
+    from instructgen.backends.base import Backend
+
+T = TypeVar("T")
+B = TypeVar("B")
+
+
+@frozen
+class BuildContext:
+    """What a plugin's ``prepare`` may look up, at plan time only.
+
+    It offers the registry's catalogs read-only: named models, and any family's
+    catalog (``ctx.catalog(EDIT_TYPES)``). ``where`` is the stage being prepared
+    (``backend``), so errors can name their key: ``ctx.key("model")``.
+    """
+
+    registry: PluginRegistry = attrs.field(repr=False)
+    where: str = ""
+
+    @property
+    def spec(self) -> RegistrySpec:
+        """How the registry was built (plugin list, block list), for worker processes."""
+        return self.registry.spec
+
+    @property
+    def models(self) -> Mapping[str, ModelSpec]:
+        """Every model registered through ``instructgen_models``, by name."""
+        return self.registry.get_models()
+
+    def catalog(self, catalog: Catalog[T]) -> Mapping[str, T]:
+        """Every record of ``catalog``, by name (a family's own catalog, say edit types)."""
+        return self.registry.catalog(catalog)
+
+    def key(self, option: str) -> str:
+        """The recipe key path of one option of this stage (``backend.model``)."""
+        return f"{self.where}.{option}" if self.where else option
+
+
+@frozen
+class Stage(Generic[B]):
+    """One resolved stage: the plugin record, the user's options and what its factory gets."""
+
+    where: str
+    spec: PluginSpec
+    #: The options as the user wrote them, validated: what the hash and manifest hold.
+    options: Any
+    #: What the factory receives: ``spec.prepare``'s result, else ``options``.
+    prepared: Any = attrs.field(default=attrs.Factory(lambda self: self.options,
+                                                      takes_self=True))
+
+    def build(self) -> B:
+        return cast(B, self.spec.factory(self.prepared))
+
+
+@frozen
+class Plan:
+    """A recipe with every plugin found, every options table validated and prepared."""
+
+    recipe: Recipe
+    source: Stage[Source]
+    generator: Stage[Generator]
+    backend: Stage[Backend]
+    postprocess: tuple[Stage[PostProcessor], ...]
+    sink: Stage[Sink] | None
+    #: ``backend.replicas``: backend instances serving one run (1, N or "auto").
+    replicas: int | str = 1
+    #: ``backend.isolate``: run the backend in a worker process, so that a native crash
+    #: ends the run with a message (off by default: see docs/backends.md for its cost).
+    isolate: bool = False
+    #: What the stages were prepared with; handed to ``setup`` through ``RunInfo``.
+    context: BuildContext | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def stages(self) -> tuple[Stage[Any], ...]:
+        sink = (self.sink,) if self.sink else ()
+        return (self.source, self.generator, *self.postprocess, *sink, self.backend)
+
+    def normalized(self) -> dict[str, Any]:
+        """The recipe with plugin options as validated, defaults included."""
+        out = self.recipe.as_dict()
+        for stage in self.stages:
+            entry = {"name": stage.spec.name, **recipe_converter.unstructure(stage.options)}
+            head, _, index = stage.where.partition("[")
+            if index:
+                out[head] = list(out[head])
+                out[head][int(index.rstrip("]"))] = entry
+            else:
+                out[head] = entry
+        out["backend"]["replicas"] = self.replicas
+        out["backend"]["isolate"] = self.isolate
+        return out
+
+    @property
+    def hash(self) -> str:
+        """Hash of everything that can change the records (runtime keys excluded)."""
+        return stable_hash(hashable_view(self.normalized()))
+
+    def plugin_versions(self) -> dict[str, str]:
+        return {f"{s.spec.kind}:{s.spec.name}": f"{s.spec.dist} {s.spec.version}".strip()
+                for s in self.stages}
+
+
+def resolve_stage(registry: PluginRegistry, kind: str, name: str, options: Mapping[str, Any],
+                  where: str, *, prepare: bool = True, name_key: str = "") -> Stage[Any]:
+    """One stage: find the plugin, structure its options, run its ``prepare`` step.
+
+    Raises :class:`RecipeError` or :class:`PluginError` naming ``where`` (or
+    ``name_key`` for an unknown name, default ``<where>.name``). Also used by
+    commands that build a single plugin (``concepts filter --backend``).
+    """
+    spec = registry.get(kind, name, where=name_key or f"{where}.name")
+    structured = structure_options(options, spec.options, where)
+    if prepare and spec.prepare is not None:
+        return Stage(where, spec, structured,
+                     spec.prepare(structured, BuildContext(registry, where)))
+    return Stage(where, spec, structured)
+
+
+def resolve(recipe: Recipe, registry: PluginRegistry, *, prepare_backend: bool = True) -> Plan:
+    """Find each named plugin, structure and prepare its options; collect every error.
+
+    ``prepare_backend=False`` skips the backend's ``prepare`` (its model lookup) for
+    a run handed a ready backend object, which never builds the recipe's one.
+    """
+    errors: list[RecipeError | PluginError] = []
+
+    def stage(kind: str, ref: PluginRef, where: str, prepare: bool = True) -> Stage[Any] | None:
+        try:
+            return resolve_stage(registry, kind, ref.name, ref.options, where, prepare=prepare)
+        except (RecipeError, PluginError) as exc:
+            errors.append(exc)
+            return None
+
+    source = stage("source", recipe.source, "source")
+    generator = stage("generator", recipe.generator, "generator")
+    # ``replicas`` and ``isolate`` belong to the runner, not to the backend's own options.
+    backend_opts = dict(recipe.backend.options)
+    replicas = backend_opts.pop("replicas", 1)
+    try:
+        check_replicas(None, None, replicas)
+    except ValueError as exc:
+        errors.append(RecipeError(f"backend.replicas: {exc}"))
+    isolate = backend_opts.pop("isolate", False)
+    if not isinstance(isolate, bool):
+        errors.append(RecipeError(f"backend.isolate: expected true or false, got {isolate!r}"))
+    backend = stage("backend", PluginRef(recipe.backend.name, backend_opts), "backend",
+                    prepare=prepare_backend)
+    post = [stage("postprocessor", ref, f"postprocess[{i}]")
+            for i, ref in enumerate(recipe.postprocess)]
+    sink = stage("sink", recipe.sink, "sink") if recipe.sink else None
+    if errors:
+        raise _combined(errors)
+    assert source and generator and backend
+    return Plan(recipe, source, generator, backend, tuple(p for p in post if p), sink, replicas,
+                isolate, BuildContext(registry))
+
+
+def _combined(errors: list[RecipeError | PluginError]) -> RecipeError:
+    """One error for all problems: a single recipe error keeps its class (a missing
+    model stays a ``ModelNotFoundError``), anything else is a plain ``RecipeError``."""
+    message = "; ".join(str(e) for e in errors)
+    if len(errors) == 1 and isinstance(errors[0], RecipeError):
+        return type(errors[0])(message)
+    return RecipeError(message)
