@@ -22,7 +22,6 @@ def flat_row(record: OutputRecord) -> dict[str, Any]:
     return row
 
 
-
 def _jsonify_nested(row: dict[str, Any]) -> dict[str, Any]:
     # Nested values vary in shape from record to record; keep them as JSON text
     # so every row group shares one schema.

@@ -53,6 +53,7 @@ def article(phrase: str) -> str:
 
 
 def singular(noun: str) -> str:
+    """The singular of a plural noun, its case kept ("Boats" -> "Boat")."""
     low = noun.lower()
     if low in IRREGULAR_PLURALS:
         return IRREGULAR_PLURALS[low]
@@ -77,7 +78,6 @@ def number_value(token: str) -> int | None:
     if low in NUMBER_WORDS:
         return NUMBER_WORDS[low]
     return int(low) if low.isdigit() and len(low) <= 2 else None
-
 
 
 def plural(noun: str) -> str:

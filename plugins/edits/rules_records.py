@@ -24,7 +24,6 @@ CONDITIONS = {"visual_sketch": "sketch", "visual_scribble": "scribble",
               "visual_bbox": "bounding box"}
 
 
-
 _POSITIONS = ("to the left side of the image", "to the right side of the image",
               "to the top of the image", "to the bottom of the image",
               "to the center of the image", "closer to the camera",

@@ -73,7 +73,6 @@ def counting(rc: RuleContext) -> dict[str, Any] | None:
     return None
 
 
-
 def _count_words(n: int, digit: bool) -> str:
     return str(n) if digit else NUMBER_NAMES[n]
 
@@ -127,7 +126,6 @@ def _recount(caption: str, name: str, many: str, left: int) -> str | None:
     return None
 
 
-
 def style_change(rc: RuleContext) -> dict[str, Any] | None:
     if rc.caption is None:
         return None
@@ -142,7 +140,6 @@ def style_change(rc: RuleContext) -> dict[str, Any] | None:
     output = f"{article(style)} of {body}."
     return {"edit": edit, "input": rc.caption, "output": output[:1].upper() + output[1:],
             "style": style, "derived_from": derived(rc.item, rule="style_list", style=style)}
-
 
 
 _SIDE_PHRASE = {"left": "to the left of", "right": "to the right of", "upper": "above",

@@ -53,7 +53,6 @@ def _need(module: str, what: str, extra: str) -> None:
                         f"pip install 'instructgen[{extra}]'") from None
 
 
-
 @attrs.frozen
 class HfDatasetSinkOptions:
     """Options of the ``hf_dataset`` sink."""

@@ -32,7 +32,6 @@ class JsonlSourceOptions:
     on_bad_row: Literal["stop", "skip"] = "stop"
 
 
-
 class JsonlSource(Source):
     """Streams a JSONL file line by line, so memory stays flat for any size."""
 
