@@ -11,7 +11,7 @@ This module holds the hook implementations only.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from instructgen.manager import hookimpl
 from instructgen.plugin import SinkPlugin, SourcePlugin
@@ -21,9 +21,13 @@ from .csv_sink import CsvSink, CsvSinkOptions
 from .hub import HubSink, HubSinkOptions
 from .jsonl import JsonlSink, JsonlSinkOptions, JsonlSource, JsonlSourceOptions
 
+if TYPE_CHECKING:
+    from instructgen.rundir import Manifest
+    from instructgen.runner import RunSummary
+
 
 @hookimpl
-def instructgen_run_end(manifest: Any, summary: Any) -> None:
+def instructgen_run_end(manifest: Manifest, summary: RunSummary) -> None:
     """Push a finished run whose recipe names the ``hub`` sink."""
     sink = (manifest.recipe or {}).get("sink") or {}
     if (sink.get("name") != "hub" or summary.status != "finished"
