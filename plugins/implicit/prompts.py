@@ -9,6 +9,7 @@ The wording here is ours.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -121,6 +122,6 @@ def char_limit(words: int) -> int:
     return max(40, 10 * words)
 
 
-def theme_for(themes: Sequence[str], rng: Any) -> str | None:
+def theme_for(themes: Sequence[str], rng: random.Random) -> str | None:
     """One theme drawn with the item's random generator, or None when themes are off."""
     return rng.choice(list(themes)) if themes else None
