@@ -194,17 +194,11 @@ def render_hook_reference(registry: PluginRegistry) -> str:
            "Generated from `instructgen.hookspecs` and the plugin families' own hookspecs "
            "by `python docs/generate.py`.",
            "Implement hooks with `instructgen.hookimpl`.", ""]
-    specs = {name: caller.spec for name, caller in vars(registry.pm.hook).items()
-             if name.startswith("instructgen_") and caller.spec is not None}
-    for name, spec in sorted(specs.items()):
-        fn = spec.function
+    for name, fn in sorted(registry.hookspecs().items()):
         sig = str(inspect.signature(fn)).replace("'", "")
         out += [f"## `{name}{sig}`", ""]
         if fn.__module__ != "instructgen.hookspecs":
             out += [f"Declared by `{fn.__module__}`, while that family is loaded.", ""]
-        if spec.opts.get("historic"):
-            out += ["Historic: a plugin registered later is still called with the same "
-                    "arguments.", ""]
         out += [_rst_to_markdown(inspect.getdoc(fn) or ""), ""]
     return "\n".join(out).rstrip() + "\n"
 

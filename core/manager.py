@@ -143,6 +143,11 @@ class PluginRegistry:
         """CLI command groups from every ``instructgen_commands`` hook."""
         return self.catalog(COMMANDS)
 
+    def hookspecs(self) -> dict[str, Callable[..., object]]:
+        """Every declared hook by name (core and families'), as its spec function."""
+        return {name: caller.spec.function for name, caller in vars(self.pm.hook).items()
+                if not name.startswith("_") and caller.spec is not None}
+
     def provider(self, plugin_name: str) -> Provider:
         return self._providers.get(plugin_name, UNKNOWN_PROVIDER)
 

@@ -135,12 +135,10 @@ def evaluate(backend: Any, cases: Sequence[Case], mode: Mode = "json", *,
 def evaluate_backend(backend: Any, modes: Sequence[Mode] = ("json", "text", "score"),
                      per_type: int = 2) -> dict[str, Any]:
     """Every mode the backend supports, on the labelled set of the builtin types."""
-    from instructgen.manager import make_registry
-
+    from . import BUILTIN_EDIT_TYPES
     from .generator import DEFAULT_TYPES
-    from .types import get_edit_types
 
-    known = get_edit_types(make_registry())
+    known = {t.name: t for t in BUILTIN_EDIT_TYPES}
     cases = labelled_set([known[t] for t in DEFAULT_TYPES if t in known], per_type)
     results = {}
     for mode in modes:
