@@ -22,7 +22,8 @@ from typing import Any
 import attrs
 import pytest
 
-from instructgen.backends.fake import FakeBackend, FakeOptions
+from instructgen.backends.base import Backend
+from instructgen.backends.fake import FakeBackend, FakeOptions, Responder
 
 from .api import run
 from .manager import PluginRegistry, make_registry
@@ -64,7 +65,7 @@ def run_recipe(
     recipe: Mapping[str, Any],
     tmp_path: Path,
     *,
-    backend: Any = None,
+    backend: Backend | None = None,
     plugins: Iterable[object] = (),
     **kwargs: Any,
 ) -> RunResult:
@@ -114,7 +115,7 @@ def registry_with() -> Callable[..., PluginRegistry]:
 def fake_backend() -> Callable[..., FakeBackend]:
     """Factory: ``fake_backend(responses={...}, answers=[...], responder=fn)``."""
 
-    def make(responder: Any = None, **options: Any) -> FakeBackend:
+    def make(responder: Responder | None = None, **options: Any) -> FakeBackend:
         return FakeBackend(FakeOptions(**options), responder=responder)
 
     return make

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from instructgen.backends.base import Backend
     from instructgen.plan import Stage
 
+    from .pool import ConceptPool, PoolShape
+
 _SHAPES = ("merged", "dict", "list")
 
 
@@ -115,7 +117,7 @@ def _output_args(p: argparse.ArgumentParser) -> None:
                         "or list of names")
 
 
-def _load(paths: list[Path], shape: Any = "auto") -> Any:
+def _load(paths: list[Path], shape: PoolShape = "auto") -> ConceptPool:
     from instructgen.plugins.concepts.pool import load_pool
 
     return load_pool(paths, shape=shape)
@@ -126,7 +128,7 @@ def _check_output(args: argparse.Namespace) -> None:
         raise UserError(f"{args.output}: output would overwrite an input; choose another -o")
 
 
-def _write(pool: Any, args: argparse.Namespace) -> None:
+def _write(pool: ConceptPool, args: argparse.Namespace) -> None:
     from instructgen.plugins.concepts.tools import write_pool
 
     write_pool(pool, args.output, args.shape)

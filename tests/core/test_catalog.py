@@ -15,7 +15,7 @@ from instructgen import CommandSpec, GeneratorPlugin, ModelSpec, SourcePlugin, h
 from instructgen.catalog import Catalog
 from instructgen.errors import DuplicatePluginError, PluginError
 from instructgen.manager import make_registry
-from instructgen.plugins.edits import BUILTIN_EDIT_TYPES, EditType, get_edit_types
+from instructgen.plugins.edits import BUILTIN_EDIT_TYPES, EDIT_TYPES, EditType, get_edit_types
 from instructgen.records import OutputRecord
 from instructgen.review import RecordReview
 
@@ -236,3 +236,26 @@ def test_lifecycle_hooks_are_called_through_typed_methods():
     reg.run_end("m", "s")  # type: ignore[arg-type]
     assert recorder.calls == ["start m", "end m s"]
     assert review.vetoed and review.vetoed_by == "recorder"
+
+
+# -- edit types at plan time ---------------------------------------------------------------
+
+
+def _edit_recipe(tmp_path, types):
+    items = tmp_path / "in.jsonl"
+    items.write_text('{"caption": "A dog in a park."}\n')
+    return {"output_dir": str(tmp_path / "run"), "backend": {"name": "fake"},
+            "source": {"name": "jsonl", "path": str(items)},
+            "generator": {"name": "edit", "types": types}}
+
+
+def test_unknown_edit_types_fail_at_plan_time_with_their_key_path(tmp_path):
+    from instructgen.api import plan
+    from instructgen.errors import RecipeError
+
+    with pytest.raises(RecipeError, match=r"generator\.types\[1\]: unknown edit type "
+                                          r"'colour_alter'; did you mean 'color_alter'\?"):
+        plan(_edit_recipe(tmp_path, ["add", "colour_alter"]), autoload=False)
+    the_plan, _ = plan(_edit_recipe(tmp_path, ["add"]), autoload=False)
+    assert the_plan.context is not None
+    assert set(the_plan.context.catalog(EDIT_TYPES)) == {t.name for t in BUILTIN_EDIT_TYPES}
