@@ -133,7 +133,27 @@ def test_the_edit_types_hook_comes_from_the_edits_family():
                                    "declares: … (blocked: instructgen.plugins.edits); fix the "
                                    "name, or block this plugin too (-p no:…)",
                          exit_code=2, kept="nothing is run")
-def test_an_undeclared_hook_is_one_clear_line():
+def test_an_undeclared_hook_is_one_clear_line(tmp_path):
+    # Installed for real: an entry-point plugin with edit types, and the edits family blocked.
+    (tmp_path / "ig_weather.py").write_text(
+        "from instructgen import hookimpl\n\n@hookimpl\ndef instructgen_edit_types():\n"
+        "    yield from ()\n")
+    info = tmp_path / "ig_weather-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ig_weather\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[instructgen]\nweather = ig_weather\n")
+    out = subprocess.run([sys.executable, "-m", "instructgen", "-p", "no:edits", "plugins"],
+                         capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert ("ig_weather 1.0 (weather) implements instructgen_edit_types, a hook no loaded "
+            "plugin declares") in out.stderr and "-p no:weather" in out.stderr
+    ok = subprocess.run([sys.executable, "-m", "instructgen", "-p", "no:edits", "-p",
+                         "no:weather", "plugins", "--json"], capture_output=True, text=True,
+                        timeout=120, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert ok.returncode == 0, ok.stderr
+
     with pytest.raises(PluginError) as err:
         make_registry([WeatherTypes()], autoload=False, block=["edits"])
     message = str(err.value)
