@@ -100,7 +100,8 @@ def collect(pm: pluggy.PluginManager, catalog: Catalog[T],
 
 def _stamped(record: T, prov: Provider) -> T:
     """``record`` with its empty ``dist``/``version`` fields set from ``prov``."""
-    fields = attrs.fields_dict(type(record)) if attrs.has(type(record)) else {}
+    cls: type[Any] = type(record)
+    fields = attrs.fields_dict(cls) if attrs.has(cls) else {}
     changes = {key: getattr(prov, key) for key in ("dist", "version")
                if key in fields and not getattr(record, key)}
     return attrs.evolve(record, **changes) if changes else record  # type: ignore[misc]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from .counters import RunSummary
     from .plugin import (
         BackendPlugin,
         CommandSpec,
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     )
     from .review import RecordReview
     from .rundir import Manifest
-    from .runner import RunSummary
 
 _hookspec = pluggy.HookspecMarker("instructgen")
 

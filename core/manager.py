@@ -8,12 +8,13 @@ one; everything else gets what :func:`instructgen.plan.resolve` looked up.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
 import warnings
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import pluggy
@@ -24,9 +25,9 @@ from .errors import PluginError, UnknownPluginError, did_you_mean
 from .plugin import PLUGIN_KINDS, CommandSpec, ModelSpec, PluginSpec
 
 if TYPE_CHECKING:
+    from .counters import RunSummary
     from .review import RecordReview
     from .rundir import Manifest
-    from .runner import RunSummary
 
 #: Entry-point group third-party packages register under.
 ENTRY_POINT_GROUP = "instructgen"
@@ -92,7 +93,7 @@ class PluginRegistry:
         #: What a worker needs to rebuild this registry (see :class:`RegistrySpec`).
         self.spec = spec if spec is not None else RegistrySpec()
         self._providers = dict(providers)
-        self._catalogs: dict[Catalog[object], dict[str, object]] = {}
+        self._catalogs: dict[Catalog[Any], dict[str, Any]] = {}
 
     @property
     def hook(self) -> pluggy.HookRelay:
@@ -103,9 +104,10 @@ class PluginRegistry:
 
     def catalog(self, catalog: Catalog[T]) -> dict[str, T]:
         """Every record of ``catalog`` by name; raises on a name provided twice."""
-        if catalog not in self._catalogs:
-            self._catalogs[catalog] = collect(self.pm, catalog, self.provider)  # type: ignore[index,assignment]
-        return self._catalogs[catalog]  # type: ignore[index,return-value]
+        found = self._catalogs.get(catalog)
+        if found is None:
+            found = self._catalogs[catalog] = collect(self.pm, catalog, self.provider)
+        return found
 
     def plugins(self, kind: str) -> dict[str, PluginSpec]:
         """All plugins of ``kind`` by name; raises on a duplicate name."""
@@ -215,7 +217,7 @@ def make_registry(
 
     if builtins:
         for modname in BUILTIN_PLUGINS:
-            _register(pm, providers, modname, lambda m=modname: importlib.import_module(m),
+            _register(pm, providers, modname, functools.partial(importlib.import_module, modname),
                       Provider("instructgen", _version()), builtin=True)
 
     for ep in entry_points:
