@@ -95,11 +95,6 @@ class PluginRegistry:
         self._providers = dict(providers)
         self._catalogs: dict[Catalog[Any], dict[str, Any]] = {}
 
-    @property
-    def hook(self) -> pluggy.HookRelay:
-        """The raw hook relay; call lifecycle hooks through the typed methods instead."""
-        return self.pm.hook
-
     # -- catalogs ---------------------------------------------------------------------
 
     def catalog(self, catalog: Catalog[T]) -> dict[str, T]:
