@@ -19,6 +19,7 @@ from instructgen.plugin import Generator
 from instructgen.records import Completion, LLMRequest, SourceItem
 from instructgen.text import clean_caption, contains_any_word, mentions, word_count, words
 
+from .constraints import explain, item_schema
 from .phrases import strip_article
 from .prompts import background_caption_prompt, caption_schema, concept_caption_prompt
 
@@ -51,6 +52,11 @@ class CaptionRules:
     max_tokens: int = attrs.field(default=64, validator=at_least_one)
     #: Sampling temperature.
     temperature: float = 0.7
+    #: Write the caption rules into each request's schema (the concepts named, the
+    #: word limit, one sentence, no digits), so constrained decoding only writes
+    #: captions the checks accept (see docs/concepts.md, "Constraints"); ``false``:
+    #: a plain string schema, the rules checked after the answer only.
+    constrain: bool = True
 
 
 def check_caption(answer: Completion, rules: CaptionRules, concepts: Sequence[str]) -> str:
@@ -80,14 +86,32 @@ def check_caption(answer: Completion, rules: CaptionRules, concepts: Sequence[st
     return caption
 
 
-def caption_request(rules: CaptionRules, prompt: Any, seed: int | None = None) -> LLMRequest:
+def caption_request(rules: CaptionRules, prompt: Any, seed: int | None = None,
+                    concepts: Sequence[str] = ()) -> LLMRequest:
+    """The request for one caption; with ``rules.constrain``, its schema names ``concepts``."""
+    schema = caption_schema(rules.max_words)
+    if rules.constrain and concepts:
+        schema = item_schema(schema, concepts, rules.max_words, allow_digits=rules.allow_digits)
     return LLMRequest(messages=prompt, max_tokens=rules.max_tokens,
-                      temperature=rules.temperature, seed=seed,
-                      schema=caption_schema(rules.max_words))
+                      temperature=rules.temperature, seed=seed, schema=schema)
 
 
 def validator(rules: CaptionRules, concepts: Sequence[str]) -> Callable[[Completion], str]:
     return lambda answer: check_caption(answer, rules, concepts)
+
+
+async def ask_caption(ctx: ItemContext, rules: CaptionRules, request: LLMRequest,
+                      concepts: Sequence[str], stage: str) -> str:
+    """Ask for a caption; a rejection names the caption rule the last answer broke.
+
+    Without constrained decoding an answer can fail the narrowed schema; the
+    rejection then says which check it fails, as it would without ``constrain``.
+    """
+    check = validator(rules, concepts)
+    try:
+        return await ctx.ask(request, validate=check, stage=stage)
+    except Reject as rej:
+        raise explain(rej, check) from None
 
 
 def concept_of(item: SourceItem) -> str:
@@ -111,8 +135,9 @@ class ConceptCaptions(Generator):
     async def generate(self, item: SourceItem, ctx: ItemContext) -> list[dict[str, Any]]:
         concept = concept_of(item)
         rules = self.options
-        request = caption_request(rules, concept_caption_prompt(concept, rules.max_words))
-        caption = await ctx.ask(request, validate=validator(rules, [concept]), stage="c2cap")
+        request = caption_request(rules, concept_caption_prompt(concept, rules.max_words),
+                                  concepts=[concept])
+        caption = await ask_caption(ctx, rules, request, [concept], "c2cap")
         return [{"concept": concept, "caption": caption,
                  "sources": list(item.data.get("sources", []))}]
 
@@ -144,10 +169,10 @@ class BackgroundCaptions(Generator):
         out: list[dict[str, Any]] = []
         for background in chosen:
             prompt = background_caption_prompt(concept, background, rules.max_words)
-            request = caption_request(rules, prompt, ctx.derive_seed("cb2cap", background))
+            request = caption_request(rules, prompt, ctx.derive_seed("cb2cap", background),
+                                      concepts=[concept])
             try:
-                caption = await ctx.ask(request, validate=validator(rules, [concept]),
-                                        stage="cb2cap")
+                caption = await ask_caption(ctx, rules, request, [concept], "cb2cap")
             except Reject as rej:
                 ctx.reject(rej.reason, f"background {background!r}: {rej.detail}",
                            stage="cb2cap", raw=rej.raw, data={"background": background})

@@ -23,7 +23,7 @@ from instructgen.plugin import Generator
 from instructgen.records import SourceItem
 from instructgen.text import dedup_key, mentions, words
 
-from .captions import CaptionRules, at_least_one, caption_request, validator
+from .captions import CaptionRules, ask_caption, at_least_one, caption_request
 from .phrases import indefinite
 from .prompts import pair_caption_prompt
 
@@ -124,8 +124,8 @@ class PairCaptions(Generator):
         if words(first.lower()) == words(second.lower()):
             raise Reject("same_concept", f"both concepts are {first!r}")
         prompt = pair_caption_prompt(first, second, opts.max_words)
-        caption = await ctx.ask(caption_request(opts, prompt),
-                                validate=validator(opts, concepts), stage="cc2cap")
+        request = caption_request(opts, prompt, concepts=[first, second])
+        caption = await ask_caption(ctx, opts, request, [first, second], "cc2cap")
         base = {"concepts": [first, second], "sources": item.data.get("sources", {})}
         if has_scene(caption, concepts) or opts.append_backgrounds == 0:
             return [{**base, "caption": caption, "base_caption": caption, "background": None,
