@@ -19,8 +19,10 @@ from typing import Any
 
 import attrs
 
+from .backends.base import Backend
 from .cache import CallCache
 from .context import ItemContext, _Ask
+from .counters import Counters
 from .errors import ContextOverflowError, Reject, UserError
 from .plugin import Generator
 from .records import Completion, LLMRequest, Rejection, SourceItem
@@ -38,20 +40,6 @@ class ItemOutcome:
     error: Rejection | None
     rejections: list[Rejection]
     invalid_answers: int
-
-
-@attrs.define
-class Counters:
-    """Backend-side counts, summed into the run summary."""
-
-    backend_calls: int = 0
-    requests: int = 0
-    cache_hits: int = 0
-    prompt_tokens: int = 0
-    #: Prompt tokens the backend decoded; the rest reused a shared prefix's KV cache.
-    prompt_tokens_decoded: int = 0
-    completion_tokens: int = 0
-    backend_s: float = 0.0
 
 
 class _Work:
@@ -104,7 +92,7 @@ class Scheduler:
         self,
         generator: Generator,
         generator_name: str,
-        backend: Any,
+        backend: Backend,
         cache: CallCache | None,
         *,
         run_seed: int,
@@ -118,9 +106,9 @@ class Scheduler:
         self.backend, self.cache = backend, cache
         self.run_seed, self.batch_size, self.window = run_seed, batch_size, window
         self.max_retries, self.log = max_retries, log
-        self.counters = counters or Counters()
+        self.counters = counters if counters is not None else Counters()
         #: Batches the backend can take at once (replica pools take several).
-        self.concurrency = max(1, int(getattr(backend, "concurrency", 1)))
+        self.concurrency = max(1, int(backend.concurrency))
         self._pending: collections.deque[_Parked] = collections.deque()
         self._unchecked: list[_Parked] = []
         self._inflight: dict[int, _Work] = {}

@@ -9,6 +9,7 @@ from typing import Any
 
 from instructgen.api import plan
 from instructgen.logs import make_logger
+from instructgen.plan import Plan
 from instructgen.records import converter
 from instructgen.runner import Runner
 
@@ -85,14 +86,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _precheck(the_plan: Any, registry: Any) -> None:
+def _precheck(the_plan: Plan) -> None:
     """Warn before loading any model when the first items all fail the same way."""
     from instructgen.context import RunInfo
     from instructgen.early import precheck
 
     recipe = the_plan.recipe
     generator = the_plan.generator.build()
-    generator.setup(RunInfo(None, recipe.seed, the_plan.hash, recipe.max_retries, registry))
+    generator.setup(RunInfo(None, recipe.seed, the_plan.hash, recipe.max_retries,
+                            the_plan.context))
     message = precheck(the_plan.source.build(), generator, recipe.seed, recipe.max_retries)
     if message:
         print(f"preview: warning: {message}", file=sys.stderr)
@@ -104,7 +106,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
         raise UserError("-n: must be at least 1")
     the_plan, registry = plan(args.recipe, overrides=args.overrides)
-    _precheck(the_plan, registry)
+    _precheck(the_plan)
     runner = Runner(the_plan, registry, write=False, log=_logger(args), progress=False)
     records = runner.records()
     shown = 0

@@ -2,27 +2,41 @@
 
 The runner owns everything around them (run directory, post-processors,
 commits), so outputs, cache and resume behave the same on every engine.
+:func:`choose_engine` is where a recipe's ``[engine]`` and ``backend.replicas``
+/ ``backend.isolate`` become one:
 
-- :class:`LocalEngine`: this process, one backend (or a replica pool).
+- :class:`LocalEngine`: this process, one backend, or a replica pool
+  (:mod:`instructgen.engines.replicas`) when ``replicas != 1`` or ``isolate``.
 - ``instructgen.engines.ray.RayEngine``: long-lived Ray actors fed blocks of items; imported only
   when a recipe asks for ``[engine] kind = "ray"``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from instructgen.backends.base import Backend
 from instructgen.cache import CallCache
+from instructgen.counters import Counters
 from instructgen.plugin import Generator
 from instructgen.records import BackendIdentity, SourceItem
-from instructgen.scheduler import Counters, ItemOutcome, Scheduler
+from instructgen.scheduler import ItemOutcome, Scheduler
+
+if TYPE_CHECKING:
+    from instructgen.manager import RegistrySpec
+    from instructgen.plan import Plan
+    from instructgen.recipe import Recipe
 
 
 class Engine(Protocol):
     """What the runner needs from an engine."""
 
+    #: Where the engine adds backend work up (the run summary, shared with the runner).
     counters: Counters
+    #: Seconds each worker took to load its model (recorded in the manifest's session).
+    load_times: dict[str, float]
 
     @property
     def identity(self) -> BackendIdentity: ...
@@ -33,17 +47,29 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+def in_flight_window(recipe: Recipe, backend: Backend) -> int:
+    """Items worked on at once by one scheduler: the recipe's ``in_flight``, else enough
+    to keep each of the backend's concurrent batches full, twice over (at least 8).
+
+    The local engine sizes its window with it (a replica pool's concurrency is its
+    replica count), and so does each Ray actor for its one backend.
+    """
+    return recipe.in_flight or max(2 * recipe.batch_size * max(1, int(backend.concurrency)), 8)
+
+
 class LocalEngine:
     """Runs the scheduler in this process against one backend object."""
 
-    def __init__(self, generator: Generator, generator_name: str, backend: Any, *,
+    def __init__(self, generator: Generator, generator_name: str, backend: Backend, *,
                  run_seed: int, batch_size: int, window: int, max_retries: int, log: Any,
-                 owns_backend: bool = True) -> None:
+                 owns_backend: bool = True, counters: Counters | None = None,
+                 load_times: dict[str, float] | None = None) -> None:
         self.generator, self.generator_name, self.backend = generator, generator_name, backend
         self.run_seed, self.batch_size, self.window = run_seed, batch_size, window
         self.max_retries, self.log = max_retries, log
         self.owns_backend = owns_backend
-        self.counters = Counters()
+        self.counters = counters if counters is not None else Counters()
+        self.load_times = dict(load_times or {})
 
     @property
     def identity(self) -> BackendIdentity:
@@ -61,3 +87,41 @@ class LocalEngine:
     def close(self) -> None:
         if self.owns_backend:
             self.backend.close()
+
+
+def choose_engine(plan: Plan, registry: RegistrySpec, generator: Generator, counters: Counters,
+                  *, log: Any, backend: Backend | None = None) -> Engine:
+    """The engine a plan asks for, with its model(s) loaded.
+
+    ``[engine] kind = "ray"``: the Ray engine. Otherwise a local engine over
+    ``backend`` when the caller hands one in (it stays the caller's to close),
+    else a replica pool (``backend.replicas != 1`` or ``backend.isolate``), else
+    the plan's backend built here. Workers rebuild the driver's ``registry``.
+    """
+    recipe = plan.recipe
+    if recipe.engine.kind == "ray":
+        from .ray import RayEngine
+
+        return RayEngine(plan, registry, counters=counters, log=log)
+    load_times: dict[str, float] = {}
+    if backend is None and (plan.replicas != 1 or plan.isolate):
+        from .bootstrap import WorkerRegistry
+        from .replicas import ReplicaPool
+
+        who = "backend.replicas" if plan.replicas != 1 else "backend.isolate"
+        travelling = WorkerRegistry.of(registry, who=who)
+        pool = ReplicaPool(plan.backend.spec, plan.backend.prepared, plan.replicas,
+                           isolate=plan.isolate, registry=travelling)
+        built: Backend = pool
+        load_times = pool.load_times
+    elif backend is None:
+        started = time.perf_counter()
+        built = plan.backend.build()
+        load_times = {"backend": round(time.perf_counter() - started, 3)}
+    else:
+        built = backend
+    return LocalEngine(generator, plan.generator.spec.name, built,
+                       run_seed=recipe.seed, batch_size=recipe.batch_size,
+                       window=in_flight_window(recipe, built), max_retries=recipe.max_retries,
+                       log=log, owns_backend=backend is None, counters=counters,
+                       load_times=load_times)

@@ -1,8 +1,10 @@
 """The Ray engine: one pool of long-lived actors serves the whole run.
 
 Selected by ``[engine] kind = "ray"`` (or ``instructgen run --engine ray``).
-The driver starts ``actors`` Ray actors once; each rebuilds the plan from the
-normalized recipe (plugins come from the packages installed on its node),
+The driver starts ``actors`` Ray actors once; each rebuilds the driver's
+plugin registry (installed packages, plus the plugins handed in through
+``plugins=[...]``, which must pickle; see :mod:`instructgen.engines.bootstrap`)
+and the plan from the normalized recipe (:mod:`instructgen.engines.ray_actor`),
 loads one backend (``num_gpus=1`` on GPU clusters, CPU actors otherwise) and
 keeps it until the run ends. The driver then streams the source to them in
 blocks of ``items_per_task`` items, keeps a bounded number of blocks in flight
@@ -20,19 +22,23 @@ or duplicated.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import time
-from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
-from typing import Any
-
-import attrs
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from instructgen.cache import CallCache
-from instructgen.errors import PluginError, UserError
+from instructgen.counters import Counters, from_blob
+from instructgen.errors import UserError
 from instructgen.records import BackendIdentity, SourceItem, converter
-from instructgen.scheduler import Counters, ItemOutcome, Scheduler
+from instructgen.scheduler import ItemOutcome
+
+from .bootstrap import WorkerRegistry
+from .ray_actor import GenerationActor, RayEngineError
+
+if TYPE_CHECKING:
+    from instructgen.manager import RegistrySpec
+    from instructgen.plan import Plan
+    from instructgen.recipe import EngineConfig
 
 #: Blocks an actor holds at once: the one it runs and the next, already waiting,
 #: so it never idles on the driver's round trip.
@@ -46,12 +52,6 @@ TASK_RETRIES = 3
 CONNECT_TIMEOUT_S = 5.0
 #: Seconds ``close`` waits for actors to close their caches and backends.
 CLOSE_TIMEOUT_S = 30.0
-#: Every counter an actor sends back, read off the class so a new one is never dropped.
-_COUNTER_FIELDS = tuple(attrs.fields_dict(Counters))
-
-
-class RayEngineError(UserError):
-    """Ray is missing, or the cluster cannot be reached or cannot hold the actors."""
 
 
 def _import_ray() -> Any:
@@ -66,13 +66,18 @@ def _import_ray() -> Any:
 class RayEngine:
     """Runs the generation stage on a Ray cluster (or a local Ray instance)."""
 
-    def __init__(self, plan: Any, *, log: Any) -> None:
+    def __init__(self, plan: Plan, registry: RegistrySpec, *, counters: Counters | None = None,
+                 log: Any) -> None:
         self.plan, self.log = plan, log
         self.config = plan.recipe.engine
-        self.counters = Counters()
+        #: Where each finished block's counts are added (the run summary, from the runner).
+        self.counters = counters if counters is not None else Counters()
         #: Seconds each actor took to build its backend, by worker name (``actor 0``, ...).
         self.load_times: dict[str, float] = {}
-        _check_installed(plan)
+        #: The driver's plugins, which each actor rebuilds (refused here if they cannot travel).
+        self._registry = WorkerRegistry.of(
+            registry, who='engine.kind = "ray"',
+            stages=[f"{s.where}={s.spec.name}" for s in plan.stages if s.spec.dist == "embedded"])
         self._ray = ray = _import_ray()
         self.address = self.config.ray_address
         self._owns_ray = _connect(ray, self.address)
@@ -135,7 +140,7 @@ class RayEngine:
                 while wanted in done:
                     result = done.pop(wanted)
                     wanted += 1
-                    self._add_counters(result["counters"])
+                    self.counters.add(from_blob(result["counters"]))
                     for blob in result["outcomes"]:
                         yield converter.structure(blob, ItemOutcome)
         finally:
@@ -175,7 +180,8 @@ class RayEngine:
         ray, cfg = self._ray, self.config
         remote = ray.remote(max_restarts=-1, max_task_retries=TASK_RETRIES,
                             **self._remote_args())(GenerationActor)
-        self._actors = [remote.remote(self._mapping, self.plan.hash) for _ in range(cfg.actors)]
+        self._actors = [remote.remote(self._mapping, self.plan.hash, self._registry)
+                        for _ in range(cfg.actors)]
         try:
             reports = ray.get([a.ready.remote() for a in self._actors])
         except Exception as exc:
@@ -197,10 +203,6 @@ class RayEngine:
             with contextlib.suppress(Exception):
                 self._ray.cancel(ref)
 
-    def _add_counters(self, counts: Mapping[str, float]) -> None:
-        for name in _COUNTER_FIELDS:
-            setattr(self.counters, name, getattr(self.counters, name) + counts.get(name, 0))
-
 
 def _take(source: Iterator[tuple[int, SourceItem]], n: int) -> list[tuple[int, SourceItem]]:
     out = []
@@ -212,23 +214,6 @@ def _take(source: Iterator[tuple[int, SourceItem]], n: int) -> list[tuple[int, S
 
 
 # -- setup helpers -------------------------------------------------------------------------
-
-
-def _check_installed(plan: Any) -> None:
-    """Actors rebuild plugins by name: each must come from an installed package."""
-    from instructgen.manager import make_registry
-
-    registry = make_registry()
-    missing = []
-    for stage in plan.stages:
-        try:
-            registry.get(stage.spec.kind, stage.spec.name)
-        except PluginError:
-            missing.append(f"{stage.where}={stage.spec.name}")
-    if missing:
-        raise RayEngineError(
-            f"engine.kind = \"ray\": {', '.join(missing)} is not an installed plugin (it was "
-            "handed in-process); Ray actors load plugins from installed packages only")
 
 
 def host_port(address: str) -> tuple[str, int]:
@@ -298,7 +283,7 @@ def _resolved(where: tuple[str, int]) -> tuple[str, int]:
         return where
 
 
-def _placement(ray: Any, cfg: Any, log: Any) -> tuple[float, float]:
+def _placement(ray: Any, cfg: EngineConfig, log: Any) -> tuple[float, float]:
     """CPUs and GPUs per actor: one GPU each on GPU clusters, a share of a node's CPUs else."""
     total = ray.cluster_resources()
     gpus = cfg.actor_gpus if cfg.actor_gpus is not None else (
@@ -330,11 +315,6 @@ def _actor_recipe(mapping: dict[str, Any], cpus: float, gpus: float) -> dict[str
     return {**mapping, "backend": backend, "engine": engine}
 
 
-def _concurrency(backend: Any) -> int:
-    """Batches a backend takes at once (an HTTP backend's requests in flight), as the runner."""
-    return max(1, int(getattr(backend, "concurrency", 1)))
-
-
 def _unwrap(exc: BaseException) -> BaseException:
     """The user's error behind Ray's wrappers, when there is one; else ``exc``."""
     seen: set[int] = set()
@@ -350,104 +330,3 @@ def _unwrap(exc: BaseException) -> BaseException:
         todo.extend([current.__cause__, current.__context__,
                      cause if isinstance(cause, BaseException) else None])
     return exc
-
-
-# -- what runs on the cluster ----------------------------------------------------------------
-
-
-def _rebuild(mapping: Mapping[str, Any]) -> tuple[Any, Any]:
-    from instructgen.manager import make_registry
-    from instructgen.recipe import load_recipe, resolve
-
-    registry = make_registry()
-    return resolve(load_recipe(mapping), registry), registry
-
-
-class GenerationActor:
-    """A Ray actor for the whole run: one generator, one backend, one cache connection.
-
-    Construction never raises: a failure (a missing model, say) is kept and
-    raised by :meth:`ready`, so Ray does not restart an actor that cannot start.
-    """
-
-    def __init__(self, mapping: Mapping[str, Any], recipe_hash: str) -> None:
-        self.backend: Any = None
-        self.cache: CallCache | None = None
-        self._cache_spec: dict[str, Any] | None = None
-        self.error: BaseException | None = None
-        self.load_s = 0.0
-        try:
-            self._setup(mapping, recipe_hash)
-        except Exception as exc:
-            self.error = exc
-
-    def _setup(self, mapping: Mapping[str, Any], recipe_hash: str) -> None:
-        from instructgen.context import RunInfo
-        from instructgen.logs import quiet_logger
-
-        plan, registry = _rebuild(mapping)
-        recipe = plan.recipe
-        self.recipe, self.generator_name = recipe, plan.generator.spec.name
-        self.generator = plan.generator.build()
-        self.generator.setup(RunInfo(Path(recipe.output_dir), recipe.seed, recipe_hash,
-                                     recipe.max_retries, registry))
-        started = time.perf_counter()
-        self.backend = plan.backend.build()
-        self.load_s = round(time.perf_counter() - started, 3)
-        self.identity = converter.unstructure(self.backend.identity)
-        self.log = quiet_logger()
-
-    def ready(self) -> dict[str, Any]:
-        """This actor's backend identity, model load time and place."""
-        if self.error is not None:
-            raise self.error
-        return {"identity": self.identity, "load_s": self.load_s,
-                "node": f"{socket.gethostname()} pid {os.getpid()}"}
-
-    def run_block(self, block: list[tuple[int, dict[str, Any]]],
-                  cache: Mapping[str, Any] | None,
-                  identity: Mapping[str, Any]) -> dict[str, Any]:
-        """Generate one block; outcomes carry the run's item indices."""
-        if self.error is not None:
-            raise self.error
-        if self.identity != dict(identity):  # a restarted actor on a node that changed
-            raise RayEngineError(f"a Ray actor built backend {self.identity} but the run uses "
-                                 f"{dict(identity)}; install the same versions on every node")
-        self._open_cache(cache)
-        items = [(k, converter.structure(item, SourceItem)) for k, (_, item) in enumerate(block)]
-        counters = Counters()
-        recipe = self.recipe
-        scheduler = Scheduler(self.generator, self.generator_name, self.backend, self.cache,
-                              run_seed=recipe.seed, batch_size=recipe.batch_size,
-                              window=recipe.in_flight or max(
-                                  2 * recipe.batch_size * _concurrency(self.backend), 8),
-                              max_retries=recipe.max_retries, log=self.log, counters=counters)
-        outcomes = list(scheduler.run(items))
-        if self.cache is not None:
-            self.cache.flush()
-        return {
-            "outcomes": [converter.unstructure(attrs.evolve(o, index=block[o.index][0]))
-                         for o in outcomes],
-            "counters": {name: getattr(counters, name) for name in _COUNTER_FIELDS},
-        }
-
-    def _open_cache(self, spec: Mapping[str, Any] | None) -> None:
-        wanted = dict(spec) if spec else None
-        if wanted == self._cache_spec:
-            return
-        if self.cache is not None:
-            self.cache.close()
-            self.cache = None
-        if wanted is not None:
-            self.cache = CallCache(wanted["path"], self.backend.identity,
-                                   readonly=wanted["readonly"])
-        self._cache_spec = wanted
-
-    def close(self) -> None:
-        """Flush the cache and free the model before the driver ends this actor."""
-        if self.cache is not None:
-            self.cache.close()
-            self.cache = None
-        if self.backend is not None:
-            self.backend.close()
-            self.backend = None

@@ -124,3 +124,56 @@ def test_a_ready_backend_object_skips_the_model_lookup(tmp_path):
     assert summary.accepted == 2
     with pytest.raises(RecipeError):
         plan(recipe, autoload=False)
+
+
+# -- worker processes rebuild the driver's registry -------------------------------------------
+
+
+@pytest.mark.model
+def test_a_plugin_model_runs_on_two_replicas(tmp_path):
+    """Each replica worker rebuilds the driver's registry (this module travels by name)."""
+    need_model("llama_cpp")
+    summary = instructgen.run(alias_recipe(tmp_path, "llamacpp", replicas=2), plugins=[PLUGIN],
+                              autoload=False)
+    assert (summary.items, summary.accepted) == (2, 2)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert sorted(manifest["sessions"][0]["model_load_s"]) == ["replica 0", "replica 1"]
+    assert Path(manifest["backend"]["model"]).name == EMBEDDED_FILE
+
+
+@pytest.mark.model
+def test_a_plugin_model_runs_on_ray(local_ray, tmp_path):
+    """Each Ray actor rebuilds the driver's registry and resolves the model name there."""
+    need_model("llama_cpp")
+    recipe = alias_recipe(tmp_path, "llamacpp")
+    recipe["engine"] = {"kind": "ray", "actors": 1, "items_per_task": 1}
+    summary = instructgen.run(recipe, plugins=[PLUGIN], autoload=False)
+    assert (summary.items, summary.accepted) == (2, 2)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert list(manifest["sessions"][0]["model_load_s"]) == ["actor 0"]
+    assert Path(manifest["backend"]["model"]).name == EMBEDDED_FILE
+
+
+@pytest.mark.reliability(
+    failure="a plugin handed in through plugins=[...] that cannot be pickled, with "
+            "backend.replicas > 1",
+    user_sees="one line: `backend.replicas: a plugin handed in through plugins=[...] cannot "
+              "be sent to worker processes (…); define it at module level or install it as a "
+              "package`",
+    exit_code=2, kept="nothing is written: the check runs before any worker starts")
+def test_a_plugin_that_cannot_travel_to_replicas_is_one_clear_error(tmp_path):
+    from instructgen.errors import PluginError, UserError
+
+    class LocalModels:  # a class inside a function does not pickle
+        @hookimpl
+        def instructgen_models(self) -> Any:
+            yield ModelSpec(name=ALIAS, description="local", resolve=_embedded)
+
+    recipe = alias_recipe(tmp_path, "fake", replicas=2)
+    recipe["backend"] = {"name": "fake", "replicas": 2}
+    with pytest.raises(PluginError, match=r"^backend\.replicas: a plugin handed in through "
+                                          r"plugins=\[\.\.\.\] cannot be sent to worker "
+                                          r"processes \(.*\); define it at module level") as exc:
+        instructgen.run(recipe, plugins=[LocalModels()], autoload=False)
+    assert isinstance(exc.value, UserError)  # the CLI's exit code 2, one line, no traceback
+    assert not (tmp_path / "run" / "records.jsonl").exists()

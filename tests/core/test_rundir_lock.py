@@ -118,7 +118,7 @@ def _no_model(*_args, **_kwargs):
     exit_code=2, kept="nothing is written")
 def test_an_output_dir_that_cannot_be_created_exits_2_before_loading_a_model(
         tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(Runner, "_make_engine", _no_model)
+    monkeypatch.setattr("instructgen.runner.choose_engine", _no_model)
     recipe = _toml(tmp_path, "/proc/nope/out")
     assert main(["run", str(recipe)]) == 2
     err = capsys.readouterr().err.strip()
@@ -132,7 +132,7 @@ def test_an_output_dir_that_cannot_be_created_exits_2_before_loading_a_model(
               "any model is loaded",
     exit_code=2, kept="the file is untouched; nothing is written")
 def test_an_output_dir_below_a_file_exits_2(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(Runner, "_make_engine", _no_model)
+    monkeypatch.setattr("instructgen.runner.choose_engine", _no_model)
     blocker = tmp_path / "plain.txt"
     blocker.write_text("keep me\n")
     recipe = _toml(tmp_path, blocker / "out")
@@ -159,7 +159,7 @@ def _toml(tmp_path, out) -> os.PathLike:
               "before any model is loaded",
     exit_code=2, kept="whatever the directory holds is untouched")
 def test_an_output_dir_without_write_permission_exits_2(tmp_path, monkeypatch):
-    monkeypatch.setattr(Runner, "_make_engine", _no_model)
+    monkeypatch.setattr("instructgen.runner.choose_engine", _no_model)
     base = shared_dir(tmp_path, "readonly-output")
     try:
         out = base / "out"
@@ -203,7 +203,7 @@ def test_with_the_ray_engine_the_driver_holds_the_lock_for_the_whole_run(local_r
               "before any model is loaded",
     exit_code=2, kept="whatever the directory holds is untouched")
 def test_a_full_disk_at_the_start_exits_2_before_loading_a_model(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(Runner, "_make_engine", _no_model)
+    monkeypatch.setattr("instructgen.runner.choose_engine", _no_model)
     out = tmp_path / "out"
     recipe = _toml(tmp_path, out)
 

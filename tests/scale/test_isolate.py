@@ -21,8 +21,8 @@ from scale_setup import fake_recipe, manifest, output_files
 from instructgen import api
 from instructgen.api import plan
 from instructgen.backends.native import crash_hint, signal_text
-from instructgen.backends.replicas import ReplicaPool
 from instructgen.cli import main
+from instructgen.engines.replicas import ReplicaPool
 from instructgen.errors import BackendCrashed, RecipeError
 from instructgen.runner import Runner
 from instructgen.testing import run_recipe

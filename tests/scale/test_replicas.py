@@ -19,7 +19,8 @@ from scale_setup import (
 
 from instructgen.api import plan
 from instructgen.backends.fake import FakeOptions
-from instructgen.backends.replicas import ReplicaPool, plan_slots, visible_gpus
+from instructgen.engines.placement import plan_slots, visible_gpus
+from instructgen.engines.replicas import ReplicaPool
 from instructgen.errors import ModelNotFoundError
 from instructgen.manager import make_registry
 from instructgen.records import LLMRequest
@@ -64,7 +65,7 @@ def test_cpu_auto_is_one_or_cores_per_thread_count():
 
 def test_worker_gets_n_threads_only_when_the_user_left_it_unset():
     from instructgen.backends.llamacpp import LlamaCppOptions
-    from instructgen.backends.replicas import _worker_options
+    from instructgen.engines.placement import worker_options as _worker_options
 
     slot = plan_slots(2, LlamaCppOptions(), gpus=[], cores=list(range(6)))[1]
     assert _worker_options(LlamaCppOptions(), slot) == (LlamaCppOptions(n_threads=3), True)

@@ -1,23 +1,14 @@
 """Data-parallel backend replicas: one worker process per GPU, or per share of the cores.
 
-``backend.replicas = N`` (or ``"auto"``) makes the runner build a
+``backend.replicas = N`` (or ``"auto"``) makes the engine build a
 :class:`ReplicaPool` instead of one backend. The pool is itself a backend with
 ``concurrency = N``: the scheduler keeps N batches in flight, and each goes to
 whichever worker process is idle. Every worker builds the named backend plugin
-from a fresh registry, so a replica is exactly the backend a 1-replica run
-would use, and the pool reports that backend's identity: cache keys, records
-and resume are the same whatever the replica count.
-
-Placement:
-
-* GPUs visible (``CUDA_VISIBLE_DEVICES``, else ``nvidia-smi -L``): worker ``i``
-  sees only GPU ``i`` (round robin when N exceeds the GPUs); ``"auto"`` is one
-  worker per visible GPU.
-* CPU only: the cores this process may use are split into N disjoint slices;
-  each worker is pinned to its slice and, when the backend options have an
-  unset ``n_threads`` field, gets ``n_threads`` = its slice size. ``"auto"`` is
-  1 (one process already uses every core), or ``cores // n_threads`` when
-  ``n_threads`` is set.
+from the driver's registry, rebuilt in the worker (see
+:mod:`instructgen.engines.bootstrap`), so a replica is exactly the backend a
+1-replica run would use, and the pool reports that backend's identity: cache
+keys, records and resume are the same whatever the replica count. Where the
+workers run is :mod:`instructgen.engines.placement`'s decision.
 
 A worker that dies mid-batch (killed, out of memory, segfault) is replaced in
 the background and its batch is sent to the next idle worker: answers only
@@ -40,29 +31,22 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
-import pickle
 import queue
-import shutil
-import signal
-import subprocess
 import threading
-import time
-import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-import attrs
-
-from instructgen.errors import BackendCrashed, PluginError
+from instructgen.backends.base import Backend
+from instructgen.backends.native import crash_hint, signal_text
+from instructgen.errors import BackendCrashed
 from instructgen.plugin import PluginSpec
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 
-from .base import Backend
-from .native import crash_hint, signal_text
+from .bootstrap import WorkerRegistry
+from .placement import ReplicaSlot, plan_slots, worker_options
+from .worker import serve, travelling
 
-#: Environment variables that size the thread pools of BLAS/OpenMP/torch in a worker.
-_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 #: Deaths of workers while serving one batch before the batch is given up.
 MAX_BATCH_DEATHS = 3
 #: The same with ``backend.isolate``: one retry in a fresh worker, then BackendCrashed.
@@ -71,165 +55,6 @@ ISOLATED_BATCH_DEATHS = 2
 MAX_RESTARTS_PER_REPLICA = 4
 _POLL_S = 0.5
 _log = logging.getLogger(__name__)
-
-
-# -- placement --------------------------------------------------------------------------
-
-
-def visible_gpus() -> list[str]:
-    """Ids of the CUDA devices this process may use, without importing torch."""
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if env is not None:
-        out = []
-        for dev in (d.strip() for d in env.split(",")):
-            if not dev or dev.startswith("-"):
-                break  # CUDA ignores every id after an invalid one
-            out.append(dev)
-        return out
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return []
-    try:
-        listing = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=15,
-                                 check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    count = sum(1 for line in listing.splitlines() if line.startswith("GPU "))
-    return [str(i) for i in range(count)]
-
-
-def usable_cores() -> list[int]:
-    """The CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return sorted(os.sched_getaffinity(0))
-    return list(range(os.cpu_count() or 1))
-
-
-@attrs.frozen
-class ReplicaSlot:
-    """Where one worker runs: its GPU (if any), its cores and its thread count."""
-
-    index: int
-    gpu: str | None
-    cores: tuple[int, ...]
-    threads: int
-
-    def env(self) -> dict[str, str]:
-        out = {name: str(self.threads) for name in _THREAD_ENV}
-        if self.gpu is not None:
-            out["CUDA_VISIBLE_DEVICES"] = self.gpu
-        return out
-
-
-def plan_slots(replicas: int | str, options: Any, *, gpus: Sequence[str] | None = None,
-               cores: Sequence[int] | None = None) -> list[ReplicaSlot]:
-    """Decide how many workers run and where (see the module docstring)."""
-    gpus = visible_gpus() if gpus is None else list(gpus)
-    cores = usable_cores() if cores is None else list(cores)
-    if replicas == "auto":
-        if gpus:
-            n = len(gpus)
-        else:
-            wanted = _option_threads(options)
-            n = max(1, len(cores) // wanted) if wanted else 1
-    elif isinstance(replicas, int) and not isinstance(replicas, bool) and replicas >= 1:
-        n = replicas
-    else:
-        raise ValueError(f"backend.replicas: expected \"auto\" or a positive integer, "
-                         f"got {replicas!r}")
-    per = max(1, len(cores) // n)
-    slots = []
-    for i in range(n):
-        start = (i * per) % len(cores)
-        share = tuple(cores[start:start + per]) or tuple(cores[:per])
-        slots.append(ReplicaSlot(i, gpus[i % len(gpus)] if gpus else None, share, len(share)))
-    return slots
-
-
-def _option_threads(options: Any) -> int | None:
-    fields = attrs.fields_dict(type(options)) if attrs.has(type(options)) else {}
-    return getattr(options, "n_threads", None) if "n_threads" in fields else None
-
-
-def _worker_options(options: Any, slot: ReplicaSlot) -> tuple[Any, bool]:
-    """The options a worker builds with; True when the worker should be pinned."""
-    if not attrs.has(type(options)) or "n_threads" not in attrs.fields_dict(type(options)):
-        return options, True
-    if options.n_threads is not None:  # the user chose a thread count: leave placement alone
-        return options, False
-    return attrs.evolve(options, n_threads=slot.threads), True
-
-
-# -- the worker process -----------------------------------------------------------------
-
-
-def _build(name: str, options: Any, factory: Any) -> Any:
-    from instructgen.manager import make_registry
-
-    try:
-        spec = make_registry().get("backend", name, where="backend.name")
-    except PluginError:
-        if factory is None:
-            raise
-        return factory(options)  # a backend handed in-process (plugins=[...]), picklable
-    return spec.factory(options)
-
-
-def _travelling(factory: Any) -> Any:
-    """``factory`` if it can be sent to a worker (a class or module function), else None.
-
-    Workers look the backend up by name first; this only serves backends handed
-    in-process through ``plugins=[...]``.
-    """
-    try:
-        pickle.loads(pickle.dumps(factory))
-    except Exception:
-        return None
-    return factory
-
-
-def _portable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling, else a RuntimeError with its text."""
-    with contextlib.suppress(Exception):
-        exc.add_note("in a backend replica:\n" + "".join(traceback.format_exception(exc)))
-    try:
-        return pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
-
-
-def _serve(conn: Connection, name: str, options: Any, factory: Any, cores: tuple[int, ...],
-           pin: bool) -> None:
-    """Worker main: build the backend, then answer batches until told to stop."""
-    # Ctrl-C, and the SIGTERM/SIGHUP a job scheduler sends to the whole process group,
-    # are the parent's to handle: it saves the run, then closes the workers itself.
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_IGN)
-    if pin and cores and hasattr(os, "sched_setaffinity"):
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(0, cores)
-    try:
-        started = time.perf_counter()
-        backend = _build(name, options, factory)
-        conn.send(("ready", (backend.identity, round(time.perf_counter() - started, 3))))
-    except BaseException as exc:
-        conn.send(("failed", _portable(exc)))
-        return
-    try:
-        while True:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                return  # the parent is gone
-            if message[0] != "generate":
-                return
-            try:
-                reply: tuple[str, Any] = ("ok", list(backend.generate(message[1])))
-            except BaseException as exc:
-                reply = ("error", _portable(exc))
-            conn.send(reply)
-    finally:
-        backend.close()
 
 
 def _times(n: int) -> str:
@@ -254,8 +79,12 @@ class ReplicaPool(Backend):
     """N worker processes, each holding one instance of the named backend."""
 
     def __init__(self, spec: PluginSpec, options: Any, replicas: int | str = "auto", *,
-                 slots: Sequence[ReplicaSlot] | None = None, isolate: bool = False) -> None:
+                 slots: Sequence[ReplicaSlot] | None = None, isolate: bool = False,
+                 registry: WorkerRegistry | None = None) -> None:
         self.name, self.options = spec.name, options
+        #: The driver's registry, which each worker rebuilds to find the backend by name;
+        #: without one, workers call the plugin record's factory (it must pickle).
+        self.registry = registry
         #: ``backend.isolate``: a worker's death by a signal is an error with a message
         #: (:class:`BackendCrashed`) after one retry, not a RuntimeError after several.
         self.isolate = isolate
@@ -270,7 +99,7 @@ class ReplicaPool(Backend):
         self.served = dict.fromkeys(range(len(self.slots)), 0)
         #: Seconds each worker took to build its backend (workers load in parallel).
         self.load_times: dict[str, float] = {}
-        self._factory = _travelling(spec.factory)
+        self._factory = travelling(spec.factory)
         self._mp = mp.get_context("spawn")
         self._env_lock = threading.Lock()
         self._state = threading.Lock()
@@ -374,11 +203,11 @@ class ReplicaPool(Backend):
     # -- workers ------------------------------------------------------------------------
 
     def _spawn(self, slot: ReplicaSlot) -> _Replica:
-        options, pin = _worker_options(self.options, slot)
+        options, pin = worker_options(self.options, slot)
         parent, child = self._mp.Pipe()
-        process = self._mp.Process(target=_serve, name=f"instructgen-replica-{slot.index}",
-                                   args=(child, self.name, options, self._factory, slot.cores,
-                                         pin), daemon=True)
+        process = self._mp.Process(target=serve, name=f"instructgen-replica-{slot.index}",
+                                   args=(child, self.name, options, self._factory,
+                                         self.registry, slot.cores, pin), daemon=True)
         # The child reads its device and thread settings from the environment at start.
         with self._env_lock:
             saved = {k: os.environ.get(k) for k in slot.env()}
@@ -499,7 +328,7 @@ class ReplicaPool(Backend):
         with contextlib.suppress(OSError, ValueError):
             rep.conn.send(("close",))
         rep.process.join(timeout=10)
-        if rep.process.is_alive():  # workers ignore SIGTERM (see _serve), so kill
+        if rep.process.is_alive():  # workers ignore SIGTERM (see serve), so kill
             rep.process.kill()
             rep.process.join(timeout=5)
         with contextlib.suppress(OSError):

@@ -1,0 +1,162 @@
+"""One run's hold on its output directory: the lock, the resume verdict, the journal, the manifest.
+
+The file formats live in :mod:`instructgen.rundir`; this object decides, for
+one run, whether the directory may be used, whether it resumes or is already
+finished, opens the journal where the last commit ended, and keeps the
+manifest up to date across sessions. With ``write`` off (``preview``) it holds
+and writes nothing, but still keeps the manifest the hooks receive.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .counters import RunSummary
+from .errors import OutputWriteError, UserError
+from .plan import Plan
+from .recipe import hashable_view
+from .records import converter
+from .rundir import (
+    FRESH_FLAG,
+    MANIFEST,
+    RECORDS,
+    REJECTS,
+    Journal,
+    Manifest,
+    RunDirLock,
+    clear_run_dir,
+    now_iso,
+    read_manifest,
+    read_state,
+    recipe_diff,
+    write_json_atomic,
+)
+
+
+class RunDirectory:
+    """The output directory of one run of ``plan``."""
+
+    def __init__(self, plan: Plan, *, write: bool, fresh: bool) -> None:
+        self.plan, self.write, self.fresh = plan, write, fresh
+        self.path = Path(plan.recipe.output_dir)
+        self.journal: Journal | None = None
+        self.manifest: Manifest | None = None
+        self._lock: RunDirLock | None = None
+
+    # -- before the model loads -------------------------------------------------------------
+
+    def acquire(self) -> None:
+        """Lock the directory: an unwritable ``output_dir`` or a second run on it is
+        refused at once, before any model is loaded."""
+        if self.write:
+            self._lock = RunDirLock.acquire(self.path)
+
+    def verdict(self) -> str | None:
+        """``"finished"``, ``"resume"``, or ``None`` (nothing to resume, or ``--fresh``).
+
+        A directory holding another recipe's run is a :class:`UserError` naming the
+        keys that changed.
+        """
+        if self.fresh or not self.write:
+            return None
+        old = read_manifest(self.path)
+        if old is None:
+            return None
+        if old.recipe_hash != self.plan.hash:
+            changes = recipe_diff(hashable_view(old.recipe), hashable_view(self.plan.normalized()))
+            shown = "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more"
+                                              if len(changes) > 5 else "")
+            raise UserError(
+                f"{self.path} holds a run of a different recipe ({shown or 'plugin versions'});"
+                f" use {FRESH_FLAG} to start afresh or another output_dir"
+            )
+        state = read_state(self.path) or {}
+        limit = self.plan.recipe.limit
+        committed = state.get("committed_items", 0)
+        done = state.get("extra", {}).get("exhausted") or (limit is not None and committed >= limit)
+        # Done but not marked finished: the sink's last step or the manifest failed (a full
+        # disk); the rerun resumes with no item left and finishes them.
+        return "finished" if done and old.status == "finished" else "resume"
+
+    # -- the session --------------------------------------------------------------------------
+
+    def open(self, manifest: Manifest, sink_file: str | None) -> Journal | None:
+        """Open the journal where the last commit ended (``--fresh``: clear the directory
+        first); ``manifest`` keeps the first session's start and the earlier sessions."""
+        self.manifest = manifest
+        if not self.write:
+            return None
+        names = [RECORDS, REJECTS] + ([sink_file] if sink_file else [])
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self.fresh:
+            clear_run_dir(self.path, [n for n in names if n not in (RECORDS, REJECTS)])
+        old = read_manifest(self.path)
+        if old is not None:
+            manifest.started_at = old.started_at
+            manifest.sessions = old.sessions
+        self.journal = Journal(self.path, names)
+        return self.journal
+
+    @property
+    def committed_items(self) -> int:
+        return self.journal.committed_items if self.journal is not None else 0
+
+    def start_session(self, load_times: dict[str, float]) -> None:
+        """Record this session's start in the manifest and save it."""
+        assert self.manifest is not None
+        self.manifest.sessions.append({"started_at": now_iso(),
+                                       "resumed_at_item": self.committed_items,
+                                       "model_load_s": load_times})
+        self.save_manifest(self.committed_items)
+
+    def finish(self, summary: RunSummary, source_stats: dict[str, int]) -> Manifest:
+        """Close the journal and put the session's outcome into the manifest (not saved)."""
+        if self.journal is not None:
+            self.journal.close()
+        manifest = self.manifest
+        assert manifest is not None
+        manifest.status = summary.status
+        manifest.message = summary.message or None
+        manifest.finished_at = now_iso()
+        manifest.counts = summary.counts()
+        manifest.rejection_reasons = dict(sorted(summary.rejection_reasons.items(),
+                                                 key=lambda kv: -kv[1]))
+        manifest.source_stats = dict(source_stats)
+        manifest.sessions[-1].update(finished_at=manifest.finished_at,
+                                     elapsed_s=round(summary.elapsed_s, 3),
+                                     backend_s=round(summary.backend_s, 3))
+        manifest.throughput = {
+            "items_per_s": round(summary.items_per_s, 3),
+            "tokens_per_s": round(summary.tokens_per_s, 3),
+            "backend_share": round(summary.backend_s / summary.elapsed_s, 4)
+            if summary.elapsed_s else 0.0,
+        }
+        return manifest
+
+    def save_manifest(self, committed: int) -> None:
+        """Write the manifest (atomically); ``committed`` items are named if the disk fails."""
+        if self.write and self.manifest is not None:
+            path = self.path / MANIFEST
+            try:
+                write_json_atomic(path, converter.unstructure(self.manifest))
+            except OSError as exc:
+                raise OutputWriteError(path, exc, committed=committed) from None
+
+    def close(self) -> None:
+        """Close the journal's files (setup failed before the run began)."""
+        if self.journal is not None:
+            self.journal.close()
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+def run_manifest(plan: Plan, backend: dict[str, Any], version: str) -> Manifest:
+    """A new session's manifest; :meth:`RunDirectory.open` carries over the earlier ones."""
+    recipe = plan.recipe
+    return Manifest(run_dir=str(Path(recipe.output_dir)), recipe=plan.normalized(),
+                    recipe_hash=plan.hash, plugins=plan.plugin_versions(), backend=backend,
+                    seed=recipe.seed, instructgen_version=version, started_at=now_iso())
