@@ -10,11 +10,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .counters import RunSummary
 from .manager import PluginRegistry, make_registry
 from .plan import Plan, resolve
 from .recipe import load_recipe
 from .records import OutputRecord
-from .runner import Runner, RunSummary
+from .runner import Runner
 
 if TYPE_CHECKING:
     from instructgen.backends.base import Backend

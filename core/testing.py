@@ -26,9 +26,9 @@ from instructgen.backends.base import Backend
 from instructgen.backends.fake import FakeBackend, FakeOptions, Responder
 
 from .api import run
+from .counters import RunSummary
 from .manager import PluginRegistry, make_registry
 from .records import OutputRecord, Rejection, converter
-from .runner import RunSummary
 
 
 @attrs.frozen
