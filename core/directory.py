@@ -46,11 +46,23 @@ class RunDirectory:
 
     # -- before the model loads -------------------------------------------------------------
 
-    def acquire(self) -> None:
-        """Lock the directory: an unwritable ``output_dir`` or a second run on it is
-        refused at once, before any model is loaded."""
+    def claim(self) -> str | None:
+        """Lock the directory and judge what it holds (see :meth:`verdict`).
+
+        Called before any model is loaded, so an unwritable ``output_dir``, a second
+        run on it or another recipe's run is refused at once. The lock is held from
+        here to :meth:`release`, except when the run is already finished.
+        """
         if self.write:
             self._lock = RunDirLock.acquire(self.path)
+        try:
+            verdict = self.verdict()
+        except BaseException:
+            self.release()
+            raise
+        if verdict == "finished":
+            self.release()
+        return verdict
 
     def verdict(self) -> str | None:
         """``"finished"``, ``"resume"``, or ``None`` (nothing to resume, or ``--fresh``).
@@ -134,6 +146,12 @@ class RunDirectory:
         }
         return manifest
 
+    def checkpoint(self, *, exhausted: bool) -> None:
+        """Write the lines of every whole item queued so far, then ``state.json``
+        (after a failed write, nothing)."""
+        if self.journal is not None:
+            self.journal.commit({"exhausted": exhausted})
+
     def save_manifest(self, committed: int) -> None:
         """Write the manifest (atomically); ``committed`` items are named if the disk fails."""
         if self.write and self.manifest is not None:
@@ -154,8 +172,10 @@ class RunDirectory:
             self._lock = None
 
 
-def run_manifest(plan: Plan, backend: dict[str, Any], version: str) -> Manifest:
+def run_manifest(plan: Plan, backend: dict[str, Any]) -> Manifest:
     """A new session's manifest; :meth:`RunDirectory.open` carries over the earlier ones."""
+    from . import __version__ as version
+
     recipe = plan.recipe
     return Manifest(run_dir=str(Path(recipe.output_dir)), recipe=plan.normalized(),
                     recipe_hash=plan.hash, plugins=plan.plugin_versions(), backend=backend,

@@ -82,14 +82,7 @@ class Runner:
                            recipe.max_retries, plan.context, log=self.log)
         source.setup(run_info)
         generator.setup(run_info)
-        rundir.acquire()
-        try:
-            previous = rundir.verdict()
-        except BaseException:
-            rundir.release()
-            raise
-        if previous == "finished":
-            rundir.release()
+        if rundir.claim() == "finished":
             self.summary.status = "already_finished"
             self.summary.message = (f"{rundir.path}: this run already finished; nothing to do "
                                     f"(use {FRESH_FLAG} to start afresh)")
@@ -132,7 +125,7 @@ class Runner:
         try:
             identity = engine.identity
             cache = self._open_cache(identity)
-            manifest = run_manifest(self.plan, converter.unstructure(identity), _version())
+            manifest = run_manifest(self.plan, converter.unstructure(identity))
             journal = rundir.open(manifest, sink.filename if sink else None)
             if journal is not None and sink is not None and sink.filename:
                 sink.open(rundir.path / sink.filename)
@@ -212,9 +205,7 @@ class Runner:
         """Make committed work durable: cache writes, journal lines, then the state."""
         if cache is not None:
             cache.flush()
-        if self.rundir.journal is not None:
-            # Only marked (whole) items are written; after a failed write, nothing is.
-            self.rundir.journal.commit({"exhausted": final and self._source_done})
+        self.rundir.checkpoint(exhausted=final and self._source_done)
 
     # -- teardown -------------------------------------------------------------------------------
 
@@ -254,9 +245,3 @@ class Runner:
             if self.engine is not None:
                 self.engine.close()
             rundir.release()
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
