@@ -1,52 +1,37 @@
 """The transformers backend: batched decoding with per-request sampling.
 
-It runs its own decoding loop instead of ``model.generate`` because every
-request of a batch carries its own temperature, top-k, top-p, seed, stop
-strings and (optionally) JSON schema, which ``generate`` applies batch-wide.
-Prompts are left-padded and decoded together with a KV cache; each request
-samples with its own ``torch.Generator`` seeded from ``request.seed``, and
-constrained requests get an llguidance token mask before sampling. When
-every prompt of a chunk starts with the same tokens (one edit type, one
-example set), that prefix is run once and its KV cache repeated over the
-batch; requests are ordered by their tokens so such prompts share a chunk.
+It runs its own decoding loop (:mod:`instructgen.backends.hf_decode`) instead
+of ``model.generate`` because every request of a batch carries its own
+temperature, top-k, top-p, seed, stop strings and (optionally) JSON schema,
+which ``generate`` applies batch-wide. Requests are ordered by their tokens so
+prompts that start alike share a chunk, whose common prefix runs once.
 
 Models: a Hugging Face checkpoint folder, a hub id (downloaded only when the
 user wrote one, ``hf:org/name``), or a GGUF file that transformers dequantizes
-(needs ``gguf`` and ``accelerate``), including the embedded SmolLM2 model.
+(needs ``gguf`` and ``accelerate``), including the embedded SmolLM2 model; a
+GGUF is converted once and cached (:mod:`instructgen.backends.hf_gguf`).
 torch and transformers are imported when the backend is built.
-
-A GGUF is converted once: the first load parses it (one parse for config,
-tokenizer and weights) and saves the dequantized checkpoint under
-:func:`~instructgen.backends.models.converted_cache_dir`, keyed by the file's
-sha256, the transformers version and the dtype; later loads read that folder.
-Concurrent first loads (replicas, actors on one node) convert once under a file
-lock while the others wait.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import functools
 import hashlib
-import json
-import os
-import shutil
 import threading
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import attrs
 
 from instructgen.errors import ModelNotFoundError, UserError
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 
-from .base import Backend, checked_prompts, file_sha256, first_stop, json_completion
+from .base import Backend, checked_prompts, file_sha256
 from .chat import ChatTemplate, ChatTemplateError
-from .constrain import Constrainer, JsonConstraint, hf_tokenizer
-from .models import EMBEDDED_MODEL, converted_cache_dir
+from .constrain import Constrainer, hf_tokenizer
+from .hf_decode import forward_names, generate_chunk
+from .hf_gguf import load_gguf
+from .models import EMBEDDED_MODEL, resolve_builtin
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 
@@ -105,7 +90,7 @@ class TransformersBackend(Backend):
         self.converted: Path | None = None
         try:
             if isinstance(self.source, Path) and self.source.suffix.lower() == ".gguf":
-                loaded = _load_gguf(transformers, self.source, self.dtype, load)
+                loaded = load_gguf(transformers, self.source, self.dtype, load)
                 self.tokenizer, self.model, self._file_type, self.converted = loaded
             else:
                 where = str(self.source)
@@ -132,7 +117,7 @@ class TransformersBackend(Backend):
             getattr(self.model.config, "max_position_embeddings", 0) or 2048
         )
         self._eos = self._eos_ids()
-        self._forward_names = _forward_names(self.model)
+        self._forward_names = forward_names(self.model)
         self._template = self._chat_template()
         self._constrainer: Constrainer | None = None
         self._identity = self._make_identity(transformers.__version__)
@@ -213,89 +198,12 @@ class TransformersBackend(Backend):
         with self._lock, self._torch.inference_mode():
             for start in range(0, len(order), size):
                 chunk = order[start: start + size]
-                done = self._generate_chunk(
-                    [requests[i] for i in chunk], [prompts[i] for i in chunk]
+                done = generate_chunk(
+                    self, [requests[i] for i in chunk], [prompts[i] for i in chunk]
                 )
                 for i, completion in zip(chunk, done, strict=True):
                     out[i] = completion
         return [c for c in out if c is not None]
-
-    def _generate_chunk(
-        self, requests: list[LLMRequest], prompts: list[list[int]]
-    ) -> list[Completion]:
-        torch, dev = self._torch, self.device
-        n = len(requests)
-        cache_name, keep_name = self._forward_names
-        shared = _shared_prefix(prompts) if n > 1 else 0
-        if shared < _MIN_SHARED:
-            shared = 0
-        width = max(len(p) for p in prompts) - shared
-        ids = torch.full((n, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for row, p in enumerate(prompts):
-            ids[row, width - len(p) + shared:] = torch.tensor(p[shared:], dtype=torch.long)
-            mask[row, width - len(p) + shared:] = 1
-        ids, mask = ids.to(dev), mask.to(dev)
-        positions = shared + (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = None
-        if shared:
-            # The common prefix once, at batch 1; its KV cache repeated for every row.
-            head = torch.tensor([prompts[0][:shared]], dtype=torch.long, device=dev)
-            extra = {keep_name: 1} if keep_name else {}
-            result = self.model(input_ids=head, use_cache=True, **extra)
-            cache = result["cache"] if "cache" in result else result["past_key_values"]
-            cache.batch_repeat_interleave(n)
-            mask = torch.cat([torch.ones((n, shared), dtype=mask.dtype, device=dev), mask], dim=1)
-
-        states = [_Row(req, len(p), self, dev) for req, p in zip(requests, prompts, strict=True)]
-        for row, state in enumerate(states):
-            state.decoded = state.n_prompt - shared + (shared if row == 0 else 0)
-        budget = max(
-            min(r.max_tokens, self.n_ctx - len(p))
-            for r, p in zip(requests, prompts, strict=True)
-        )
-        for _step in range(budget):
-            extra = {cache_name: cache} if cache is not None else {}
-            if keep_name:
-                extra[keep_name] = 1  # logits of the last position only
-            result = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **extra
-            )
-            cache = result["cache"] if "cache" in result else result["past_key_values"]
-            logits = result.logits[:, -1, :].float()
-            tokens = self._pick(logits, states)
-            for row, state in enumerate(states):
-                if state.finish is None:
-                    state.advance(int(tokens[row]))
-            if all(s.finish is not None for s in states):
-                break
-            feed = [s.last if s.finish is None else self.pad_id for s in states]
-            ids = torch.tensor(feed, dtype=torch.long, device=dev).unsqueeze(1)
-            mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=dev)], dim=1)
-            positions = positions[:, -1:] + 1
-        return [s.completion() for s in states]
-
-    def _pick(self, logits: Any, states: list[_Row]) -> Any:
-        """One token per row: masked by the grammar, then greedy or seeded sampling."""
-        torch = self._torch
-        live = [i for i, s in enumerate(states) if s.finish is None]
-        constrained = [i for i in live if states[i].constraint is not None]
-        if constrained:
-            allowed = self._constraints().masks([states[i].constraint for i in constrained])  # type: ignore[misc]
-            width = min(allowed.shape[1], logits.shape[1])
-            block = torch.from_numpy(~allowed[:, :width]).to(logits.device)
-            rows = torch.tensor(constrained, device=logits.device)
-            sub = logits[rows]
-            sub[:, :width].masked_fill_(block, float("-inf"))
-            sub[:, width:] = float("-inf")
-            logits[rows] = sub
-        tokens = logits.argmax(dim=-1)
-        sampled = [i for i in live if states[i].request.temperature > 0]
-        if sampled:
-            probs = _filtered_probs(torch, logits[sampled], [states[i].request for i in sampled])
-            for k, i in enumerate(sampled):
-                tokens[i] = torch.multinomial(probs[k], 1, generator=states[i].generator)[0]
-        return tokens.tolist()
 
     def decode(self, tokens: list[int]) -> str:
         """Text of generated tokens, without special tokens or space clean-up."""
@@ -307,104 +215,6 @@ class TransformersBackend(Backend):
         self.model = None  # type: ignore[assignment]
         if self.device.type == "cuda":
             self._torch.cuda.empty_cache()
-
-
-class _Row:
-    """Decoding state of one request inside a chunk."""
-
-    def __init__(
-        self, request: LLMRequest, n_prompt: int, backend: TransformersBackend, device: Any
-    ) -> None:
-        self.request, self.n_prompt, self.b = request, n_prompt, backend
-        self.decoded = n_prompt  # prompt tokens run for this row (a shared prefix counts once)
-        self.tokens: list[int] = []
-        self.text = ""
-        self.finish: str | None = None
-        self.last = backend.pad_id
-        self.constraint: JsonConstraint | None = (
-            backend._constraints().start(request.schema) if request.schema is not None else None
-        )
-        self.generator = None
-        if request.temperature > 0:
-            self.generator = backend._torch.Generator(device=device)
-            self.generator.manual_seed((request.seed or 0) & 0xFFFF_FFFF_FFFF_FFFF)
-
-    def advance(self, token: int) -> None:
-        req = self.request
-        if token in self.b._eos:
-            self.finish = "stop"
-            return
-        self.tokens.append(token)
-        self.last = token
-        if self.constraint is not None:
-            self.constraint.consume(token)
-        if req.stop:
-            before = len(self.text)
-            self.text = self.b.decode(self.tokens)
-            cut = first_stop(self.text, req.stop, before)
-            if cut is not None:
-                self.text = self.text[:cut]
-                self.finish = "stop"
-                return
-        if self.constraint is not None and self.constraint.finished:
-            self.finish = "stop"
-        elif len(self.tokens) >= req.max_tokens or self.n_prompt + len(self.tokens) >= self.b.n_ctx:
-            self.finish = "length"
-
-    def completion(self) -> Completion:
-        if not self.request.stop:
-            self.text = self.b.decode(self.tokens)
-        return json_completion(
-            self.text,
-            self.request.schema,
-            finish_reason=self.finish or "length",
-            prompt_tokens=self.n_prompt,
-            completion_tokens=len(self.tokens),
-            prompt_tokens_decoded=self.decoded,
-        )
-
-
-def _filtered_probs(torch: Any, logits: Any, requests: list[LLMRequest]) -> Any:
-    """Softmax after temperature, top-k and top-p, set per row, in ``generate``'s order."""
-    dev = logits.device
-    temps = torch.tensor([r.temperature for r in requests], device=dev).unsqueeze(1)
-    logits = logits / temps
-    vocab = logits.shape[1]
-    ks = torch.tensor([r.top_k if 0 < r.top_k < vocab else vocab for r in requests], device=dev)
-    ps = torch.tensor([r.top_p for r in requests], device=dev).unsqueeze(1)
-    values, index = logits.sort(dim=-1, descending=True)
-    rank = torch.arange(vocab, device=dev).unsqueeze(0)
-    drop = rank >= ks.unsqueeze(1)
-    probs = values.masked_fill(drop, float("-inf")).softmax(dim=-1)
-    drop |= (probs.cumsum(dim=-1) - probs) > ps
-    drop[:, 0] = False  # always keep the most likely token
-    values = values.masked_fill(drop, float("-inf"))
-    filtered = torch.full_like(logits, float("-inf")).scatter(1, index, values)
-    return filtered.softmax(dim=-1)
-
-
-#: A common prefix shorter than this is run with the rest of the prompts.
-_MIN_SHARED = 16
-
-
-def _shared_prefix(prompts: list[list[int]]) -> int:
-    """Tokens every prompt starts with, leaving each at least its last token to run."""
-    limit = min(len(p) for p in prompts) - 1
-    first = prompts[0]
-    n = 0
-    while n < limit and all(p[n] == first[n] for p in prompts):
-        n += 1
-    return n
-
-
-def _forward_names(model: Any) -> tuple[str, str | None]:
-    """Keyword names for the KV cache and last-logits-only, which moved across versions."""
-    import inspect
-
-    params = inspect.signature(model.forward).parameters
-    cache = "cache" if "cache" in params else "past_key_values"
-    keep = next((k for k in ("logits_to_keep", "num_logits_to_keep") if k in params), None)
-    return cache, keep
 
 
 def _pick_device(torch: Any, wanted: str) -> Any:
@@ -425,155 +235,7 @@ def _pick_dtype(torch: Any, wanted: str, device: Any) -> Any:
 
 
 def _resolve(model: str) -> Path | str:
-    from instructgen.manager import make_registry
-
-    from .models import resolve_model
-
-    return resolve_model(make_registry().get_models(), model, "transformers")
-
-
-def _gguf_file_type(path: Path) -> str:
-    """Quantization name stored in a GGUF header (``general.file_type``).
-
-    Called inside :func:`_parse_once`, so it reuses the parse transformers made.
-    """
-    try:
-        import gguf
-
-        reader = gguf.GGUFReader(str(path))
-        field = reader.fields.get("general.file_type")
-        if field is None:
-            return "gguf"
-        value = int(field.parts[field.data[0]][0])
-        return gguf.LlamaFileType(value).name.removeprefix("MOSTLY_").removeprefix("ALL_")
-    except (ImportError, ValueError, KeyError, IndexError):
-        return "gguf"
-
-
-# -- GGUF conversion cache -----------------------------------------------------------------
-
-#: Written last into a converted folder: what it was made from (and that it is complete).
-CONVERTED_META = "instructgen-converted.json"
-_PARSE_LOCK = threading.Lock()
-_Loaded = tuple[Any, Any, str, "Path | None"]
-
-
-def converted_folder(sha256: str, transformers_version: str, dtype: str) -> Path:
-    """Cache folder of one GGUF (by content) converted by one transformers version."""
-    return converted_cache_dir() / f"{sha256[:32]}-transformers-{transformers_version}-{dtype}"
-
-
-def _load_gguf(transformers: Any, path: Path, dtype: Any, load: dict[str, Any]) -> _Loaded:
-    """Tokenizer, model, file type and cache folder of a GGUF: from the cache, else converted.
-
-    The first load takes an exclusive lock on the folder's lock file, so
-    concurrent first loads on one machine convert once and the others read the
-    result. A cache that cannot be written only costs converting again.
-    """
-    dtype_name = str(dtype).removeprefix("torch.")
-    folder = converted_folder(file_sha256(path), transformers.__version__, dtype_name)
-    found = _read_converted(transformers, folder, dtype, load)
-    if found is not None:
-        return found
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        lock = (folder.parent / f".{folder.name}.lock").open("a")
-    except OSError as exc:
-        warnings.warn(f"cannot use the converted-GGUF cache {folder.parent} ({exc}); "
-                      f"converting {path.name} in memory, again on every load",
-                      RuntimeWarning, stacklevel=2)
-        return _convert(transformers, path, dtype, load, None)
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process converting: wait for its result
-        found = _read_converted(transformers, folder, dtype, load)
-        if found is not None:
-            return found
-        if folder.exists():  # damaged (a file deleted by hand): convert it again
-            shutil.rmtree(folder, ignore_errors=True)
-        return _convert(transformers, path, dtype, load, folder)
-
-
-def _read_converted(transformers: Any, folder: Path, dtype: Any,
-                    load: dict[str, Any]) -> _Loaded | None:
-    try:
-        meta = json.loads((folder / CONVERTED_META).read_text())
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), **load)
-        model = transformers.AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype, **load)
-    except (OSError, ValueError):
-        return None
-    return tokenizer, model, str(meta.get("file_type") or "gguf"), folder
-
-
-def _convert(transformers: Any, path: Path, dtype: Any, load: dict[str, Any],
-             folder: Path | None) -> _Loaded:
-    """Load the GGUF with one parse; save the checkpoint atomically into ``folder``."""
-    where, gguf = {**load, "gguf_file": path.name}, str(path.parent)
-    with _parse_once():
-        model = transformers.AutoModelForCausalLM.from_pretrained(gguf, dtype=dtype, **where)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(gguf, **where)
-        file_type = _gguf_file_type(path)
-    if folder is None:
-        return tokenizer, model, file_type, None
-    # The dequantized model is an ordinary dense one; the GGUF quantizer only refuses saving.
-    model.hf_quantizer = None
-    with contextlib.suppress(AttributeError):
-        del model.config.quantization_config
-    tmp = folder.parent / f".{folder.name}.{os.getpid()}.tmp"
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        meta = {"source": str(path), "sha256": file_sha256(path), "file_type": file_type,
-                "transformers": transformers.__version__,
-                "dtype": str(dtype).removeprefix("torch.")}
-        (tmp / CONVERTED_META).write_text(json.dumps(meta, indent=1) + "\n")
-        os.rename(tmp, folder)
-    except OSError as exc:  # a full or read-only disk: the model in memory still serves
-        shutil.rmtree(tmp, ignore_errors=True)
-        warnings.warn(f"could not save the converted {path.name} to {folder}: {exc}; "
-                      "the next load converts it again", RuntimeWarning, stacklevel=2)
-        return tokenizer, model, file_type, None
-    return tokenizer, model, file_type, folder
-
-
-@contextlib.contextmanager
-def _parse_once() -> Iterator[None]:
-    """Within this block a GGUF file is parsed once, however often it is opened.
-
-    transformers opens the file separately for the config, the tokenizer and
-    the weights (each parse walks the whole vocabulary), and rebuilds gguf's
-    tensor-name table per tensor; both are pure functions of their arguments.
-    """
-    import gguf
-
-    class SharedReader(gguf.GGUFReader):  # type: ignore[misc,name-defined]
-        parsed: ClassVar[dict[tuple[str, tuple[Any, ...]], Any]] = {}
-
-        def __new__(cls, path: Any, *args: Any, **kwargs: Any) -> Any:
-            hit = cls.parsed.get(_reader_key(path, args, kwargs))
-            return hit if hit is not None else super().__new__(cls)
-
-        def __init__(self, path: Any, *args: Any, **kwargs: Any) -> None:
-            key = _reader_key(path, args, kwargs)
-            if self.parsed.get(key) is self:
-                return
-            super().__init__(path, *args, **kwargs)
-            self.parsed[key] = self
-
-    with _PARSE_LOCK:
-        saved = gguf.GGUFReader, gguf.get_tensor_name_map
-        gguf.GGUFReader = SharedReader
-        gguf.get_tensor_name_map = functools.lru_cache(maxsize=None)(saved[1])
-        try:
-            yield
-        finally:
-            gguf.GGUFReader, gguf.get_tensor_name_map = saved
-            SharedReader.parsed.clear()
-
-
-def _reader_key(path: Any, args: tuple[Any, ...],
-                kwargs: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
-    return os.path.realpath(path), (*args, *sorted(kwargs.items()))
+    return resolve_builtin(model, "transformers")
 
 
 def _folder_sha256(folder: Path) -> str:

@@ -8,7 +8,9 @@ Three kinds of model strings are understood, in this order:
   downloads anything.
 * a registered name (``smollm2-135m-instruct``, ``llama3-8b``, ...) – looked up
   through the :class:`~instructgen.plugin.ModelSpec` records of every
-  ``instructgen_models`` hook.
+  ``instructgen_models`` hook, once, when a run is planned. A backend built
+  directly (``LlamaCppBackend(LlamaCppOptions())``) knows the builtin names only
+  (:func:`resolve_builtin`); backends never build a plugin registry.
 * a path – a ``.gguf`` file, or a folder holding a Hugging Face checkpoint
   (``config.json``) or a single ``.gguf``.
 
@@ -173,6 +175,16 @@ def resolve_model(
     )
 
 
+def resolve_builtin(model: str, backend: str) -> Path | str:
+    """:func:`resolve_model` against the builtin models only, for a backend's own options.
+
+    A run resolves names against every registered model (plugins' included) at
+    plan time and hands the backend a path or an ``hf:`` id, which pass through
+    here unchanged; a builtin name still works for a backend built directly.
+    """
+    return resolve_model({spec.name: spec for spec in builtin_models()}, model, backend)
+
+
 def _hub_id(hub_id: str, backend: str) -> str:
     if not _HUB_ID.match(hub_id):
         raise ModelNotFoundError(f"{hub_id!r} is not a Hugging Face hub id (expected org/name)")
@@ -309,6 +321,7 @@ __all__ = [
     "converted_cache_usage",
     "embedded_model_path",
     "model_rows",
+    "resolve_builtin",
     "resolve_model",
     "weights_in_folder",
 ]

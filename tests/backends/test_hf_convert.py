@@ -17,7 +17,7 @@ import pytest
 gguf = pytest.importorskip("gguf", reason="gguf is not installed "
                            "(pip install 'instructgen[transformers]')")
 
-from instructgen.backends import hf  # noqa: E402
+from instructgen.backends import hf, hf_gguf  # noqa: E402
 from instructgen.backends.models import converted_cache_dir, converted_cache_usage  # noqa: E402
 
 
@@ -90,16 +90,16 @@ def parses(monkeypatch):
 def test_first_load_converts_with_one_parse_later_loads_read_the_folder(tmp_path, parses):
     path = tiny_gguf(tmp_path / "m.gguf")
     stub = StubTransformers(tmp_path / "conversions.log")
-    _, model, file_type, folder = hf._load_gguf(stub, path, "float32", {})
+    _, model, file_type, folder = hf_gguf.load_gguf(stub, path, "float32", {})
     assert model.origin == "gguf:m.gguf" and file_type == "Q4_1"
     assert parses[0] == 1  # model, tokenizer and file type shared one parse
     assert folder is not None and folder.parent == converted_cache_dir()
     assert "-transformers-0.test-float32" in folder.name
-    meta = json.loads((folder / hf.CONVERTED_META).read_text())
+    meta = json.loads((folder / hf_gguf.CONVERTED_META).read_text())
     assert meta["file_type"] == "Q4_1" and meta["sha256"] == hf.file_sha256(path)
     assert not [p for p in folder.parent.iterdir() if p.name.endswith(".tmp")]
 
-    tok2, model2, file_type2, folder2 = hf._load_gguf(stub, path, "float32", {})
+    tok2, model2, file_type2, folder2 = hf_gguf.load_gguf(stub, path, "float32", {})
     assert model2.origin == "folder:gguf:m.gguf" and tok2.origin == "folder:gguf:m.gguf"
     assert (file_type2, folder2) == ("Q4_1", folder)
     assert parses[0] == 1  # no parse at all on a later load
@@ -110,7 +110,7 @@ def test_first_load_converts_with_one_parse_later_loads_read_the_folder(tmp_path
 def test_outside_a_conversion_gguf_is_untouched(tmp_path, parses):
     path = tiny_gguf(tmp_path / "m.gguf")
     original = gguf.GGUFReader
-    with hf._parse_once():
+    with hf_gguf.parse_once():
         first, second = gguf.GGUFReader(str(path)), gguf.GGUFReader(str(path))
         assert first is second
     assert gguf.GGUFReader is original and parses[0] == 1
@@ -120,10 +120,10 @@ def test_outside_a_conversion_gguf_is_untouched(tmp_path, parses):
 def test_other_dtype_or_transformers_version_is_another_folder(tmp_path):
     path = tiny_gguf(tmp_path / "m.gguf")
     stub = StubTransformers(tmp_path / "conversions.log")
-    a = hf._load_gguf(stub, path, "float32", {})[3]
-    b = hf._load_gguf(stub, path, "bfloat16", {})[3]
+    a = hf_gguf.load_gguf(stub, path, "float32", {})[3]
+    b = hf_gguf.load_gguf(stub, path, "bfloat16", {})[3]
     stub.__version__ = "0.other"
-    c = hf._load_gguf(stub, path, "float32", {})[3]
+    c = hf_gguf.load_gguf(stub, path, "float32", {})[3]
     assert len({a, b, c}) == 3
     assert (tmp_path / "conversions.log").read_text().split() == ["converted"] * 3
 
@@ -136,9 +136,9 @@ def test_other_dtype_or_transformers_version_is_another_folder(tmp_path):
 def test_a_damaged_folder_is_converted_again(tmp_path):
     path = tiny_gguf(tmp_path / "m.gguf")
     stub = StubTransformers(tmp_path / "conversions.log")
-    folder = hf._load_gguf(stub, path, "float32", {})[3]
+    folder = hf_gguf.load_gguf(stub, path, "float32", {})[3]
     (folder / "model.txt").unlink()  # a file deleted by hand
-    again = hf._load_gguf(stub, path, "float32", {})
+    again = hf_gguf.load_gguf(stub, path, "float32", {})
     assert again[1].origin == "gguf:m.gguf" and (folder / "model.txt").is_file()
     assert (tmp_path / "conversions.log").read_text().split() == ["converted"] * 2
 
@@ -156,12 +156,12 @@ def test_a_cache_that_cannot_be_written_still_loads(tmp_path, monkeypatch):
     stub = StubTransformers(tmp_path / "conversions.log")
     with pytest.warns(RuntimeWarning, match=r"cannot use the converted-GGUF cache .*not-a-dir"
                                             r".*converting m\.gguf in memory"):
-        _, model, file_type, folder = hf._load_gguf(stub, path, "float32", {})
+        _, model, file_type, folder = hf_gguf.load_gguf(stub, path, "float32", {})
     assert model.origin == "gguf:m.gguf" and file_type == "Q4_1" and folder is None
 
 
 def _load_in_child(path: str, log: str, out: str) -> None:
-    folder = hf._load_gguf(StubTransformers(Path(log), convert_s=1.0), Path(path),
+    folder = hf_gguf.load_gguf(StubTransformers(Path(log), convert_s=1.0), Path(path),
                            "float32", {})[3]
     Path(out).write_text(str(folder))
 
@@ -189,7 +189,7 @@ def test_models_command_shows_the_cache_size(tmp_path, capsys):
     assert main(["models"]) == 0
     assert "converted GGUF cache (transformers): empty" in capsys.readouterr().out
     path = tiny_gguf(tmp_path / "m.gguf")
-    hf._load_gguf(StubTransformers(tmp_path / "log"), path, "float32", {})
+    hf_gguf.load_gguf(StubTransformers(tmp_path / "log"), path, "float32", {})
     assert main(["models"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "converted GGUF cache (transformers): 1 model," in out

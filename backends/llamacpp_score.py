@@ -1,0 +1,68 @@
+"""First-token log-probabilities with llama.cpp, for the edit judge's ``score`` mode."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from instructgen.errors import UserError
+from instructgen.records import LLMRequest
+
+if TYPE_CHECKING:
+    from .llamacpp import LlamaCppBackend
+
+
+def first_token_logprobs(
+    backend: LlamaCppBackend, request: LLMRequest, choices: Mapping[str, Sequence[str]]
+) -> dict[str, float]:
+    """Log-probability of each choice as the first token of the answer to ``request``.
+
+    ``choices`` maps a label to the texts that spell it ("yes": ["yes", "Yes"]);
+    each text counts by its first token, and a label's probability is the sum
+    over its texts. Normalised over the labels only. Decodes the prompt once
+    in a context of its own, so the generation context and its prefix cache
+    are untouched.
+    """
+    import numpy as np  # with the llamacpp extra; kept out of plugin loading
+
+    lc = backend._lc
+    if backend._model is None:
+        raise RuntimeError("the llamacpp backend is closed")
+    prompt = backend.prompt_tokens(request)
+    firsts = {label: sorted({backend.tokenize(t, add_special=False)[0] for t in texts})
+              for label, texts in choices.items()}
+    with backend._lock:
+        cparams = lc.llama_context_default_params()
+        cparams.n_ctx = len(prompt) + 8
+        cparams.n_batch = cparams.n_ubatch = min(len(prompt), 512)
+        cparams.n_seq_max = 1
+        cparams.no_perf = True
+        threads = backend.options.n_threads or len(os.sched_getaffinity(0))
+        cparams.n_threads = cparams.n_threads_batch = threads
+        ctx = lc.llama_init_from_model(backend._model, cparams)
+        if not ctx:
+            raise UserError(f"llama.cpp could not create a scoring context of "
+                            f"{cparams.n_ctx} tokens")
+        batch = lc.llama_batch_init(cparams.n_batch, 0, 1)
+        try:
+            for start in range(0, len(prompt), cparams.n_batch):
+                chunk = prompt[start:start + cparams.n_batch]
+                batch.n_tokens = len(chunk)
+                for i, tok in enumerate(chunk):
+                    batch.token[i], batch.pos[i] = tok, start + i
+                    batch.n_seq_id[i], batch.seq_id[i][0] = 1, 0
+                    batch.logits[i] = start + i == len(prompt) - 1
+                if lc.llama_decode(ctx, batch) != 0:
+                    raise RuntimeError("llama_decode failed while scoring")
+            ptr = lc.llama_get_logits_ith(ctx, len(chunk) - 1)
+            logits = np.ctypeslib.as_array(ptr, shape=(backend.n_vocab,)).astype(np.float64)
+        finally:
+            lc.llama_batch_free(batch)
+            lc.llama_free(ctx)
+    top = float(logits.max())
+    mass = {label: float(np.exp(logits[ids] - top).sum()) for label, ids in firsts.items()}
+    total = sum(mass.values())
+    return {label: math.log(m / total) if m > 0 else float("-inf")
+            for label, m in mass.items()}
