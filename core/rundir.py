@@ -15,6 +15,10 @@ to the length the state records: no partial line, no duplicate, nothing lost.
 The same holds when a write fails (a full disk, an I/O error) or a signal
 arrives between two lines of one item: lines reach the disk only at a commit,
 and only whole items' lines.
+
+This module holds the formats and their guards; one run's use of them (lock,
+resume verdict, journal, manifest across sessions) is
+:class:`instructgen.directory.RunDirectory`.
 """
 
 from __future__ import annotations
