@@ -5,8 +5,9 @@ schema (a string of bounded length). Per request, :func:`caption_pattern`
 builds what only the item can tell, and :func:`item_schema` adds it with
 :func:`instructgen.schema.narrow`:
 
-* the caption names each concept as whole words, in any letter case, the last
-  word singular or plural (what :func:`instructgen.text.mentions` accepts);
+* the caption names each concept as whole words, its first letter in either
+  case, the last word singular or plural (a subset of what
+  :func:`instructgen.text.mentions` accepts);
 * it has at most ``max_words`` words, counted as :func:`instructgen.text.words`
   counts them (inner hyphens and apostrophes join a word);
 * it is one sentence: no ``. ! ? ;`` before the end, which may be ``.`` or ``!``;
@@ -16,8 +17,9 @@ Constrained decoders (llguidance) have no lookaheads and no ``\\b``, so the
 pattern is built from a word token ``W`` and a separator ``S`` whose runs
 split text into the same words as :func:`~instructgen.text.words`, and the
 word limit is a count of ``W``s around the concepts. The pattern is a little
-stricter than the checks (no quotes or brackets inside a caption, ASCII and
-Latin-1 letters only); every rule is still checked after the answer
+stricter than the checks (no quotes or brackets inside a caption, ASCII
+letters only, at most three words before the first of two concepts); opinion
+words are left to the checks. Every rule is still checked after the answer
 (:func:`~instructgen.plugins.concepts.captions.check_caption`), so backends
 without constrained decoding reject the same answers.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from instructgen.errors import InvalidOutput, Reject
@@ -122,7 +124,7 @@ def item_schema(schema: dict[str, Any], concepts: Sequence[str], max_words: int,
 _ATTEMPTS = re.compile(r" \(after \d+ attempts\)$")
 
 
-def explain(rej: Reject, check: Any) -> Reject:
+def explain(rej: Reject, check: Callable[[Completion], str]) -> Reject:
     """The same rejection, named by the caption rule the last answer breaks.
 
     A backend without constrained decoding can return a caption the narrowed
@@ -144,6 +146,7 @@ def explain(rej: Reject, check: Any) -> Reject:
     except InvalidOutput as exc:
         return Reject(rej.reason, f"{exc}{tail}", stage=rej.stage, raw=rej.raw)
     if "does not match" in rej.detail:
-        return Reject(rej.reason, f"caption outside the schema pattern (a quote, bracket or "
-                      f"symbol the captions do not use){tail}", stage=rej.stage, raw=rej.raw)
+        return Reject(rej.reason, "caption outside the schema pattern (quotes, brackets, other "
+                      "symbols, capitals inside a concept, or over 3 words before the first "
+                      f"of two concepts){tail}", stage=rej.stage, raw=rej.raw)
     return rej
