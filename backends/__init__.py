@@ -1,10 +1,87 @@
-"""LLM backends: the contract, the fake backend, llama.cpp and transformers.
+"""LLM backends: the contract, the fake backend, llama.cpp, transformers and OpenAI.
 
-Heavy libraries (llama-cpp-python, torch, transformers) are imported only when
-a backend of that kind is built.
+This package's ``__init__`` holds the backends' hook implementations, like every
+builtin plugin family: the backend records and the named models, registered as any
+plugin would (block them with ``-p no:backends``). The backend modules are imported
+here but import their heavy libraries (llama-cpp-python, torch, transformers) only
+when a backend is built. The llamacpp and transformers records resolve ``model`` at
+plan time, against the run's registry (so a model registered through
+``plugins=[...]`` is found); their factories receive a local path, or ``hf:<id>``
+for a hub id the user named.
 """
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import attrs
+
+from instructgen.errors import ModelNotFoundError
+from instructgen.manager import hookimpl
+from instructgen.plugin import BackendPlugin, ModelSpec
 
 from .base import Backend, file_sha256, json_completion
 from .fake import FakeBackend, FakeOptions
+from .hf import TransformersBackend, TransformersOptions
+from .llamacpp import LlamaCppBackend, LlamaCppOptions
+from .models import HUB_PREFIX, builtin_models, resolve_model
+from .openai import OpenAIBackend, OpenAIOptions
+
+if TYPE_CHECKING:
+    from instructgen.plan import BuildContext
 
 __all__ = ["Backend", "FakeBackend", "FakeOptions", "file_sha256", "json_completion"]
+
+Opts = TypeVar("Opts", LlamaCppOptions, TransformersOptions)
+
+
+def prepare_model(backend: str, options: Opts, ctx: BuildContext) -> Opts:
+    """``options`` with ``model`` resolved to a local path (or ``hf:<id>``) for ``backend``.
+
+    A model that is not here is a recipe error naming ``backend.model``.
+    """
+    try:
+        found = resolve_model(ctx.models, options.model, backend)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(f"{ctx.key('model')}: {exc}") from None
+    model = str(found) if isinstance(found, Path) else f"{HUB_PREFIX}{found}"
+    return attrs.evolve(options, model=model)
+
+
+@hookimpl
+def instructgen_backends() -> Iterator[BackendPlugin]:
+    yield BackendPlugin(
+        name="fake",
+        description="Deterministic scripted answers, for tests and dry runs; no model.",
+        options=FakeOptions,
+        factory=FakeBackend,
+    )
+    yield BackendPlugin(
+        name="llamacpp",
+        description="GGUF models through llama.cpp, many sequences batched in one context.",
+        options=LlamaCppOptions,
+        factory=LlamaCppBackend,
+        prepare=functools.partial(prepare_model, "llamacpp"),
+    )
+    yield BackendPlugin(
+        name="openai",
+        description="Any OpenAI-compatible chat-completions server: vLLM, SGLang, TGI, "
+                    "llama-server, Ollama.",
+        options=OpenAIOptions,
+        factory=OpenAIBackend,
+    )
+    yield BackendPlugin(
+        name="transformers",
+        description="Hugging Face transformers models (folders, hub ids or GGUF), CUDA or CPU.",
+        options=TransformersOptions,
+        factory=TransformersBackend,
+        prepare=functools.partial(prepare_model, "transformers"),
+    )
+
+
+@hookimpl
+def instructgen_models() -> Iterator[ModelSpec]:
+    yield from builtin_models()

@@ -5,7 +5,7 @@ name, so ``make_registry(block=["instructgen.plugins.implicit"])`` leaves it out
 """
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
-    "instructgen.backends.plugin",
+    "instructgen.backends",
     "instructgen.plugins.io",
     "instructgen.plugins.prompt",
     "instructgen.plugins.textchecks",

@@ -46,7 +46,7 @@ def test_builtin_backends_and_models_are_registered(registered: dict) -> None:
 
 def test_importing_backends_loads_no_heavy_library() -> None:
     code = (
-        "import sys, instructgen.backends.plugin, instructgen.backends.llamacpp, "
+        "import sys, instructgen.backends, instructgen.backends.llamacpp, "
         "instructgen.backends.hf, instructgen.backends.constrain\n"
         "heavy = {'llama_cpp', 'torch', 'transformers', 'llguidance'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
