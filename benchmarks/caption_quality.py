@@ -1,23 +1,27 @@
-"""Caption constraints on the embedded model (issue 17, point 5): acceptance before and after.
+"""Schema constraints on the embedded model (issue 17, point 5): acceptance before and after.
 
-    python benchmarks/caption_quality.py                      # c2cap, cb2cap, cc2cap; 24 items
+    python benchmarks/caption_quality.py                # c2cap, cb2cap, cc2cap, implicit
     python benchmarks/caption_quality.py --limit 8 --families c2cap
-    python benchmarks/caption_quality.py --write              # and update docs/benchmarks.md
+    python benchmarks/caption_quality.py --write        # and update docs/benchmarks.md
 
-Each caption family runs its example recipe (``examples/concepts/*.toml``) over
-the same first ``--limit`` items twice, on one loaded SmolLM2-135M (llama.cpp,
-``n_threads = 1``, batch 8, cache off, no post-processors):
+Each family runs its example recipe (``examples/concepts/*.toml``,
+``examples/implicit/implicit.toml``) over the same first ``--limit`` items
+twice, on one loaded SmolLM2-135M (llama.cpp, ``n_threads = 1``, batch 8,
+cache off, no post-processors, a plain JSONL sink):
 
-- ``before``: ``constrain = false``, the plain caption schema (a string of
-  bounded length), every rule checked after the answer;
-- ``after``: ``constrain = true``, the concepts, the word limit, one sentence
-  and no digits written into each request's schema pattern.
+- ``before``: ``constrain = false``, the plain schema (strings of bounded
+  length), every rule checked after the answer;
+- ``after``: ``constrain = true``, the rules written into each request's
+  schema patterns (captions: the concepts, the word limit, one sentence, no
+  digits; implicit: word limits, the instruction's opening word, keywords).
 
 ``cb2cap`` uses one background per concept (``k = 1``), so an item is one
-caption. Reported: items, items with an accepted caption, acceptance (accepted
-items / items), backend requests per accepted item, and the final rejection
-reasons. The machine is shared and noisy: compare the two configurations of
-one invocation, not figures across invocations.
+caption. For the caption families the unit is an item (one caption); for
+``implicit`` it is a quadruple the model wrote (accepted records plus the
+quadruples the checks rejected). Reported: items, units, accepted units,
+acceptance (accepted / units), backend requests per accepted unit, and the
+commonest final rejection reasons. The machine is shared and noisy: compare
+the two configurations of one invocation, not figures across invocations.
 """
 
 from __future__ import annotations
@@ -35,22 +39,26 @@ from typing import Any
 from docblock import write_block
 
 ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = ("c2cap", "cb2cap", "cc2cap")
+FAMILIES = ("c2cap", "cb2cap", "cc2cap", "implicit")
 CONFIGS = {"before": False, "after": True}
 MARK_BEGIN = "<!-- caption-quality:begin -->"
 MARK_END = "<!-- caption-quality:end -->"
 
 
-def recipe_for(family: str, constrain: bool, limit: int, out: Path, backend: str) -> dict:
+def recipe_for(family: str, constrain: bool, limit: int, out: Path, backend: str,
+               implicit_turns: int | None = None) -> dict:
     """The family's example recipe with the benchmark's settings."""
-    recipe = tomllib.loads((ROOT / "examples" / "concepts" / f"{family}.toml").read_text())
+    folder = "implicit" if family == "implicit" else "concepts"
+    recipe = tomllib.loads((ROOT / "examples" / folder / f"{family}.toml").read_text())
     recipe["source"]["path"] = str(ROOT / recipe["source"]["path"])
     recipe["generator"]["constrain"] = constrain
     if family == "cb2cap":
         recipe["generator"]["k"] = 1
+    if family == "implicit" and implicit_turns is not None:
+        recipe["generator"]["continue_turns"] = implicit_turns
     recipe.update({"limit": limit, "batch_size": 8, "output_dir": str(out),
                    "cache": {"enabled": False}, "postprocess": [],
-                   "backend": {"name": backend}})
+                   "backend": {"name": backend}, "sink": {"name": "jsonl"}})
     return recipe
 
 
@@ -61,19 +69,26 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 
 def run_family(family: str, config: str, limit: int, backend: Any, backend_name: str,
-               work: Path) -> dict[str, Any]:
+               work: Path, implicit_turns: int | None = None) -> dict[str, Any]:
     from instructgen.api import run
 
     out = work / f"{family}-{config}"
     started = time.perf_counter()
-    summary = run(recipe_for(family, CONFIGS[config], limit, out, backend_name), fresh=True,
-                  backend=backend)
-    accepted = len({r["item_id"] for r in _lines(out / "records.jsonl")})
-    reasons = Counter(f"{r['reason']}: {r['detail'].split(' (after')[0].split(':')[0]}"
-                      for r in _lines(out / "rejects.jsonl"))
+    recipe = recipe_for(family, CONFIGS[config], limit, out, backend_name, implicit_turns)
+    summary = run(recipe, fresh=True, backend=backend)
+    recs, rejects = _lines(out / "records.jsonl"), _lines(out / "rejects.jsonl")
+    if family == "implicit":  # one unit per quadruple: records and per-quadruple rejections
+        accepted = len(recs)
+        units = accepted + sum(1 for r in rejects if "index" in (r.get("data") or {}))
+        reasons = Counter(r["reason"] for r in rejects)
+    else:
+        accepted = len({r["item_id"] for r in recs})
+        units = summary.items
+        reasons = Counter(f"{r['reason']}: {r['detail'].split(' (after')[0].split(':')[0]}"
+                          for r in rejects)
     return {
-        "family": family, "config": config, "items": summary.items, "accepted": accepted,
-        "acceptance": round(accepted / summary.items, 3) if summary.items else None,
+        "family": family, "config": config, "items": summary.items, "units": units,
+        "accepted": accepted, "acceptance": round(accepted / units, 3) if units else None,
         "requests": summary.requests,
         "requests_per_accepted": round(summary.requests / accepted, 2) if accepted else None,
         "final_rejections": sum(reasons.values()),
@@ -83,15 +98,16 @@ def run_family(family: str, config: str, limit: int, backend: Any, backend_name:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| family | config | items | accepted | acceptance | requests per accepted "
-             "| wall (s) | top final rejections |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| family | config | items | units | accepted | acceptance | requests "
+             "| requests per accepted | wall (s) | top final rejections |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         acc = "–" if r["acceptance"] is None else f"{r['acceptance']:.0%}"
         per = "–" if r["requests_per_accepted"] is None else r["requests_per_accepted"]
         why = "; ".join(f"{k} ×{v}" for k, v in r["reasons"].items()) or "–"
-        lines.append(f"| `{r['family']}` | {r['config']} | {r['items']} | {r['accepted']} "
-                     f"| {acc} | {per} | {r['wall_s']} | {why} |")
+        lines.append(f"| `{r['family']}` | {r['config']} | {r['items']} | {r['units']} "
+                     f"| {r['accepted']} | {acc} | {r['requests']} | {per} | {r['wall_s']} "
+                     f"| {why} |")
     return "\n".join(lines)
 
 
@@ -102,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", choices=["llamacpp", "fake"], default="llamacpp",
                     help="fake: check the script itself in seconds")
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
+    ap.add_argument("--implicit-turns", type=int, default=None,
+                    help="continue_turns of implicit (default: the example recipe's 3)")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = ap.parse_args(argv)
@@ -124,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             for family in families:
                 for config in CONFIGS:
                     res = run_family(family, config, args.limit, backend, args.backend,
-                                     Path(tmp))
+                                     Path(tmp), args.implicit_turns)
                     print(json.dumps(res), flush=True)
                     results.append(res)
     finally:

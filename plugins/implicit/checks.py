@@ -9,6 +9,7 @@ from typing import Any, Literal
 import attrs
 
 from instructgen.errors import Reject
+from instructgen.schema import narrow
 from instructgen.text import dedup_key, mentions, normalize, word_count, words
 
 from . import prompts
@@ -149,3 +150,85 @@ def check_quadruple(raw: Mapping[str, Any], rules: QuadrupleRules) -> dict[str, 
         raise Reject("not_implicit", "instruction is neither a question nor a cause: "
                                      f"{quad['instruction']!r}")
     return quad
+
+
+# -- the same rules as JSON-schema patterns (``constrain = true``) ----------------------------
+
+#: One word as :func:`instructgen.text.words` reads it (inner hyphens and apostrophes join).
+_W = "[A-Za-z0-9]+(?:['-][A-Za-z0-9]+)*"
+#: Between two words of a caption: a space, maybe after a comma, or a spaced dash.
+_S = "(?:[,;:]? | - )"
+#: An instruction may hold two sentences ("The glass falls. What is left?").
+_S_INSTRUCTION = "(?:[,;:.?!]? | - )"
+#: Words an implicit instruction may open with: a question word or a cause word, so
+#: it is never ``explicit`` and never a plain ``statement``.
+OPENERS = tuple(sorted(QUESTION_OPENERS | CAUSE_WORDS))
+
+
+def not_words(banned: Sequence[str]) -> str:
+    """A lower-case word ``[a-z]+`` that is none of ``banned`` (no lookaheads needed).
+
+    Built from the banned words' trie: at each node, stop (when the prefix is
+    not banned), take a letter no banned word continues with (then anything),
+    or follow a branch.
+    """
+    trie: dict[str, Any] = {}
+    for word in banned:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def walk(node: dict[str, Any], prefix: str) -> str:
+        alts = []
+        free = "".join(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in node)
+        if free:
+            alts.append(f"[{free}][a-z]*")
+        alts += [c + walk(child, prefix + c) for c, child in sorted(node.items()) if c]
+        if prefix and "" not in node:
+            alts.append("")
+        return "(?:" + "|".join(alts) + ")"
+
+    return walk(trie, "")
+
+
+def _words_upto(n: int, sep: str = _S) -> str:
+    return f"{_W}(?:{sep}{_W}){{0,{n - 1}}}" if n > 1 else _W
+
+
+def field_patterns(rules: QuadrupleRules) -> dict[str, str]:
+    """Anchored patterns that every quadruple :func:`check_quadruple` accepts can be held to.
+
+    Captions: 1 to ``max_words`` words, one sentence. Instruction: opens with a
+    question or cause word (either case of its first letter), at most
+    ``max_instruction_words`` words. Keywords: 1 to ``max_keywords`` lower-case
+    keywords of at most ``keyword_max_words`` words, the last no article and
+    not "and" (so none splits away to nothing), joined by ", ". Stricter
+    than the checks (ASCII words only, no quotes or brackets; instructions
+    that only describe an event, "A car accident occurs.", are left out).
+    """
+    openers = "|".join(f"[{w[0].upper()}{w[0]}]{w[1:]}" for w in OPENERS)
+    rest = rules.max_instruction_words - 1
+    instruction = f"(?:{openers})" + (f"(?:{_S_INSTRUCTION}{_W}){{0,{rest}}}" if rest else "")
+    # The last word is no article and not "and", so no keyword splits away to nothing.
+    head = f"(?:[a-z]+ ){{0,{rules.keyword_max_words - 1}}}" if rules.keyword_max_words > 1 else ""
+    keyword = head + not_words([*_ARTICLES, "and"])
+    keywords = keyword + (f"(?:, {keyword}){{0,{rules.max_keywords - 1}}}"
+                          if rules.max_keywords > 1 else "")
+    caption = f"^{_words_upto(rules.max_words)}[.!]?$"
+    return {"original_caption": caption, "instruction": f"^{instruction}[.?!]?$",
+            "target_caption": caption, "keywords": f"^{keywords}$"}
+
+
+def constrained_schema(schema: Mapping[str, Any], rules: QuadrupleRules) -> dict[str, Any]:
+    """The answer schema (an array of quadruples) with :func:`field_patterns` on each field.
+
+    Every length cap drops by one character: a string that reaches the cap is
+    rejected as ``truncated``, so a constrained answer must stop short of it.
+    """
+    item = dict(schema["items"])
+    for name, pattern in field_patterns(rules).items():
+        cap = item["properties"][name].get("maxLength")
+        item = narrow(item, name, pattern=pattern,
+                      max_length=cap - 1 if isinstance(cap, int) else None)
+    return {**schema, "items": item}

@@ -15,11 +15,12 @@ import attrs
 from instructgen.context import ItemContext
 from instructgen.errors import Reject
 from instructgen.plugin import Generator
-from instructgen.records import LLMRequest, SourceItem
+from instructgen.records import Completion, LLMRequest, SourceItem
+from instructgen.schema import parse_json
 from instructgen.text import NearDuplicateIndex
 
 from . import prompts
-from .checks import QuadrupleRules, check_quadruple
+from .checks import QuadrupleRules, check_quadruple, constrained_schema
 from .dedup import dedup_text
 
 
@@ -57,6 +58,11 @@ class ImplicitOptions:
     #: Nucleus-sampling mass.
     top_p: float = attrs.field(default=0.95, validator=[attrs.validators.gt(0.0),
                                                        attrs.validators.le(1.0)])
+    #: Write the quadruple rules into the answer schema (word limits, an instruction
+    #: opening with a question or cause word, short comma-separated keywords), so
+    #: constrained decoding only writes quadruples the checks accept; ``false``: the
+    #: plain schema (string lengths only). See docs/implicit.md, "Constraints".
+    constrain: bool = True
 
     @property
     def rules(self) -> QuadrupleRules:
@@ -70,10 +76,12 @@ class ImplicitGenerator(Generator):
     def __init__(self, options: ImplicitOptions) -> None:
         self.options = options
         self.rules = options.rules
-        self.schema = prompts.answer_schema(
+        self.plain_schema = prompts.answer_schema(
             per_turn=options.per_turn, max_words=options.max_words,
             max_instruction_words=options.max_instruction_words,
             max_keywords=options.max_keywords)
+        self.schema = (constrained_schema(self.plain_schema, self.rules) if options.constrain
+                       else self.plain_schema)
 
     def _sizes(self) -> dict[str, int]:
         o = self.options
@@ -112,8 +120,11 @@ class ImplicitGenerator(Generator):
             try:
                 answer = await ctx.ask(request, stage="generate")
             except Reject as exc:
+                answer = self._plain(exc)
+            if isinstance(answer, Reject):
+                exc = answer
                 if turn == 0 or exc.reason != "invalid_output":
-                    raise  # nothing to keep: the whole seed fails
+                    raise exc  # nothing to keep: the whole seed fails
                 # Later turns cannot go on without this answer; keep what we have.
                 ctx.reject(exc.reason, f"turn {turn}: {exc.detail}; conversation stopped",
                            raw=exc.raw, data={"seed_example": item.id, "turn": turn})
@@ -124,6 +135,21 @@ class ImplicitGenerator(Generator):
                 history.append((ask, answer.text))
             out.extend(self._accept(answer.parsed, turn, theme, item.id, seen, ctx))
         return out
+
+    def _plain(self, rej: Reject) -> Completion | Reject:
+        """The last answer, if only the constraints refused it; else the rejection.
+
+        A backend without constrained decoding can write an array whose one bad
+        quadruple fails the constrained schema. Read against the plain schema,
+        its good quadruples are kept and the bad one is rejected by the check it
+        breaks, as with ``constrain = false``.
+        """
+        if self.schema is self.plain_schema or rej.reason != "invalid_output":
+            return rej
+        value, problem = parse_json(rej.raw or "", self.plain_schema)
+        if problem is not None:
+            return rej
+        return Completion(text=rej.raw or "", parsed=value)
 
     def _accept(self, parsed: Any, turn: int, theme: str | None, seed_id: str,
                 seen: NearDuplicateIndex, ctx: ItemContext) -> Iterator[dict[str, Any]]:
