@@ -18,7 +18,18 @@ from attrs import frozen
 from .catalog import Catalog
 from .errors import PluginError, RecipeError
 from .manager import PluginRegistry, RegistrySpec
-from .plugin import Generator, ModelSpec, PluginSpec, PostProcessor, Sink, Source
+from .plugin import (
+    Generator,
+    GeneratorPlugin,
+    ModelSpec,
+    PayloadKeys,
+    PluginSpec,
+    PostProcessor,
+    PostProcessorPlugin,
+    Sink,
+    SinkPlugin,
+    Source,
+)
 from .recipe import (
     PluginRef,
     Recipe,
@@ -179,11 +190,47 @@ def resolve(recipe: Recipe, registry: PluginRegistry, *, prepare_backend: bool =
     post = [stage("postprocessor", ref, f"postprocess[{i}]")
             for i, ref in enumerate(recipe.postprocess)]
     sink = stage("sink", recipe.sink, "sink") if recipe.sink else None
+    if generator is not None:
+        errors += payload_key_errors(generator, [p for p in (*post, sink) if p is not None],
+                                     BuildContext(registry, "generator"))
     if errors:
         raise _combined(errors)
     assert source and generator and backend
     return Plan(recipe, source, generator, backend, tuple(p for p in post if p), sink, replicas,
                 isolate, BuildContext(registry))
+
+
+def payload_keys(generator: Stage[Generator], ctx: BuildContext) -> PayloadKeys | None:
+    """The payload keys ``generator`` declares for its options; ``None`` if undeclared."""
+    spec = generator.spec
+    if not isinstance(spec, GeneratorPlugin) or spec.produces is None:
+        return None
+    return spec.produces(generator.prepared, ctx)
+
+
+def payload_key_errors(generator: Stage[Generator], readers: list[Stage[Any]],
+                       ctx: BuildContext) -> list[RecipeError]:
+    """One error per post-processor or sink that needs keys the generator never produces.
+
+    Checked only where both sides declare their keys, so an undeclared third-party
+    plugin is never refused; an ``open`` generator (item fields passed through) neither.
+    """
+    keys = payload_keys(generator, ctx)
+    if keys is None:
+        return []
+    out = []
+    for reader in readers:
+        spec = reader.spec
+        if not isinstance(spec, (SinkPlugin, PostProcessorPlugin)) or spec.needs is None:
+            continue
+        missing = keys.lacks(spec.needs(reader.prepared))
+        if missing:
+            plural = "s" if len(missing) > 1 else ""
+            out.append(RecipeError(
+                f"{reader.where}.name: {spec.name} needs the payload key{plural} "
+                f"{', '.join(map(repr, missing))} that generator {generator.spec.name} "
+                f"does not produce"))
+    return out
 
 
 def _combined(errors: list[RecipeError | PluginError]) -> RecipeError:

@@ -10,6 +10,10 @@ A registration hook yields records such as::
 :class:`~instructgen.backends.Backend`. A record may also name ``prepare(options,
 ctx)``: called once at plan time with a :class:`~instructgen.plan.BuildContext`, it
 looks names up (a model, edit types) and returns what the factory receives.
+
+A generator may declare the payload keys it ``produces`` and a sink or
+post-processor the keys it ``needs``, so ``resolve()`` refuses a pair that cannot
+work before any model loads; ``None`` (the default) declares nothing and checks nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +39,62 @@ if TYPE_CHECKING:
 
 #: ``prepare(options, ctx)``: plan-time lookups; returns what the factory receives.
 Prepare = Callable[[Any, "BuildContext"], Any]
+
+
+def _keys(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+@frozen
+class PayloadKeys:
+    """The payload keys a generator's records carry, declared at plan time.
+
+    ``always``: in every record; ``may``: in some records only (a type's own fields,
+    an image reference when the item has one). ``open``: records also carry keys
+    unknown at plan time (the ``prompt`` generator copies the item's fields), so no
+    key can be said to be missing.
+    """
+
+    always: frozenset[str] = field(default=frozenset(), converter=_keys)
+    may: frozenset[str] = field(default=frozenset(), converter=_keys)
+    open: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        both = self.always & self.may
+        if both:
+            raise ValueError(f"payload keys declared both always and may: {sorted(both)}")
+
+    @classmethod
+    def one_of(cls, variants: Iterable[PayloadKeys]) -> PayloadKeys:
+        """The keys of records that each take the shape of one of ``variants``.
+
+        A key is ``always`` when every variant always has it, ``may`` when some
+        variant has it at all (the edit generator's records, one edit type each).
+        """
+        variants = list(variants)
+        if not variants:
+            return cls()
+        always = frozenset.intersection(*(v.always for v in variants))
+        every = frozenset.union(*(v.always | v.may for v in variants))
+        return cls(always, every - always, any(v.open for v in variants))
+
+    def plus(self, always: Iterable[str] = (), may: Iterable[str] = ()) -> PayloadKeys:
+        """These keys with ``always`` added to every record and ``may`` to some."""
+        now = self.always | frozenset(always)
+        return PayloadKeys(now, (self.may | frozenset(may)) - now, self.open)
+
+    def lacks(self, needed: Iterable[str]) -> list[str]:
+        """Of ``needed``, the keys no record can carry, sorted (none when ``open``)."""
+        if self.open:
+            return []
+        return sorted(frozenset(needed) - self.always - self.may)
+
+
+#: ``produces(options, ctx)``: a generator's payload keys for these (prepared) options;
+#: it may read the build context's catalogs (the edit generator reads its types' fields).
+Produces = Callable[[Any, "BuildContext"], PayloadKeys]
+#: ``needs(options)``: the payload keys a sink or post-processor reads from every record.
+Needs = Callable[[Any], frozenset[str]]
 
 
 @frozen
@@ -78,18 +138,24 @@ class SourcePlugin(PluginSpec):
 class GeneratorPlugin(PluginSpec):
     kind: ClassVar[str] = "generator"
     factory: Callable[[Any], Generator]
+    #: The payload keys its records carry; ``None``: undeclared, never checked.
+    produces: Produces | None = None
 
 
 @frozen(kw_only=True)
 class PostProcessorPlugin(PluginSpec):
     kind: ClassVar[str] = "postprocessor"
     factory: Callable[[Any], PostProcessor]
+    #: The payload keys it reads from every record; ``None``: undeclared, never checked.
+    needs: Needs | None = None
 
 
 @frozen(kw_only=True)
 class SinkPlugin(PluginSpec):
     kind: ClassVar[str] = "sink"
     factory: Callable[[Any], Sink]
+    #: The payload keys it reads from every record; ``None``: undeclared, never checked.
+    needs: Needs | None = None
 
 
 @frozen(kw_only=True)
