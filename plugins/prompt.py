@@ -21,7 +21,7 @@ import attrs
 from instructgen.context import ItemContext
 from instructgen.errors import Reject, did_you_mean
 from instructgen.manager import hookimpl
-from instructgen.plugin import Generator, GeneratorPlugin
+from instructgen.plugin import Generator, GeneratorPlugin, PayloadKeys
 from instructgen.records import LLMRequest, SourceItem
 from instructgen.schema import check_schema
 
@@ -106,6 +106,13 @@ def missing_field_detail(missing: Sequence[str], data: Mapping[str, Any]) -> str
             + (f"; also missing: {', '.join(missing[1:])}" if len(missing) > 1 else ""))
 
 
+def prompt_keys(options: PromptOptions, _ctx: object) -> PayloadKeys:
+    """The answer's field and the template's fields; the item's other fields are copied
+    too, and they are not known at plan time."""
+    fields = [f for _, f, _, _ in string.Formatter().parse(options.template) if f is not None]
+    return PayloadKeys({options.output_field, *fields}, open=True)
+
+
 @hookimpl
 def instructgen_generators():  # type: ignore[no-untyped-def]
     yield GeneratorPlugin(
@@ -113,4 +120,5 @@ def instructgen_generators():  # type: ignore[no-untyped-def]
         description="One templated request per item; the answer (or its JSON) is the record.",
         options=PromptOptions,
         factory=PromptGenerator,
+        produces=prompt_keys,
     )

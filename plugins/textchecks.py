@@ -169,20 +169,26 @@ class Dedup(PostProcessor):
                 self.index.add(value)
 
 
+def text_field(options: CleanupOptions | WordLimitOptions | CoverageOptions | DedupOptions,
+               ) -> frozenset[str]:
+    """Each check reads its ``field`` from every record (``_text`` rejects a record without)."""
+    return frozenset({options.field})
+
+
 @hookimpl
 def instructgen_postprocessors() -> Iterator[PostProcessorPlugin]:
     yield PostProcessorPlugin(
         name="caption_cleanup",
         description="Strip quotes, list markers, labels and '(11 words)' notes from a text.",
-        options=CleanupOptions, factory=CaptionCleanup)
+        options=CleanupOptions, factory=CaptionCleanup, needs=text_field)
     yield PostProcessorPlugin(
         name="word_limit", description="Reject texts with too many or too few words.",
-        options=WordLimitOptions, factory=WordLimit)
+        options=WordLimitOptions, factory=WordLimit, needs=text_field)
     yield PostProcessorPlugin(
         name="concept_coverage",
         description="Reject texts that do not mention every concept of their record.",
-        options=CoverageOptions, factory=ConceptCoverage)
+        options=CoverageOptions, factory=ConceptCoverage, needs=text_field)
     yield PostProcessorPlugin(
         name="dedup", description="Reject exact and near-duplicate texts within a run.",
-        options=DedupOptions, factory=Dedup)
+        options=DedupOptions, factory=Dedup, needs=text_field)
 

@@ -9,10 +9,10 @@ pair of concepts). Command line: ``instructgen concepts merge|dedup|stats|filter
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from instructgen.manager import hookimpl
-from instructgen.plugin import CommandSpec, GeneratorPlugin, SourcePlugin
+from instructgen.plugin import CommandSpec, GeneratorPlugin, PayloadKeys, SourcePlugin
 
 from . import cli
 from .backgrounds import C2bOptions, ConceptBackgrounds
@@ -41,22 +41,39 @@ def instructgen_sources() -> Iterator[SourcePlugin]:
         options=ConceptPairsOptions, factory=ConceptPairsSource)
 
 
+#: The payload keys of each generator's records, whatever its options (every record
+#: of one generator has the same keys; ``background`` of cc2cap may be null).
+KEYS: dict[str, PayloadKeys] = {
+    "c2b": PayloadKeys({"concept", "backgrounds", "target", "complete", "attempts",
+                        "invalid_answers", "counts", "dropped", "sources"}),
+    "c2cap": PayloadKeys({"concept", "caption", "sources"}),
+    "cb2cap": PayloadKeys({"concept", "background", "caption", "mentions_background",
+                           "background_overlap", "sources"}),
+    "cc2cap": PayloadKeys({"concepts", "sources", "caption", "base_caption", "background",
+                           "background_appended", "has_scene"}),
+}
+
+
+def _keys(name: str) -> Callable[[object, object], PayloadKeys]:
+    return lambda _options, _ctx: KEYS[name]
+
+
 @hookimpl
 def instructgen_generators() -> Iterator[GeneratorPlugin]:
     yield GeneratorPlugin(
         name="c2b", description="Diverse, plausible backgrounds for each concept.",
-        options=C2bOptions, factory=ConceptBackgrounds)
+        options=C2bOptions, factory=ConceptBackgrounds, produces=_keys("c2b"))
     yield GeneratorPlugin(
         name="c2cap", description="One short factual caption per concept.",
-        options=C2capOptions, factory=ConceptCaptions)
+        options=C2capOptions, factory=ConceptCaptions, produces=_keys("c2cap"))
     yield GeneratorPlugin(
         name="cb2cap", description="Captions of a concept in k of its backgrounds.",
-        options=Cb2capOptions, factory=BackgroundCaptions)
+        options=Cb2capOptions, factory=BackgroundCaptions, produces=_keys("cb2cap"))
     yield GeneratorPlugin(
         name="cc2cap",
         description="A caption combining two concepts, with a pool background if it has no "
                     "scene.",
-        options=Cc2capOptions, factory=PairCaptions)
+        options=Cc2capOptions, factory=PairCaptions, produces=_keys("cc2cap"))
 
 
 @hookimpl

@@ -21,12 +21,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from instructgen.manager import hookimpl
-from instructgen.plugin import GeneratorPlugin, PostProcessorPlugin, SinkPlugin, SourcePlugin
+from instructgen.plugin import (
+    GeneratorPlugin,
+    PayloadKeys,
+    PostProcessorPlugin,
+    SinkPlugin,
+    SourcePlugin,
+)
 
 from .dedup import ImplicitDedup, ImplicitDedupOptions
 from .generator import ImplicitGenerator, ImplicitOptions
 from .seeds import ImplicitSeedsOptions, ImplicitSeedsSource
-from .sink import AnyEditImplicitOptions, AnyEditImplicitSink
+from .sink import ANYEDIT_KEYS, AnyEditImplicitOptions, AnyEditImplicitSink
+
+#: A checked quadruple (``checks.check_quadruple``) as the generator yields it.
+QUADRUPLE_KEYS = ("edit_type", "original_caption", "instruction", "target_caption", "keywords",
+                  "seed_example", "turn")
+
+
+def implicit_keys(options: ImplicitOptions, _ctx: object) -> PayloadKeys:
+    """Every record is one quadruple; a continue turn's records name their ``theme``
+    when themes are on."""
+    return PayloadKeys(QUADRUPLE_KEYS, ("theme",) if options.continue_turns else ())
 
 
 @hookimpl
@@ -46,6 +62,7 @@ def instructgen_generators() -> Iterator[GeneratorPlugin]:
         description="EditWorld-style implicit quadruples over a multi-turn conversation per seed.",
         options=ImplicitOptions,
         factory=ImplicitGenerator,
+        produces=implicit_keys,
     )
 
 
@@ -56,6 +73,8 @@ def instructgen_postprocessors() -> Iterator[PostProcessorPlugin]:
         description="Drop implicit quadruples that repeat an earlier one across seeds.",
         options=ImplicitDedupOptions,
         factory=ImplicitDedup,
+        # dedup.dedup_text: the instruction and the original caption.
+        needs=lambda _options: frozenset({"instruction", "original_caption"}),
     )
 
 
@@ -66,4 +85,5 @@ def instructgen_sinks() -> Iterator[SinkPlugin]:
         description="Implicit quadruples with the keys AnyEdit's implicit stage reads.",
         options=AnyEditImplicitOptions,
         factory=AnyEditImplicitSink,
+        needs=lambda _options: frozenset(ANYEDIT_KEYS),
     )
