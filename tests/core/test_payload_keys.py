@@ -92,22 +92,14 @@ def _check_each_type(the_plan: Any, records: list[OutputRecord]) -> None:
             assert fields <= set(rec.data), (rec.id, sorted(fields - set(rec.data)))
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: f"{p.parent.name}-{p.stem}")
-def test_example_records_carry_the_declared_keys(path: Path, tmp_path: Path) -> None:
-    recipe = _recipe(path, tmp_path / "out")
-    keys, the_plan = _declared(recipe)
-    records = _run(recipe, FakeBackend(FakeOptions()))
-    if not records:
-        pytest.skip(f"the fake backend's answers pass no check of {path.name} (multi-turn "
-                    "records are covered by the scripted chain test below)")
-    _check_records(keys, records)
-    _check_each_type(the_plan, records)
+def _asked(request: LLMRequest) -> str:
+    caption = next(m.content for m in reversed(request.messages) if m.role == "user")
+    return caption.removeprefix("Caption: ")
 
 
 def _replace_edit(request: LLMRequest) -> str:
     """A valid replace edit of the caption the request names (its last word replaced)."""
-    caption = next(m.content for m in reversed(request.messages) if m.role == "user")
-    caption = caption.removeprefix("Caption: ")
+    caption = _asked(request)
     words = caption.rstrip(".").split()
     new = next(w for w in ("lamp", "vase", "drum", "globe") if w not in caption.lower())
     return json.dumps({"edit": f"Replace the {words[-1]} with a {new}.",
@@ -115,15 +107,39 @@ def _replace_edit(request: LLMRequest) -> str:
                        "output": " ".join([*words[:-1], new]) + "."})
 
 
-def test_chain_records_carry_the_declared_keys(tmp_path: Path) -> None:
-    path = REPO / "examples" / "edits" / "multi_turn.toml"
+def _text_edit(request: LLMRequest) -> str:
+    """A valid textual_change: the caption's quoted text, each word spelt backwards."""
+    caption = _asked(request)
+    match = re.search(r'"([^"]+)"', caption)
+    assert match, caption
+    before = match.group(1)
+    after = " ".join(w[::-1].capitalize() for w in before.split())
+    return json.dumps({"edit": f'Change the text "{before}" to "{after}".',
+                       "text_before": before, "text_after": after,
+                       "output": caption.replace(f'"{before}"', f'"{after}"')})
+
+
+#: Examples whose edits the fake backend's own answers never pass: a scripted answer
+#: (and, for the chain, a type it can answer) so their records are checked too.
+SCRIPTED = {
+    "multi_turn": ({"types": ["replace"], "global_last": False}, _replace_edit),
+    "textual": ({}, _text_edit),
+}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: f"{p.parent.name}-{p.stem}")
+def test_example_records_carry_the_declared_keys(path: Path, tmp_path: Path) -> None:
     recipe = _recipe(path, tmp_path / "out")
-    recipe["generator"] = {**recipe["generator"], "types": ["replace"], "global_last": False}
-    keys, _ = _declared(recipe)
-    assert "turns" in keys.always and "edited_object" not in keys.always | keys.may
-    records = _run(recipe, FakeBackend(FakeOptions(), responder=_replace_edit))
-    assert records and all(r.data["edit_type"] == "multi_turn" for r in records)
+    generator_over, responder = SCRIPTED.get(path.stem, ({}, None))
+    recipe["generator"] = {**recipe["generator"], **generator_over}
+    keys, the_plan = _declared(recipe)
+    records = _run(recipe, FakeBackend(FakeOptions(), responder=responder))
+    assert records, f"{path.name} wrote no record to check"
     _check_records(keys, records)
+    _check_each_type(the_plan, records)
+    if path.stem == "multi_turn":
+        assert all(r.data["edit_type"] == "multi_turn" for r in records)
+        assert "turns" in keys.always and "edited_object" not in keys.always | keys.may
 
 
 def test_every_rule_has_its_keys_declared() -> None:
