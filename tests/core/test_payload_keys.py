@@ -146,6 +146,23 @@ def test_every_rule_has_its_keys_declared() -> None:
     assert set(RULE_KEYS) == set(RULES)
 
 
+def test_material_change_records_carry_its_declared_keys() -> None:
+    """The one rule no example recipe reaches, applied to a remove record directly."""
+    import random
+
+    from instructgen.plugins.edits.rules import RuleContext, RulesOptions
+    from instructgen.records import SourceItem
+
+    item = SourceItem(id="r1", data={"edit_type": "remove", "edited_object": "chair",
+                                     "input": "A chair next to a table.",
+                                     "output": "A table."})
+    made = RULES["material_change"](RuleContext(item, None, random.Random(1), RulesOptions()))
+    assert made is not None
+    own = RULE_KEYS["material_change"]
+    have = set(made) - RULE_COMMON
+    assert own.always <= have <= own.always | own.may, sorted(have)
+
+
 def test_declared_keys_follow_the_options(registry) -> None:
     ctx = instructgen.plan.BuildContext(registry, "generator")
     edit = registry.get("generator", "edit", where="generator.name")
