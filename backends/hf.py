@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from .chat import ChatTemplate, ChatTemplateError
 from .constrain import Constrainer, hf_tokenizer
 from .hf_decode import forward_names, generate_chunk
 from .hf_gguf import load_gguf
+from .hf_score import first_token_logprobs
 from .models import EMBEDDED_MODEL, resolve_builtin
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
@@ -204,6 +205,16 @@ class TransformersBackend(Backend):
                 for i, completion in zip(chunk, done, strict=True):
                     out[i] = completion
         return [c for c in out if c is not None]
+
+    def first_token_logprobs(
+        self, request: LLMRequest, choices: Mapping[str, Sequence[str]]
+    ) -> dict[str, float]:
+        """Log-probability of each choice as the first answer token, from one forward pass.
+
+        Makes this backend a :class:`~instructgen.backends.base.FirstTokenScorer`
+        (the edit judge's ``score`` mode), as llamacpp is; see :mod:`.hf_score`.
+        """
+        return first_token_logprobs(self, request, choices)
 
     def decode(self, tokens: list[int]) -> str:
         """Text of generated tokens, without special tokens or space clean-up."""
