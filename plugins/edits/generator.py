@@ -72,9 +72,11 @@ class EditOptions:
     #: (5, the reference's count).
     examples: int = attrs.field(default=5, validator=attrs.validators.ge(0))
     #: Draw each item's examples from this many fixed example sets per type (0: a
-    #: fresh draw per item). Items sharing a set share a prompt prefix, which the
-    #: llamacpp backend prefills once (docs/benchmarks.md has the diversity cost).
-    example_sets: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    #: fresh draw per item). Items sharing a set share their prompt up to the caption,
+    #: which the llamacpp backend prefills once. 2: on the embedded model it kept
+    #: distinct-2 and acceptance at the fresh-draw level over four seeds while
+    #: decoding far fewer prompt tokens (docs/benchmarks.md, "Example sets").
+    example_sets: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     #: ``weights``: draw types by ``weights`` alone; ``accepted``: aim the *accepted*
     #: records at ``weights``: each type's weight is divided by its acceptance rate
     #: in the run ``balance_from`` (a run directory), so types the model often
