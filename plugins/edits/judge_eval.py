@@ -16,13 +16,18 @@ generator's constrained ``{"answer": ...}``), ``text`` (one word) and
 backends with ``first_token_logprobs``; yes when P(yes) >= ``threshold``).
 Balanced accuracy, the mean of the yes-rate on good cases and the no-rate on
 bad ones, is 0.5 for a judge that always says yes.
+
+    python -m instructgen.plugins.edits.judge_eval --backend transformers --modes score
+
+measures a local backend with its default (the embedded) model and prints the
+result as JSON.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
 
@@ -38,7 +43,8 @@ Mode = Literal["json", "text", "score"]
 #: The judge measured on the embedded model: :func:`evaluate_backend` with
 #: ``per_type=1`` (51 cases: 11 good, 40 corrupted), json and score modes, on
 #: SmolLM2-135M-Instruct through llama.cpp. json said yes to every good case and
-#: to 95% of the corrupted ones; score (P(yes) >= 0.5) did not separate them either.
+#: to 95% of the corrupted ones; score (P(yes) >= 0.5) did not separate them either,
+#: nor did it through transformers (score 0.489, docs/edits.md).
 MEASURED: dict[str, Any] = {"model": "SmolLM2-135M-Instruct (embedded, llama.cpp)",
                             "balanced_accuracy": 0.525, "score_balanced_accuracy": 0.526,
                             "cases": 51}
@@ -148,3 +154,44 @@ def evaluate_backend(backend: Any, modes: Sequence[Mode] = ("json", "text", "sco
     return {"n": len(cases), "kinds": dict(Counter(c.kind for c in cases)),
             "balanced_accuracy": {m: r["balanced_accuracy"] for m, r in results.items()},
             "modes": results}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure the judge on a local backend's default model; print the result as JSON."""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(prog="python -m instructgen.plugins.edits.judge_eval",
+                                 description=main.__doc__)
+    ap.add_argument("--backend", choices=("llamacpp", "transformers"), default="llamacpp")
+    ap.add_argument("--modes", default="json,text,score",
+                    help="comma-separated, of json, text, score (default: all three)")
+    ap.add_argument("--per-type", type=int, default=1,
+                    help="good examples per edit type (default 1: 51 cases)")
+    args = ap.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = [m for m in modes if m not in ("json", "text", "score")]
+    if unknown or not modes:
+        ap.error(f"--modes: {', '.join(unknown) or 'none given'} (known: json, text, score)")
+    if args.per_type < 1:
+        ap.error("--per-type: must be at least 1")
+    backend: Any
+    if args.backend == "transformers":
+        from instructgen.backends.hf import TransformersBackend, TransformersOptions
+
+        backend = TransformersBackend(TransformersOptions(n_ctx=2048))
+    else:
+        from instructgen.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
+
+        backend = LlamaCppBackend(LlamaCppOptions(n_ctx=2048))
+    try:
+        result = evaluate_backend(backend, cast("list[Mode]", modes), per_type=args.per_type)
+    finally:
+        backend.close()
+    print(json.dumps({"backend": backend.identity.name, "model": backend.identity.model,
+                      "quantization": backend.identity.quantization, **result}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
