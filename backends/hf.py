@@ -10,6 +10,8 @@ Models: a Hugging Face checkpoint folder, a hub id (downloaded only when the
 user wrote one, ``hf:org/name``), or a GGUF file that transformers dequantizes
 (needs ``gguf`` and ``accelerate``), including the embedded SmolLM2 model; a
 GGUF is converted once and cached (:mod:`instructgen.backends.hf_gguf`).
+It also scores an answer's first token for the edit judge's ``score`` mode
+(:mod:`instructgen.backends.hf_score`).
 torch and transformers are imported when the backend is built.
 """
 
