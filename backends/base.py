@@ -75,9 +75,10 @@ class Backend(ABC):
 class FirstTokenScorer(Protocol):
     """A backend that can give the probability of an answer's first token.
 
-    Not part of :class:`Backend`: only the llamacpp backend can do it, and only
-    the edit judge's ``score`` mode asks (``isinstance(backend, FirstTokenScorer)``
-    is how to check).
+    Not part of :class:`Backend`: only the local llamacpp and transformers backends
+    can do it (an HTTP server gives no logits of our choosing), and only the edit
+    judge's ``score`` mode asks (``isinstance(backend, FirstTokenScorer)`` is how to
+    check).
     """
 
     def first_token_logprobs(

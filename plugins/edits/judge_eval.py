@@ -31,6 +31,7 @@ from typing import Any, Literal, cast
 
 import attrs
 
+from instructgen.backends.base import Backend, FirstTokenScorer
 from instructgen.errors import InvalidOutput
 from instructgen.records import LLMRequest
 from instructgen.text import mentions
@@ -93,9 +94,11 @@ def labelled_set(types: Iterable[EditType], per_type: int = 2) -> list[Case]:
     return cases
 
 
-def _verdicts(backend: Any, cases: Sequence[Case], mode: Mode, threshold: float,
+def _verdicts(backend: Backend, cases: Sequence[Case], mode: Mode, threshold: float,
               batch: int) -> list[bool]:
     if mode == "score":
+        if not isinstance(backend, FirstTokenScorer):
+            raise TypeError(f"{type(backend).__name__} cannot score first tokens")
         out = []
         for case in cases:
             req = judge_request(case.etype, case.caption, case.result, mode="text",
@@ -120,7 +123,7 @@ def _verdicts(backend: Any, cases: Sequence[Case], mode: Mode, threshold: float,
     return verdicts
 
 
-def evaluate(backend: Any, cases: Sequence[Case], mode: Mode = "json", *,
+def evaluate(backend: Backend, cases: Sequence[Case], mode: Mode = "json", *,
              threshold: float = 0.5, batch: int = 16) -> dict[str, Any]:
     """Balanced accuracy of the judge in ``mode`` on ``cases``, with per-kind yes rates."""
     verdicts = _verdicts(backend, cases, mode, threshold, batch)
@@ -138,7 +141,7 @@ def evaluate(backend: Any, cases: Sequence[Case], mode: Mode = "json", *,
             "yes_rate_by_kind": {k: round(said_yes[k] / total[k], 3) for k in sorted(total)}}
 
 
-def evaluate_backend(backend: Any, modes: Sequence[Mode] = ("json", "text", "score"),
+def evaluate_backend(backend: Backend, modes: Sequence[Mode] = ("json", "text", "score"),
                      per_type: int = 2) -> dict[str, Any]:
     """Every mode the backend supports, on the labelled set of the builtin types."""
     from . import BUILTIN_EDIT_TYPES
@@ -148,7 +151,7 @@ def evaluate_backend(backend: Any, modes: Sequence[Mode] = ("json", "text", "sco
     cases = labelled_set([known[t] for t in DEFAULT_TYPES if t in known], per_type)
     results = {}
     for mode in modes:
-        if mode == "score" and not hasattr(backend, "first_token_logprobs"):
+        if mode == "score" and not isinstance(backend, FirstTokenScorer):
             continue
         results[mode] = evaluate(backend, cases, mode)
     return {"n": len(cases), "kinds": dict(Counter(c.kind for c in cases)),
@@ -175,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(f"--modes: {', '.join(unknown) or 'none given'} (known: json, text, score)")
     if args.per_type < 1:
         ap.error("--per-type: must be at least 1")
-    backend: Any
+    backend: Backend
     if args.backend == "transformers":
         from instructgen.backends.hf import TransformersBackend, TransformersOptions
 
