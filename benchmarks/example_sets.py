@@ -137,6 +137,12 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, load: str) -> st
     for r in rows:
         pooled.setdefault(r["sets"], []).extend(r["texts"])
     pool_size = min(len(t) for t in pooled.values())
+    fresh = {r["seed"]: r["distinct_2_eq"] for r in rows if r["sets"] == 0}
+    paired: dict[int, str] = {}
+    for s in means:
+        pairs = [(r["distinct_2_eq"], fresh[r["seed"]]) for r in rows
+                 if r["sets"] == s and r["seed"] in fresh]
+        paired[s] = f"{sum(a >= b for a, b in pairs)} of {len(pairs)}" if s else "-"
     seeds = sorted({r["seed"] for r in rows})
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
@@ -144,7 +150,7 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, load: str) -> st
         f"end: {load}); SmolLM2-135M Q4_1 on llama.cpp (CPU, {args.threads} thread), call "
         f"cache off, `python benchmarks/example_sets.py`. The edit workload of "
         f"`benchmarks/prefix.py`: the captions of `examples/edits/coco_captions.json` "
-        f"x{args.repeat}, all eleven LLM edit types, 5 examples, judge on, batch 16; "
+        f"(x{args.repeat}), all eleven LLM edit types, 5 examples, judge on, batch 16; "
         f"seeds {', '.join(map(str, seeds))}. Token counts, acceptance and diversity do not "
         f"depend on machine load. distinct-2 (eq.): mean over {SUBSETS} random subsets of "
         f"{size} accepted instructions (the smallest run's count), since distinct-2 falls as "
@@ -163,12 +169,12 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, load: str) -> st
             f"{r['unique_share'] or 0:.1%} |")
     lines += ["", "Means over the seeds:", "",
               "| example_sets | decoded share | acceptance | requests / accepted "
-              f"| distinct-2 (eq.) | distinct-2, seeds pooled ({pool_size}) | unique share "
-              "| keeps diversity |",
-              "|---:|---:|---:|---:|---:|---:|---:|---|"]
+              f"| distinct-2 (eq.) | seeds with distinct-2 (eq.) >= fresh "
+              f"| distinct-2, seeds pooled ({pool_size}) | unique share | keeps diversity |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for s, m in means.items():
         lines.append(f"| {s} | {m['share']:.0%} | {m['acceptance']:.0%} | "
-                     f"{m['per_accepted']:.2f} | {m['distinct_2_eq']:.3f} | "
+                     f"{m['per_accepted']:.2f} | {m['distinct_2_eq']:.3f} | {paired[s]} | "
                      f"{distinct_2_at(pooled[s], pool_size):.3f} | "
                      f"{m['unique_share']:.1%} | {'yes' if s in keep else 'no'} |")
     lines += ["", f"Noise (largest spread between the seeds of one setting): distinct-2 (eq.) "
