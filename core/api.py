@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from instructgen.logs import Log
+
 from .counters import RunSummary
 from .manager import PluginRegistry, make_registry
 from .plan import Plan, resolve
@@ -51,7 +53,7 @@ def run(
     overrides: Sequence[str] = (),
     fresh: bool = False,
     backend: Backend | None = None,
-    log: Any = None,
+    log: Log | None = None,
     progress: bool = False,
     autoload: bool | None = None,
 ) -> RunSummary:
@@ -80,7 +82,7 @@ def iter_records(
     overrides: Sequence[str] = (),
     write: bool = False,
     backend: Backend | None = None,
-    log: Any = None,
+    log: Log | None = None,
     autoload: bool | None = None,
 ) -> Iterator[OutputRecord]:
     """Stream accepted records. By default nothing is written (a preview)."""

@@ -14,8 +14,9 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
+
+from instructgen.logs import Log
 
 from .records import BackendIdentity, Completion, LLMRequest, converter, stable_hash
 
@@ -58,7 +59,7 @@ class CallCache:
     """
 
     def __init__(self, path: str | os.PathLike[str], identity: BackendIdentity, *,
-                 readonly: bool = False, log: Any = None,
+                 readonly: bool = False, log: Log | None = None,
                  timeout: float | None = None) -> None:
         self.path = Path(path)
         self.readonly = readonly

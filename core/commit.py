@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from instructgen.logs import Log
+
 from .counters import RunSummary
 from .early import EarlyWarning
 from .errors import OutputWriteError, Reject, RunAborted
@@ -39,7 +41,7 @@ class Committer:
 
     def __init__(self, plan: Plan, registry: PluginRegistry, post: list[PostProcessor],
                  sink: Sink | None, summary: RunSummary, journal: Journal | None, *,
-                 provenance: Mapping[str, Any], log: Any) -> None:
+                 provenance: Mapping[str, Any], log: Log) -> None:
         self.plan, self.registry, self.post, self.sink = plan, registry, post, sink
         self.summary, self.journal, self.log = summary, journal, log
         self.provenance = dict(provenance)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
 
+from instructgen.logs import Log
+
 from .errors import InvalidOutput, Reject
 from .records import Completion, LLMRequest, Rejection, SourceItem
 from .seeds import derive_seed
@@ -37,7 +39,7 @@ class RunInfo:
     #: as ``resolve()`` saw them. ``None`` for a generator built by hand.
     context: BuildContext | None = None
     #: The run's structlog logger, so plugin messages follow ``-q`` and ``--log-format``.
-    log: Any = None
+    log: Log | None = None
 
 
 class _Ask:
@@ -58,7 +60,8 @@ class _Ask:
 class ItemContext:
     """Per-item helpers: seeded randomness, model calls with retries, partial rejects."""
 
-    def __init__(self, item: SourceItem, seed: int, *, max_retries: int, log: Any = None) -> None:
+    def __init__(self, item: SourceItem, seed: int, *, max_retries: int,
+                 log: Log | None = None) -> None:
         self.item = item
         #: The item's seed, derived from the run seed and ``item.id``.
         self.seed = seed

@@ -14,6 +14,8 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+from instructgen.logs import Log
+
 from .context import ItemContext
 from .errors import Reject
 from .records import Rejection, SourceItem
@@ -36,7 +38,7 @@ def same_reason_message(rejections: Sequence[tuple[str, str]], n: int = EARLY_IT
 class EarlyWarning:
     """Watches the first items of a run; warns once if all are rejected alike."""
 
-    def __init__(self, log: Any, n: int = EARLY_ITEMS) -> None:
+    def __init__(self, log: Log, n: int = EARLY_ITEMS) -> None:
         self.log, self.n = log, n
         self.seen: list[tuple[str, str]] = []
         self.done = False

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from instructgen.logs import Log
+
 from .errors import UserError
 from .logs import quiet_logger
 
@@ -60,7 +62,7 @@ class BadRows:
     to the manifest's ``source_stats`` as ``bad_rows_skipped``.
     """
 
-    def __init__(self, policy: OnBadRow, path: Path, log: Any = None,
+    def __init__(self, policy: OnBadRow, path: Path, log: Log | None = None,
                  error: type[UserError] = UserError) -> None:
         self.policy, self.path, self.error = policy, path, error
         self.log = log

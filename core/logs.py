@@ -7,13 +7,16 @@ import sys
 from typing import IO, Any, Literal
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 LogFormat = Literal["console", "json"]
+#: The logger every run object takes: what :func:`make_logger` returns.
+Log = FilteringBoundLogger
 
 
 def make_logger(
     fmt: LogFormat = "console", level: int = logging.INFO, stream: IO[str] | None = None
-) -> Any:
+) -> Log:
     """A structlog logger on ``stream`` (stderr); never calls ``structlog.configure``."""
     stream = stream or sys.stderr
     processors: list[Any] = [
@@ -25,14 +28,15 @@ def make_logger(
     else:
         colors = hasattr(stream, "isatty") and stream.isatty()
         processors.append(structlog.dev.ConsoleRenderer(colors=colors))
-    return structlog.wrap_logger(
+    logger: Log = structlog.wrap_logger(
         structlog.PrintLogger(stream),
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=True,
     )
+    return logger
 
 
-def quiet_logger() -> Any:
+def quiet_logger() -> Log:
     """The library default: only warnings and errors, on stderr."""
     return make_logger("console", logging.WARNING)

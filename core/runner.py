@@ -19,7 +19,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+
+from instructgen.logs import Log
 
 from .backends.base import Backend
 from .cache import CallCache, default_cache_path
@@ -45,7 +46,7 @@ class Runner:
     """Runs one resolved recipe. Use :meth:`records` to stream, :meth:`run` to finish."""
 
     def __init__(self, plan: Plan, registry: PluginRegistry, *, write: bool = True,
-                 fresh: bool = False, backend: Backend | None = None, log: Any = None,
+                 fresh: bool = False, backend: Backend | None = None, log: Log | None = None,
                  progress: bool | None = None) -> None:
         from .logs import quiet_logger
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import attrs
 
+from instructgen.logs import Log
+
 from .backends.base import Backend
 from .cache import CallCache
 from .context import ItemContext, _Ask
@@ -99,7 +101,7 @@ class Scheduler:
         batch_size: int,
         window: int,
         max_retries: int,
-        log: Any,
+        log: Log,
         counters: Counters | None = None,
     ) -> None:
         self.generator, self.generator_name = generator, generator_name

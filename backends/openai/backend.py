@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import attrs
 
 from instructgen.errors import ContextOverflowError, RunAborted, UserError
-from instructgen.logs import quiet_logger
+from instructgen.logs import Log, quiet_logger
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 from instructgen.schema import check_schema
 
@@ -78,7 +78,7 @@ class _LoopThread:
 class OpenAIBackend(Backend):
     """Generation through an OpenAI-compatible chat-completions server."""
 
-    def __init__(self, options: OpenAIOptions | None = None, *, log: Any = None) -> None:
+    def __init__(self, options: OpenAIOptions | None = None, *, log: Log | None = None) -> None:
         self.options = options = options or OpenAIOptions()
         #: Batches the scheduler may keep in flight: enough to fill every request slot.
         self.concurrency = options.max_concurrency

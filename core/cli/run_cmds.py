@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from instructgen.api import plan
-from instructgen.logs import make_logger
+from instructgen.logs import Log, make_logger
 from instructgen.plan import Plan
 from instructgen.records import converter
 from instructgen.runner import Runner
@@ -53,7 +53,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_preview)
 
 
-def _logger(args: argparse.Namespace) -> Any:
+def _logger(args: argparse.Namespace) -> Log:
     from . import log_level
 
     return make_logger(args.log_format, log_level(args))

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from instructgen.backends.base import Backend
 from instructgen.cache import CallCache
 from instructgen.counters import Counters
+from instructgen.logs import Log
 from instructgen.plugin import Generator
 from instructgen.records import BackendIdentity, SourceItem
 from instructgen.scheduler import ItemOutcome, Scheduler
@@ -61,7 +62,7 @@ class LocalEngine:
     """Runs the scheduler in this process against one backend object."""
 
     def __init__(self, generator: Generator, generator_name: str, backend: Backend, *,
-                 run_seed: int, batch_size: int, window: int, max_retries: int, log: Any,
+                 run_seed: int, batch_size: int, window: int, max_retries: int, log: Log,
                  owns_backend: bool = True, counters: Counters | None = None,
                  load_times: dict[str, float] | None = None) -> None:
         self.generator, self.generator_name, self.backend = generator, generator_name, backend
@@ -90,7 +91,7 @@ class LocalEngine:
 
 
 def choose_engine(plan: Plan, registry: RegistrySpec, generator: Generator, counters: Counters,
-                  *, log: Any, backend: Backend | None = None) -> Engine:
+                  *, log: Log, backend: Backend | None = None) -> Engine:
     """The engine a plan asks for, with its model(s) loaded.
 
     ``[engine] kind = "ray"``: the Ray engine. Otherwise a local engine over

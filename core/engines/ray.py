@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from instructgen.cache import CallCache
 from instructgen.counters import Counters, from_blob
 from instructgen.errors import UserError
+from instructgen.logs import Log
 from instructgen.records import BackendIdentity, SourceItem, converter
 from instructgen.scheduler import ItemOutcome
 
@@ -67,7 +68,7 @@ class RayEngine:
     """Runs the generation stage on a Ray cluster (or a local Ray instance)."""
 
     def __init__(self, plan: Plan, registry: RegistrySpec, *, counters: Counters | None = None,
-                 log: Any) -> None:
+                 log: Log) -> None:
         self.plan, self.log = plan, log
         self.config = plan.recipe.engine
         #: Where each finished block's counts are added (the run summary, from the runner).
@@ -283,7 +284,7 @@ def _resolved(where: tuple[str, int]) -> tuple[str, int]:
         return where
 
 
-def _placement(ray: Any, cfg: EngineConfig, log: Any) -> tuple[float, float]:
+def _placement(ray: Any, cfg: EngineConfig, log: Log) -> tuple[float, float]:
     """CPUs and GPUs per actor: one GPU each on GPU clusters, a share of a node's CPUs else."""
     total = ray.cluster_resources()
     gpus = cfg.actor_gpus if cfg.actor_gpus is not None else (
