@@ -64,8 +64,10 @@ class RegistrySpec:
 
     Replicas and Ray actors receive this instead of calling :func:`make_registry`
     with defaults, so plugins handed in through ``plugins=[...]`` and the block
-    list reach them too. ``plugins`` must pickle (modules and module-level
-    classes do); the block list travels resolved to registration names.
+    list reach them too. :class:`~instructgen.engines.bootstrap.WorkerRegistry` packs
+    it for the trip: a module travels by name and is imported again in the worker;
+    any other plugin object must pickle (module-level classes and their instances
+    do). The block list travels resolved to registration names.
     """
 
     plugins: tuple[object, ...] = ()
