@@ -177,7 +177,7 @@ def table(walls: dict[str, list[float]], threads: int, load: str) -> str:
     rounds = max(len(w) for w in walls.values())
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {threads} threads, "
-        f"machine shared with other work (load average at the end: {load}); 32 prompts, "
+        f"load average at the end: {load} (near 0: an otherwise idle machine); 32 prompts, "
         f"{MAX_TOKENS} new tokens at most, SmolLM2-135M Q4_1 on the CPU; whole processes, "
         f"median of {rounds} alternating rounds.",
         "",
