@@ -166,8 +166,9 @@ def run_child(workload: str, config: str, args: argparse.Namespace) -> dict[str,
 def table(rows: list[dict[str, Any]], rounds: int, load: str) -> str:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
-        f"{len(os.sched_getaffinity(0))} cores shared with other work (load average at the "
-        f"end: {load}); SmolLM2-135M Q4_1 on llama.cpp (CPU), call cache off; median of "
+        f"{len(os.sched_getaffinity(0))} cores, load average at the end: {load} (this run's "
+        f"own processes: about 2 on an otherwise idle machine); SmolLM2-135M Q4_1 on "
+        f"llama.cpp (CPU), call cache off; median of "
         f"{rounds} alternating round(s). Compare ratios within this table only.",
         "",
         "| workload | config | wall s | vs before | prompt tokens | decoded | decoded share "
