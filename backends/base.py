@@ -11,22 +11,26 @@ Like ``llm.Model``, a backend is a small class with one required method::
             return BackendIdentity(name="mine", model="m.gguf")
 
 :class:`Backend` declares exactly what the run machinery reads off a backend
-(``generate``, ``identity``, ``concurrency``, ``close``). A capability that only
-some backends have and only one caller uses is a separate protocol:
-:class:`FirstTokenScorer` (the edit judge's ``score`` mode).
+(``generate``, ``identity``, ``concurrency``, ``close``). A request with
+``choices`` asks for first-token scores instead of text (the edit judge's
+``score`` mode); it travels the normal path (cache, scheduler, replicas, Ray),
+and a backend that cannot score refuses it with :func:`refuse_choices`. The
+llamacpp and transformers backends also score one request on its own
+(:class:`FirstTokenScorer`), the reference their batched path is tested against.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from instructgen.errors import ContextOverflowError
+from instructgen.errors import ContextOverflowError, UserError
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 from instructgen.schema import parse_json
 
@@ -73,12 +77,12 @@ class Backend(ABC):
 
 @runtime_checkable
 class FirstTokenScorer(Protocol):
-    """A backend that can give the probability of an answer's first token.
+    """A backend that can score one request's first answer token on its own.
 
     Not part of :class:`Backend`: only the local llamacpp and transformers backends
-    can do it (an HTTP server gives no logits of our choosing), and only the edit
-    judge's ``score`` mode asks (``isinstance(backend, FirstTokenScorer)`` is how to
-    check).
+    can do it (an HTTP server gives no logits of our choosing). Runs score through
+    ``generate`` with ``LLMRequest.choices`` (batched, cached); this single-request
+    form is the reference that path is checked against.
     """
 
     def first_token_logprobs(
@@ -90,6 +94,69 @@ class FirstTokenScorer(Protocol):
         normalised over the labels.
         """
         ...
+
+
+class ScoringUnsupportedError(UserError):
+    """A request asks for first-token scores (``LLMRequest.choices``) of a backend that has none."""
+
+
+def refuse_choices(backend: str, requests: Sequence[LLMRequest], why: str = "") -> None:
+    """Raise :class:`ScoringUnsupportedError` if any request asks for scores.
+
+    Called before any answer is made, so a run stops at its first score request
+    with one line (the CLI's exit 2) and keeps every record committed so far.
+    """
+    if any(r.choices is not None for r in requests):
+        raise ScoringUnsupportedError(
+            f"backend {backend} cannot score answers (first-token probabilities of fixed "
+            f"labels, which generator.judge_format = \"score\" asks for){why}; use backend "
+            f"llamacpp or transformers, or judge_format = \"json\" or \"text\"")
+
+
+def generate_split(
+    requests: Sequence[LLMRequest],
+    generate: Callable[[list[int]], list[Completion]],
+    score: Callable[[list[int]], list[Completion]],
+) -> list[Completion]:
+    """Answer the scored requests (with ``choices``) with ``score``, the rest with ``generate``.
+
+    Each callable gets the indexes of its requests and answers them in that order;
+    the answers come back merged in request order.
+    """
+    out: list[Completion | None] = [None] * len(requests)
+    scored = [i for i, r in enumerate(requests) if r.choices is not None]
+    plain = [i for i, r in enumerate(requests) if r.choices is None]
+    for indexes, answer in ((plain, generate), (scored, score)):
+        if indexes:
+            for i, completion in zip(indexes, answer(indexes), strict=True):
+                out[i] = completion
+    return [c for c in out if c is not None]
+
+
+def label_logprobs(logits: Any, firsts: Mapping[str, Sequence[int]]) -> dict[str, float]:
+    """Each label's log-probability from one position's ``logits`` (a 1-d float array).
+
+    ``firsts`` maps a label to the distinct first tokens of the texts that spell it;
+    a label's mass is the sum over them, normalised over the labels only.
+    """
+    import numpy as np  # with the llamacpp/transformers extras; kept out of plugin loading
+
+    row = np.asarray(logits, dtype=np.float64)
+    top = float(row.max())
+    mass = {label: float(np.exp(row[list(ids)] - top).sum()) if ids else 0.0
+            for label, ids in firsts.items()}
+    total = sum(mass.values())
+    if total <= 0:
+        raise ValueError(f"no probability mass on any of the labels {sorted(firsts)}")
+    return {label: math.log(m / total) if m > 0 else float("-inf") for label, m in mass.items()}
+
+
+def scored_completion(scores: Mapping[str, float], *, prompt_tokens: int = 0,
+                      prompt_tokens_decoded: int | None = None) -> Completion:
+    """The answer to a scored request: ``text`` is the most probable label (first on ties)."""
+    best = max(scores, key=lambda label: scores[label])
+    return Completion(text=best, scores=dict(scores), prompt_tokens=prompt_tokens,
+                      prompt_tokens_decoded=prompt_tokens_decoded)
 
 
 def checked_prompts(

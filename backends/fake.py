@@ -4,13 +4,16 @@ Answers come from, in order of precedence: a ``responder`` callable (library
 use), ``responses`` (regex on the last user message → answer), scripted
 ``answers`` (in call order), or the rule: ``echo`` repeats the prompt and
 ``auto`` echoes plain requests and builds a schema-valid JSON value, seeded by
-the request, for constrained ones.
+the request, for constrained ones. A scored request (``choices``) is answered
+from ``scores`` (regex → label probabilities), or refused as a backend that
+cannot score would refuse it.
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import math
 import random
 import re
 import threading
@@ -22,7 +25,14 @@ import attrs
 
 from instructgen.records import BackendIdentity, Completion, LLMRequest, stable_hash
 
-from .base import Backend, first_stop, json_completion
+from .base import (
+    Backend,
+    FirstTokenScorer,
+    ScoringUnsupportedError,
+    first_stop,
+    json_completion,
+    scored_completion,
+)
 
 Responder = Callable[[LLMRequest], "str | Completion"]
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
@@ -36,6 +46,9 @@ class FakeOptions:
     rule: Literal["auto", "echo"] = "auto"
     #: Regex (searched in the last user message) → answer text.
     responses: dict[str, str] = attrs.field(factory=dict)
+    #: Regex (searched in the last user message) → label → probability, for scored
+    #: requests (``choices``); the first match answers. Empty: the fake cannot score.
+    scores: dict[str, dict[str, float]] = attrs.field(factory=dict)
     #: Answers handed out in call order, before the rule applies.
     answers: list[str] = attrs.field(factory=list)
     #: Seconds to sleep per batch, to simulate a real model.
@@ -56,6 +69,7 @@ class FakeBackend(Backend):
             maxlen=self.options.keep_calls)
         self._scripted = list(self.options.answers)
         self._compiled = [(re.compile(p), a) for p, a in self.options.responses.items()]
+        self._score_rules = [(re.compile(p), s) for p, s in self.options.scores.items()]
         self._lock = threading.Lock()
 
     @property
@@ -63,6 +77,8 @@ class FakeBackend(Backend):
         settings = attrs.asdict(self.options)
         settings.pop("delay")
         settings.pop("keep_calls")
+        if not settings["scores"]:  # so identities (and cache keys) of older recipes stay
+            settings.pop("scores")
         if self.responder is not None:
             settings["responder"] = getattr(self.responder, "__qualname__", repr(self.responder))
         return BackendIdentity(name="fake", model="fake", settings=settings)
@@ -91,7 +107,7 @@ class FakeBackend(Backend):
                     f"prompt of {prompt_tokens} tokens exceeds the fake backend's context size"
                     f" n_ctx={self.options.n_ctx}"
                 )
-            answer = self._answer(req)
+            answer = self._score(req) if req.choices is not None else self._answer(req)
             if isinstance(answer, Completion):
                 out.append(answer)
                 continue
@@ -111,6 +127,32 @@ class FakeBackend(Backend):
                 )
             )
         return out
+
+    def _score(self, req: LLMRequest) -> Completion:
+        """A scored answer: a subclass's ``first_token_logprobs``, else the ``scores`` option."""
+        assert req.choices is not None
+        if self.responder is not None:
+            answer = self.responder(req)
+            if isinstance(answer, Completion) and answer.scores is not None:
+                return answer
+        if isinstance(self, FirstTokenScorer):
+            return scored_completion(self.first_token_logprobs(req, req.choices))
+        last_user = next((m.content for m in reversed(req.messages) if m.role == "user"), "")
+        probs = next((s for pattern, s in self._score_rules if pattern.search(last_user)), None)
+        if probs is None:
+            raise ScoringUnsupportedError(
+                "backend fake cannot score this request (first-token probabilities of fixed "
+                "labels, which generator.judge_format = \"score\" asks for): no pattern of "
+                "backend.scores matches its last user message; add one, or use judge_format "
+                "= \"json\" or \"text\"")
+        mass = {label: max(float(probs.get(label, 0.0)), 0.0) for label in req.choices}
+        total = sum(mass.values())
+        if total <= 0:
+            raise ScoringUnsupportedError(
+                f"backend.scores: the matching entry gives no probability to any of "
+                f"{sorted(req.choices)}")
+        return scored_completion({label: math.log(m / total) if m > 0 else float("-inf")
+                                  for label, m in mass.items()})
 
     def _answer(self, req: LLMRequest) -> str | Completion:
         if self.responder is not None:

@@ -28,12 +28,12 @@ import attrs
 from instructgen.errors import ModelNotFoundError, UserError
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 
-from .base import Backend, checked_prompts, file_sha256
+from .base import Backend, checked_prompts, file_sha256, generate_split
 from .chat import ChatTemplate, ChatTemplateError
 from .constrain import Constrainer, hf_tokenizer
 from .hf_decode import forward_names, generate_chunk
 from .hf_gguf import load_gguf
-from .hf_score import first_token_logprobs
+from .hf_score import first_token_logprobs, score_request
 from .models import EMBEDDED_MODEL, resolve_builtin
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
@@ -193,6 +193,14 @@ class TransformersBackend(Backend):
         if not requests:
             return []
         prompts = checked_prompts("transformers", requests, self.prompt_tokens, self.n_ctx)
+        # A scored request (``choices``) gets a forward pass of its own, unpadded, so its
+        # scores do not depend on what it was batched with (see :mod:`.hf_score`).
+        return generate_split(
+            requests,
+            lambda idx: self._generate([requests[i] for i in idx], [prompts[i] for i in idx]),
+            lambda idx: [score_request(self, requests[i], prompts[i]) for i in idx])
+
+    def _generate(self, requests: list[LLMRequest], prompts: list[list[int]]) -> list[Completion]:
         # Prompts that start alike share a chunk (their common prefix runs once);
         # those are mostly of similar length, so little compute goes to padding.
         order = sorted(range(len(requests)), key=lambda i: prompts[i])
@@ -213,8 +221,8 @@ class TransformersBackend(Backend):
     ) -> dict[str, float]:
         """Log-probability of each choice as the first answer token, from one forward pass.
 
-        Makes this backend a :class:`~instructgen.backends.base.FirstTokenScorer`
-        (the edit judge's ``score`` mode), as llamacpp is; see :mod:`.hf_score`.
+        Makes this backend a :class:`~instructgen.backends.base.FirstTokenScorer`, as
+        llamacpp is; ``generate`` answers requests with ``choices`` the same way.
         """
         return first_token_logprobs(self, request, choices)
 

@@ -1,21 +1,23 @@
-"""First-token log-probabilities with transformers, for the edit judge's ``score`` mode.
+"""First-token scores with transformers, for the edit judge's ``score`` mode.
 
 The same contract as :mod:`instructgen.backends.llamacpp_score`: the request's
-messages through the chat template (the request's schema is not applied, as
-in llama.cpp: a constrained answer's first token would be ``{``, not the
-verdict), one forward pass over the prompt, and each label's mass as the sum
-over the distinct first tokens of its texts, normalised over the labels.
+messages through the chat template (a request with ``choices`` has no schema:
+a constrained answer's first token would be ``{``, not the verdict), one
+forward pass over the unpadded prompt, and each label's mass as the sum over
+the distinct first tokens of its texts, normalised over the labels.
+``generate`` answers a request with ``choices`` through :func:`score_request`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from instructgen.records import LLMRequest
+import attrs
 
-from .base import checked_prompts
+from instructgen.records import Completion, LLMRequest
+
+from .base import checked_prompts, label_logprobs, scored_completion
 
 if TYPE_CHECKING:
     from .hf import TransformersBackend
@@ -31,26 +33,29 @@ def first_token_logprobs(
     it once. A prompt that does not fit ``n_ctx`` raises
     :class:`~instructgen.errors.ContextOverflowError` before the model runs.
     """
+    request = attrs.evolve(request, schema=None, choices=choices)
+    (prompt,) = checked_prompts("transformers", [request], backend.prompt_tokens, backend.n_ctx)
+    scores = score_request(backend, request, prompt).scores
+    assert scores is not None
+    return dict(scores)
+
+
+def score_request(backend: TransformersBackend, request: LLMRequest,
+                  prompt: list[int]) -> Completion:
+    """The scored answer to ``request`` (which has ``choices``), ``prompt`` its tokens."""
     if backend.model is None:
         raise RuntimeError("the transformers backend is closed")
-    (prompt,) = checked_prompts("transformers", [request], backend.prompt_tokens, backend.n_ctx)
+    assert request.choices is not None
     firsts = {label: sorted({_first_token(backend, label, t) for t in texts})
-              for label, texts in choices.items()}
+              for label, texts in request.choices.items()}
     torch = backend._torch
     _, keep_name = backend._forward_names
     extra = {keep_name: 1} if keep_name else {}  # logits of the last position only
     ids = torch.tensor([prompt], dtype=torch.long, device=backend.device)
     with backend._lock, torch.inference_mode():
         result = backend.model(input_ids=ids, use_cache=False, **extra)
-        logits = result.logits[0, -1, :].to(device="cpu", dtype=torch.float64)
-    top = float(logits.max())
-    mass = {label: float((logits[ids_] - top).exp().sum()) if ids_ else 0.0
-            for label, ids_ in firsts.items()}
-    total = sum(mass.values())
-    if total <= 0:
-        raise ValueError(f"first_token_logprobs: no probability mass on any of {sorted(choices)}")
-    return {label: math.log(m / total) if m > 0 else float("-inf")
-            for label, m in mass.items()}
+        logits = result.logits[0, -1, :].to(device="cpu", dtype=torch.float64).numpy()
+    return scored_completion(label_logprobs(logits, firsts), prompt_tokens=len(prompt))
 
 
 def _first_token(backend: TransformersBackend, label: str, text: str) -> int:

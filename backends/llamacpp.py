@@ -26,12 +26,12 @@ import attrs
 from instructgen.errors import ModelNotFoundError, UserError
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 
-from .base import Backend, checked_prompts, file_sha256
+from .base import Backend, checked_prompts, file_sha256, generate_split
 from .chat import ChatTemplate, ChatTemplateError
 from .constrain import Constrainer, llamacpp_tokenizer
 from .llamacpp_batch import DecodeRun
 from .llamacpp_prefix import PrefixCache, common_prefix
-from .llamacpp_score import first_token_logprobs
+from .llamacpp_score import choice_tokens, first_token_logprobs
 from .models import EMBEDDED_MODEL, resolve_builtin
 
 _ALL_LAYERS = 0x7FFFFFFF
@@ -127,6 +127,7 @@ class LlamaCppBackend(Backend):
         self._template = self._chat_template()
         self._add_bos = bool(lc.llama_vocab_get_add_bos(self._vocab))
         self._constrainer: Constrainer | None = None
+        self._choice_memo: dict[Any, dict[str, list[int]]] = {}
         self._identity = self._make_identity()
 
     def _use_extra_buffers(self) -> bool:
@@ -239,6 +240,14 @@ class LlamaCppBackend(Backend):
             self._constrainer = Constrainer(tok, self.n_vocab)
         return self._constrainer
 
+    def choice_tokens(self, choices: Mapping[str, Sequence[str]]) -> dict[str, list[int]]:
+        """Each label's first tokens (see :func:`.llamacpp_score.choice_tokens`), memoised."""
+        key = tuple((label, tuple(texts)) for label, texts in choices.items())
+        found = self._choice_memo.get(key)
+        if found is None:
+            found = self._choice_memo[key] = choice_tokens(self, choices)
+        return found
+
     def _open_context(self, n_slots: int) -> None:
         """A context with ``n_slots`` decoding sequences plus the prefix cache's ids."""
         lc, options = self._lc, self.options
@@ -303,19 +312,30 @@ class LlamaCppBackend(Backend):
             raise RuntimeError("the llamacpp backend is closed")
         # Everything that can be refused is refused before the first decode.
         prompts = checked_prompts("llamacpp", requests, self.prompt_tokens, self.n_ctx)
+        for req in requests:
+            if req.choices is not None:
+                self.choice_tokens(req.choices)
         with self._lock:
             want = min(len(requests), int(self._lc.llama_max_parallel_sequences()))
             if self.options.n_seq_max is None and want > self.n_slots:
                 self._open_context(want)  # slots follow the runner's batch size
-            return DecodeRun(self, requests, prompts).run()
+            # A scored request runs alone (still reusing the prefix cache): a sequence's
+            # logits shift by up to ~0.05 in log-probability with its place in a shared
+            # decode, and a verdict must not depend on what it was batched with.
+            return generate_split(
+                requests,
+                lambda idx: DecodeRun(self, [requests[i] for i in idx],
+                                      [prompts[i] for i in idx]).run(),
+                lambda idx: [DecodeRun(self, [requests[i]], [prompts[i]]).run()[0]
+                             for i in idx])
 
     def first_token_logprobs(
         self, request: LLMRequest, choices: Mapping[str, Sequence[str]]
     ) -> dict[str, float]:
         """Log-probability of each choice as the first answer token, in a context of its own.
 
-        Makes this backend a :class:`~instructgen.backends.base.FirstTokenScorer`
-        (the edit judge's ``score`` mode); see :mod:`.llamacpp_score`.
+        Makes this backend a :class:`~instructgen.backends.base.FirstTokenScorer`: the
+        reference for ``generate`` with ``choices``, which runs use; see :mod:`.llamacpp_score`.
         """
         return first_token_logprobs(self, request, choices)
 

@@ -13,7 +13,9 @@ the rest; one that starts like a request still being prefilled waits a step
 for it; and prefixes kept from earlier calls come from the
 :class:`~instructgen.backends.llamacpp_prefix.PrefixCache`. With a JSON
 schema, llguidance masks the logits before sampling, and the sequence ends as
-soon as the JSON is complete.
+soon as the JSON is complete. A request with ``choices`` is scored instead: it
+ends after its prompt, with each label's first-token probability read off the
+logits (no sampling).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from instructgen.records import Completion, LLMRequest
 
-from .base import first_stop, json_completion
+from .base import first_stop, json_completion, label_logprobs, scored_completion
 from .constrain import JsonConstraint, apply_mask
 from .llamacpp_prefix import common_prefix
 
@@ -241,6 +243,9 @@ class DecodeRun:
                 ptr = lc.llama_get_logits_ith(b._ctx, seq.logit_row)
                 apply_mask(self.as_array(ptr, shape=(b.n_vocab,)), allowed)
         for seq in rows:
+            if seq.request.choices is not None:
+                self._score(seq)
+                continue
             token = lc.llama_sampler_sample(seq.sampler, b._ctx, seq.logit_row)
             self._advance(seq, token)
             if seq.finish is not None:
@@ -270,18 +275,30 @@ class DecodeRun:
         else:
             seq.pending = token
 
-    def _retire(self, seq: _Seq) -> None:
+    def _score(self, seq: _Seq) -> None:
+        """End a scored request at its prompt: the labels' probabilities, nothing sampled."""
+        b = self.b
+        assert seq.request.choices is not None
+        ptr = self.lc.llama_get_logits_ith(b._ctx, seq.logit_row)
+        scores = label_logprobs(self.as_array(ptr, shape=(b.n_vocab,)),
+                                b.choice_tokens(seq.request.choices))
+        self._retire(seq, scored_completion(scores, prompt_tokens=len(seq.prompt),
+                                            prompt_tokens_decoded=len(seq.prompt) - seq.reused))
+
+    def _retire(self, seq: _Seq, answer: Completion | None = None) -> None:
         lc = self.lc
-        if not seq.request.stop:
-            seq.text = seq.out.decode("utf-8", errors="ignore")
-        self.results[seq.index] = json_completion(
-            seq.text,
-            seq.request.schema,
-            finish_reason=seq.finish or "stop",
-            prompt_tokens=len(seq.prompt),
-            completion_tokens=seq.n_out,
-            prompt_tokens_decoded=len(seq.prompt) - seq.reused,
-        )
+        if answer is None:
+            if not seq.request.stop:
+                seq.text = seq.out.decode("utf-8", errors="ignore")
+            answer = json_completion(
+                seq.text,
+                seq.request.schema,
+                finish_reason=seq.finish or "stop",
+                prompt_tokens=len(seq.prompt),
+                completion_tokens=seq.n_out,
+                prompt_tokens_decoded=len(seq.prompt) - seq.reused,
+            )
+        self.results[seq.index] = answer
         lc.llama_sampler_free(seq.sampler)
         lc.llama_memory_seq_rm(self.b._memory, seq.slot, -1, -1)
         self.active.remove(seq)

@@ -1,8 +1,15 @@
-"""First-token log-probabilities with llama.cpp, for the edit judge's ``score`` mode."""
+"""First-token scores with llama.cpp, for the edit judge's ``score`` mode.
+
+Runs score inside ``generate``: a request with ``choices`` takes a slot of the
+decoding loop (:mod:`.llamacpp_batch`) like any other, shares prefixes with
+the batch and the prefix cache, and ends after its prompt, with the labels'
+probabilities read off the last prompt token's logits. :func:`first_token_logprobs`
+scores one request in a context of its own: the reference that path is
+tested against, with the generation context and its prefix cache untouched.
+"""
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -10,8 +17,27 @@ from typing import TYPE_CHECKING
 from instructgen.errors import UserError
 from instructgen.records import LLMRequest
 
+from .base import label_logprobs
+
 if TYPE_CHECKING:
     from .llamacpp import LlamaCppBackend
+
+
+def choice_tokens(
+    backend: LlamaCppBackend, choices: Mapping[str, Sequence[str]]
+) -> dict[str, list[int]]:
+    """Each label's distinct first tokens of the texts that spell it ("yes": ["yes", "Yes"])."""
+    out = {}
+    for label, texts in choices.items():
+        firsts = set()
+        for text in texts:
+            ids = backend.tokenize(text, add_special=False)
+            if not ids:
+                raise ValueError(f"choices: label {label!r} has a text that is no token "
+                                 f"({text!r})")
+            firsts.add(ids[0])
+        out[label] = sorted(firsts)
+    return out
 
 
 def first_token_logprobs(
@@ -31,14 +57,14 @@ def first_token_logprobs(
     if backend._model is None:
         raise RuntimeError("the llamacpp backend is closed")
     prompt = backend.prompt_tokens(request)
-    firsts = {label: sorted({backend.tokenize(t, add_special=False)[0] for t in texts})
-              for label, texts in choices.items()}
+    firsts = choice_tokens(backend, choices)
     with backend._lock:
         cparams = lc.llama_context_default_params()
         cparams.n_ctx = len(prompt) + 8
         cparams.n_batch = cparams.n_ubatch = min(len(prompt), 512)
         cparams.n_seq_max = 1
         cparams.no_perf = True
+        cparams.flash_attn_type = 1 if backend.options.flash_attn else 0  # as generation does
         threads = backend.options.n_threads or len(os.sched_getaffinity(0))
         cparams.n_threads = cparams.n_threads_batch = threads
         ctx = lc.llama_init_from_model(backend._model, cparams)
@@ -57,12 +83,8 @@ def first_token_logprobs(
                 if lc.llama_decode(ctx, batch) != 0:
                     raise RuntimeError("llama_decode failed while scoring")
             ptr = lc.llama_get_logits_ith(ctx, len(chunk) - 1)
-            logits = np.ctypeslib.as_array(ptr, shape=(backend.n_vocab,)).astype(np.float64)
+            logits = np.ctypeslib.as_array(ptr, shape=(backend.n_vocab,)).copy()
         finally:
             lc.llama_batch_free(batch)
             lc.llama_free(ctx)
-    top = float(logits.max())
-    mass = {label: float(np.exp(logits[ids] - top).sum()) for label, ids in firsts.items()}
-    total = sum(mass.values())
-    return {label: math.log(m / total) if m > 0 else float("-inf")
-            for label, m in mass.items()}
+    return label_logprobs(logits, firsts)

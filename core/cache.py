@@ -219,6 +219,8 @@ class CallCache:
                 continue  # never cache failures
             payload = converter.unstructure(completion)
             payload.pop("cached", None)
+            if payload.get("scores") is None:  # plain answers keep their old blob
+                payload.pop("scores", None)
             rows.append((key, json.dumps(payload, ensure_ascii=False, separators=(",", ":"))))
 
     def flush(self) -> None:

@@ -28,6 +28,15 @@ def _tuple_of(kind: type) -> Any:
     return convert
 
 
+def _choices(value: Any) -> dict[str, tuple[str, ...]] | None:
+    if value is None:
+        return None
+    out = {str(label): _tuple_of(str)(texts) for label, texts in dict(value).items()}
+    if not out or not all(out.values()):
+        raise ValueError(f"choices: every label needs at least one text, got {out!r}")
+    return out
+
+
 def _messages(value: Any) -> tuple[Message, ...]:
     out = []
     for m in value:
@@ -77,10 +86,18 @@ class LLMRequest:
     seed: int | None = None
     stop: tuple[str, ...] = field(default=(), converter=_tuple_of(str))
     schema: Mapping[str, Any] | None = None
+    #: Score instead of generate: label -> texts that spell it. The answer is each
+    #: label's first-token probability (``Completion.scores``), not sampled text, so
+    #: ``max_tokens``, sampling, ``stop`` and ``seed`` do not apply; a schema is refused.
+    choices: Mapping[str, tuple[str, ...]] | None = field(default=None, converter=_choices)
+
+    def __attrs_post_init__(self) -> None:
+        if self.choices is not None and self.schema is not None:
+            raise ValueError("an LLMRequest has either choices (scored) or a schema, not both")
 
     def cache_payload(self) -> list[Any]:
         """Everything about the request that can change the answer (hot path: no cattrs)."""
-        return [
+        payload = [
             [[m.role, m.content] for m in self.messages],
             self.max_tokens, self.temperature, self.top_p, self.top_k, self.seed,
             list(self.stop),
@@ -88,6 +105,9 @@ class LLMRequest:
             # schema's properties changes the answer (keys are written in it).
             None if self.schema is None else json.dumps(self.schema, ensure_ascii=False),
         ]
+        if self.choices is not None:  # appended, so keys of plain requests stay as they were
+            payload.append([[label, list(texts)] for label, texts in self.choices.items()])
+        return payload
 
 
 @frozen
@@ -103,6 +123,9 @@ class Completion:
     #: Prompt tokens the backend actually decoded; fewer than ``prompt_tokens`` when
     #: it reused a shared prefix's KV cache. ``None``: all of them.
     prompt_tokens_decoded: int | None = None
+    #: For a request with ``choices``: each label's log-probability as the answer's
+    #: first token, normalised over the labels (``text`` is the most probable label).
+    scores: Mapping[str, float] | None = None
 
 
 @frozen

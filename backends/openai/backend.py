@@ -23,7 +23,7 @@ from instructgen.logs import Log, quiet_logger
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 from instructgen.schema import check_schema
 
-from ..base import Backend
+from ..base import Backend, refuse_choices
 from . import wire
 from .options import OpenAIOptions
 
@@ -115,6 +115,8 @@ class OpenAIBackend(Backend):
             return []
         if self._loop is None:
             raise RuntimeError("the openai backend is closed")
+        refuse_choices("openai", requests, " (an OpenAI-compatible server gives no logits "
+                       "of our choosing)")
         for req in requests:  # refuse a bad schema before anything is sent
             if req.schema is not None:
                 check_schema(req.schema)

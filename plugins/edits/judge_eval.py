@@ -12,8 +12,9 @@ type's judge question. Bad cases corrupt each of them in a known way:
 
 :func:`evaluate` asks a backend each case in one of three modes: ``json`` (the
 generator's constrained ``{"answer": ...}``), ``text`` (one word) and
-``score`` (P(yes) against P(no) from the first answer token's logits, for
-backends with ``first_token_logprobs``; yes when P(yes) >= ``threshold``).
+``score`` (P(yes) against P(no) from the first answer token's logits, asked
+through ``generate`` with ``choices`` as the generator asks it; yes when
+P(yes) >= ``threshold``; backends that cannot score are skipped).
 Balanced accuracy, the mean of the yes-rate on good cases and the no-rate on
 bad ones, is 0.5 for a judge that always says yes.
 
@@ -31,13 +32,13 @@ from typing import Any, Literal, cast
 
 import attrs
 
-from instructgen.backends.base import Backend, FirstTokenScorer
+from instructgen.backends.base import Backend, ScoringUnsupportedError
 from instructgen.errors import InvalidOutput
 from instructgen.records import LLMRequest
 from instructgen.text import mentions
 
 from .checks import object_phrase
-from .prompts import judge_request, parse_verdict
+from .prompts import judge_request, parse_verdict, score_verdict
 from .types import EditType
 
 Mode = Literal["json", "text", "score"]
@@ -51,7 +52,6 @@ MEASURED: dict[str, Any] = {"model": "SmolLM2-135M-Instruct (embedded, llama.cpp
                             "cases": 51}
 #: Objects swapped in for ``object_not_in_caption``; the first one the caption lacks is used.
 STRANGERS = ("giraffe", "piano", "volcano", "submarine")
-YES_NO = {"yes": ("yes", "Yes"), "no": ("no", "No")}
 
 
 @attrs.frozen
@@ -96,23 +96,13 @@ def labelled_set(types: Iterable[EditType], per_type: int = 2) -> list[Case]:
 
 def _verdicts(backend: Backend, cases: Sequence[Case], mode: Mode, threshold: float,
               batch: int) -> list[bool]:
-    if mode == "score":
-        if not isinstance(backend, FirstTokenScorer):
-            raise TypeError(f"{type(backend).__name__} cannot score first tokens")
-        out = []
-        for case in cases:
-            req = judge_request(case.etype, case.caption, case.result, mode="text",
-                                temperature=0.0)
-            logp = backend.first_token_logprobs(req, YES_NO)
-            import math
-
-            out.append(math.exp(logp["yes"]) >= threshold)
-        return out
     requests: list[LLMRequest] = [
-        attrs.evolve(judge_request(c.etype, c.caption, c.result, mode=mode, temperature=0.2),
-                     seed=1000 + i)
-        for i, c in enumerate(cases)]
-    parse = parse_verdict(mode)
+        judge_request(c.etype, c.caption, c.result, mode=mode, temperature=0.2)
+        for c in cases]
+    if mode != "score":  # scored requests keep their fixed seed, as in the generator
+        requests = [attrs.evolve(r, seed=1000 + i) for i, r in enumerate(requests)]
+    parse = (parse_verdict(mode) if mode != "score"
+             else lambda answer: score_verdict(threshold)(answer)[0])
     verdicts = []
     for start in range(0, len(requests), batch):
         for answer in backend.generate(requests[start:start + batch]):
@@ -151,9 +141,10 @@ def evaluate_backend(backend: Backend, modes: Sequence[Mode] = ("json", "text", 
     cases = labelled_set([known[t] for t in DEFAULT_TYPES if t in known], per_type)
     results = {}
     for mode in modes:
-        if mode == "score" and not isinstance(backend, FirstTokenScorer):
+        try:
+            results[mode] = evaluate(backend, cases, mode)
+        except ScoringUnsupportedError:  # only score mode asks for scores
             continue
-        results[mode] = evaluate(backend, cases, mode)
     return {"n": len(cases), "kinds": dict(Counter(c.kind for c in cases)),
             "balanced_accuracy": {m: r["balanced_accuracy"] for m, r in results.items()},
             "modes": results}

@@ -14,6 +14,7 @@ the llama.cpp backend prefills them once.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from collections.abc import Callable, Mapping
@@ -31,6 +32,8 @@ JUDGE_SCHEMA: dict[str, Any] = {
     "required": ["answer"],
     "additionalProperties": False,
 }
+#: The judge's labels in ``score`` mode, and the texts whose first token spells each.
+YES_NO: dict[str, tuple[str, ...]] = {"yes": ("yes", "Yes"), "no": ("no", "No")}
 _YES_NO = re.compile(r"^\s*(yes|no)\s*[.!]?\s*$", re.IGNORECASE)
 
 
@@ -121,10 +124,15 @@ def judge_request(
     caption: str,
     result: Mapping[str, str],
     *,
-    mode: Literal["json", "text"],
+    mode: Literal["json", "text", "score"],
     temperature: float,
 ) -> LLMRequest:
-    """Ask whether ``result`` is an instruction of ``etype``; the answer is yes or no."""
+    """Ask whether ``result`` is an instruction of ``etype``; the answer is yes or no.
+
+    ``score`` asks the ``text`` question but reads P(yes) against P(no) off the
+    first answer token (``choices``) instead of sampling: nothing random, so
+    the seed is fixed and equal judge questions share one cache entry.
+    """
     reply = ('Reply with JSON: {"answer": "yes"} or {"answer": "no"}.' if mode == "json"
              else "Reply with one word: yes or no.")
     user = (f"Caption before: {caption}\n"
@@ -132,6 +140,9 @@ def judge_request(
             f"Caption after: {result['output']}\n"
             f"Question: {etype.judge_question}\n{reply}")
     system = "You check image editing instructions. You answer only yes or no."
+    if mode == "score":
+        return LLMRequest(messages=[("system", system), ("user", user)], max_tokens=1,
+                          temperature=0.0, seed=0, choices=YES_NO)
     return LLMRequest(messages=[("system", system), ("user", user)],
                       max_tokens=8 if mode == "text" else 16, temperature=temperature,
                       schema=JUDGE_SCHEMA if mode == "json" else None)
@@ -161,5 +172,21 @@ def parse_verdict(mode: Literal["json", "text"]) -> Callable[[Completion], str]:
         if m is None:
             raise InvalidOutput(f"judge answer is neither yes nor no: {answer.text[:60]!r}")
         return m.group(1).lower()
+
+    return validate
+
+
+def score_verdict(threshold: float) -> Callable[[Completion], tuple[str, float]]:
+    """A validator for ``score`` mode: (``"yes"`` if P(yes) >= ``threshold`` else ``"no"``, P(yes)).
+
+    An answer without scores (a backend that answered text instead) is invalid, never a yes.
+    """
+
+    def validate(answer: Completion) -> tuple[str, float]:
+        scores = answer.scores
+        if scores is None or "yes" not in scores:
+            raise InvalidOutput(f"judge answer has no yes/no scores: {answer.text[:60]!r}")
+        p_yes = math.exp(scores["yes"])
+        return ("yes" if p_yes >= threshold else "no"), p_yes
 
     return validate

@@ -18,8 +18,8 @@ from instructgen.backends.base import FirstTokenScorer
 from instructgen.backends.hf import TransformersBackend
 from instructgen.errors import ContextOverflowError
 from instructgen.manager import make_registry
-from instructgen.plugins.edits.judge_eval import YES_NO, labelled_set
-from instructgen.plugins.edits.prompts import judge_request
+from instructgen.plugins.edits.judge_eval import labelled_set
+from instructgen.plugins.edits.prompts import YES_NO, judge_request
 from instructgen.plugins.edits.types import get_edit_types
 from instructgen.records import LLMRequest
 
