@@ -68,6 +68,8 @@ def edit_keys(options: EditOptions, ctx: BuildContext) -> PayloadKeys:
     else:
         types = select_edit_types(ctx.catalog(EDIT_TYPES), options.types, ctx.key("types"))
         keys = PayloadKeys.one_of(PayloadKeys((*EDIT_KEYS, *t.fields)) for t in types)
+        if options.judge and options.judge_format == "score":
+            keys = keys.plus(always=("judge_p_yes",))
     return keys.plus(always=("prefilter",), may=ITEM_KEYS)
 
 

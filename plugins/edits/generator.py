@@ -36,7 +36,14 @@ from instructgen.text import normalize
 from .checks import uses_a_verb
 from .constraints import NoCandidates, explain, item_schema
 from .prefilter import CaptionAnalyzer, make_analyzer
-from .prompts import edit_request, judge_request, parse_edit, parse_verdict, sample_examples
+from .prompts import (
+    edit_request,
+    judge_request,
+    parse_edit,
+    parse_verdict,
+    sample_examples,
+    score_verdict,
+)
 from .types import EDIT_TYPES, EditType, select_edit_types
 
 #: Every builtin type, as in the reference's mix. textual_change needs quoted text
@@ -93,8 +100,13 @@ class EditOptions:
     #: nothing; turn it on for a model that measures 0.6 or more
     #: (``benchmarks/quality.py --judge-eval``).
     judge: bool = False
-    #: ``json``: the judge answers {"answer": "yes"|"no"} (constrained); ``text``: one word.
-    judge_format: Literal["json", "text"] = "json"
+    #: ``json``: the judge answers {"answer": "yes"|"no"} (constrained); ``text``: one word;
+    #: ``score``: P(yes) against P(no) from the first answer token, yes when P(yes) >=
+    #: ``judge_threshold`` (backends llamacpp and transformers; the record also gets
+    #: ``judge_p_yes``).
+    judge_format: Literal["json", "text", "score"] = "json"
+    #: ``judge_format = "score"``: the least P(yes) that accepts (above 1: none does).
+    judge_threshold: float = attrs.field(default=0.5, validator=attrs.validators.ge(0.0))
     #: Sampling temperature of the judge (low: a steady verdict).
     judge_temperature: float = attrs.field(default=0.2, validator=attrs.validators.ge(0.0))
     #: Token limit of each edit answer.
@@ -284,20 +296,29 @@ class EditGenerator(Generator):
             if problem is not None:
                 return TurnFailure("consistency", check.name, problem, raw)
         verdict: str | None = None
+        scored: dict[str, float] = {}
         if opts.judge:
             request = judge_request(etype, caption, result, mode=opts.judge_format,
                                     temperature=opts.judge_temperature)
             try:
-                verdict = await ctx.ask(request, validate=parse_verdict(opts.judge_format),
-                                        stage="judge")
+                if opts.judge_format == "score":
+                    verdict, p_yes = await ctx.ask(
+                        request, validate=score_verdict(opts.judge_threshold), stage="judge")
+                    scored = {"judge_p_yes": round(p_yes, 4)}
+                else:
+                    verdict = await ctx.ask(request, validate=parse_verdict(opts.judge_format),
+                                            stage="judge")
             except Reject as rej:
                 return TurnFailure("judge", "judge_unparseable", rej.detail, rej.raw)
             if verdict != "yes":
+                why = (f" (P(yes) = {scored['judge_p_yes']:.4f} < judge_threshold "
+                       f"{opts.judge_threshold})" if scored else "")
                 return TurnFailure("judge", "judge_no",
-                                   f"the judge says this is not a {etype.title} instruction", raw)
+                                   f"the judge says this is not a {etype.title} instruction{why}",
+                                   raw)
         fields = {f: result[f] for f in etype.fields}
         return {"edit_type": etype.name, "edit": result["edit"], "input": caption,
-                "output": result["output"], **fields, "judge": verdict,
+                "output": result["output"], **fields, "judge": verdict, **scored,
                 "few_shot": [f"{etype.name}-{i}" for i, _ in examples]}
 
 
