@@ -6,24 +6,29 @@
 
 Every one of the eleven LLM edit types runs over the same captions: the
 first ``--limit`` items of ``examples/edits/coco_captions.json`` (COCO, one
-caption per image) and of ``examples/edits/llava_cc3m.json``, one run per
-type and source, on the embedded SmolLM2-135M (llama.cpp, cache off, one
+caption per image) and of ``examples/edits/llava_cc3m.json``; textual_change,
+which needs quoted text, over ``examples/edits/anyword_data.json`` instead.
+One run per type, on the embedded SmolLM2-135M (llama.cpp, cache off, one
 model load per configuration). Configurations:
 
 - ``before``: the generator as it was before issue 17: the type's plain
   schema (``constrain = false``) and the judge on, as it was by default;
-- ``after``: item constraints (``constrain = true``), the judge still on, so
-  the constraints' effect is measured alone;
-- ``after_nojudge``: item constraints and the judge off, the defaults since
-  the judge measured under 0.6 on this model.
+- ``after``: today's defaults: item constraints (``constrain = true``) and
+  the judge off (it measured under 0.6 on this model);
+- ``after_judge``: item constraints with the judge still on, so the
+  constraints' effect is measured alone.
 
 Reported per configuration: items and accepted records per type, the funnel
 (read, after prefilter, after the consistency checks, accepted), distinct-2
-and the unique share of the accepted instructions, and backend requests per
-accepted record; with ``--judge-eval``, also the judge's balanced accuracy on
-the labelled set of :mod:`instructgen.plugins.edits.judge_eval`. The machine is
-shared and noisy: compare the configurations of one invocation, not figures
-across invocations.
+and the unique share of the accepted instructions, and backend requests and
+generated tokens per accepted record. Distinct-2 falls as a corpus grows, so
+it is also given size-matched: the mean over random subsets of as many
+accepted edits as the smallest configuration has, pooled and per type (each
+type contributes as many edits as its smallest configuration accepted, which
+also removes the effect of the type mix); with ``--judge-eval``, also the
+judge's balanced accuracy on the labelled set of
+:mod:`instructgen.plugins.edits.judge_eval`. The machine is shared and noisy:
+compare the configurations of one invocation, not figures across invocations.
 """
 
 from __future__ import annotations
@@ -41,10 +46,19 @@ from docblock import write_block
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {"coco": ("coco", "examples/edits/coco_captions.json"),
-           "llava": ("llava_cc3m", "examples/edits/llava_cc3m.json")}
+           "llava": ("llava_cc3m", "examples/edits/llava_cc3m.json"),
+           "anyword": ("anyword", "examples/edits/anyword_data.json")}
+#: Which example files each type runs over. COCO and LLaVA captions quote no
+#: text, so textual_change (which edits quoted text, as AnyEdit does on
+#: AnyWord-3M) runs over the AnyWord example, whose source quotes the OCR text
+#: into the caption; every other type runs over COCO and LLaVA.
+TYPE_SOURCES = {"textual_change": ("anyword",)}
+DEFAULT_SOURCES = ("coco", "llava")
+#: Random equal-size subsets drawn for the size-matched distinct-2.
+DRAWS = 200
 CONFIGS = {"before": {"constrain": False, "judge": True},
-           "after": {"constrain": True, "judge": True},
-           "after_nojudge": {"constrain": True, "judge": False}}
+           "after": {"constrain": True, "judge": False},
+           "after_judge": {"constrain": True, "judge": True}}
 MARK_BEGIN = "<!-- quality:begin -->"
 MARK_END = "<!-- quality:end -->"
 
@@ -65,18 +79,47 @@ def records(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def captions(limit: int, work: Path) -> Path:
-    """The first ``limit`` captions of each example file, as one JSONL file of items.
+def matched_distinct(edits: dict[str, list[str]], sizes: dict[str, int] | int,
+                     seed: int = 0) -> float | None:
+    """Mean distinct-2 over ``DRAWS`` random subsets of the accepted edits.
 
-    Read through the project's own sources (COCO: one caption per image), so
-    the captions are those a recipe on these files would see.
+    ``sizes`` is either one size for the pooled edits, or a size per type
+    (each draw pools that many edits of each type).
+    """
+    import random
+
+    from instructgen.report.diversity import distinct_n
+
+    rng = random.Random(seed)
+    values = []
+    for _ in range(DRAWS):
+        if isinstance(sizes, int):
+            pool = [e for type_edits in edits.values() for e in type_edits]
+            if sizes <= 0 or len(pool) < sizes:
+                return None
+            sample = rng.sample(pool, sizes)
+        else:
+            sample = [e for t, n in sizes.items() for e in rng.sample(edits.get(t, []), n)]
+            if not sample:
+                return None
+        values.append(distinct_n(sample, 2))
+    return round(sum(values) / len(values), 3)
+
+
+def captions(limit: int, work: Path, sources: tuple[str, ...]) -> Path:
+    """The first ``limit`` captions of each of ``sources``, as one JSONL file of items.
+
+    Read through the project's own sources (COCO: one caption per image;
+    AnyWord: the OCR text quoted into the caption), so the captions are those a
+    recipe on these files would see.
     """
     from instructgen.manager import make_registry
     from instructgen.plan import resolve
     from instructgen.recipe import load_recipe
 
     rows = []
-    for key, (source, path) in SOURCES.items():
+    for key in sources:
+        source, path = SOURCES[key]
         plan = resolve(load_recipe({"source": {"name": source, "path": str(ROOT / path)},
                                     "generator": {"name": "edit"},
                                     "backend": {"name": "fake"},
@@ -86,27 +129,29 @@ def captions(limit: int, work: Path) -> Path:
             if i >= limit:
                 break
             rows.append({"id": f"{key}-{item.id}", "caption": item.data["caption"]})
-    out = work / "captions.jsonl"
+    out = work / f"captions-{'-'.join(sources)}.jsonl"
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return out
 
 
-def run_config(name: str, overrides: dict[str, Any], items_file: Path, types: list[str],
-               backend: Any, backend_name: str, work: Path) -> dict[str, Any]:
+def run_config(name: str, overrides: dict[str, Any], items_files: dict[str, Path],
+               types: list[str], backend: Any, backend_name: str,
+               work: Path) -> dict[str, Any]:
     from instructgen.api import run
     from instructgen.report.diversity import distinct_n, unique_share
 
     per_type: dict[str, dict[str, int]] = {}
     stages: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    edits: list[str] = []
-    items = requests = 0
+    edits: dict[str, list[str]] = {}
+    items = requests = completion_tokens = 0
     started = time.perf_counter()
     for etype in types:
         out = work / f"{name}-{etype}"
         recipe = {"seed": 17, "batch_size": 16, "max_retries": 1,
                   "output_dir": str(out), "cache": {"enabled": False},
-                  "source": {"name": "captions", "path": str(items_file), "id_column": "id"},
+                  "source": {"name": "captions", "path": str(items_files[etype]),
+                             "id_column": "id"},
                   "backend": {"name": backend_name},
                   "generator": {"name": "edit", "types": [etype], **overrides}}
         summary = run(recipe, fresh=True, backend=backend)
@@ -114,11 +159,13 @@ def run_config(name: str, overrides: dict[str, Any], items_file: Path, types: li
         per_type[etype] = {"items": summary.items, "accepted": len(recs)}
         items += summary.items
         requests += summary.requests
-        edits.extend(r["data"]["edit"] for r in recs if "edit" in r.get("data", {}))
+        completion_tokens += summary.completion_tokens
+        edits[etype] = [r["data"]["edit"] for r in recs if "edit" in r.get("data", {})]
         for rej in final_rejections(out):
             stages[str(rej.get("stage"))] += 1
             reasons[str(rej.get("reason"))] += 1
     accepted = sum(r["accepted"] for r in per_type.values())
+    pooled = [e for type_edits in edits.values() for e in type_edits]
     after_prefilter = items - stages["prefilter"]
     after_checks = after_prefilter - stages["generate"] - stages["consistency"]
     return {
@@ -127,10 +174,13 @@ def run_config(name: str, overrides: dict[str, Any], items_file: Path, types: li
         "funnel": {"read": items, "after prefilter": after_prefilter,
                    "after consistency checks": after_checks, "accepted": accepted},
         "reasons": dict(reasons.most_common()),
-        "distinct_2": round(distinct_n(edits, 2), 3) if edits else None,
-        "unique_share": round(unique_share(edits), 3) if edits else None,
+        "distinct_2": round(distinct_n(pooled, 2), 3) if pooled else None,
+        "unique_share": round(unique_share(pooled), 3) if pooled else None,
+        "edits": edits,
         "requests": requests,
         "requests_per_accepted": round(requests / accepted, 2) if accepted else None,
+        "completion_tokens_per_accepted": (round(completion_tokens / accepted)
+                                           if accepted else None),
         "wall_s": round(time.perf_counter() - started, 1),
     }
 
@@ -151,9 +201,20 @@ def table(results: list[dict[str, Any]], judge: dict[str, Any] | None) -> str:
         row(f"funnel: {stage}", [r["funnel"][stage] for r in results])
     row("types with accepted records", [sum(1 for v in r["per_type"].values() if v["accepted"])
                                         for r in results])
-    row("distinct-2 of accepted edits", [r["distinct_2"] for r in results])
+    row("distinct-2 of accepted edits (all)", [r["distinct_2"] for r in results])
+    smallest = min(r["accepted"] for r in results)
+    row(f"distinct-2, size-matched ({smallest} edits per draw)",
+        [matched_distinct(r["edits"], smallest) for r in results])
+    per_type = {t: min(len(r["edits"].get(t, [])) for r in results)
+                for t in results[0]["per_type"]}
+    per_type = {t: n for t, n in per_type.items() if n}
+    row(f"distinct-2, per type size-matched ({sum(per_type.values())} edits over "
+        f"{len(per_type)} types per draw)", [matched_distinct(r["edits"], per_type)
+                                             for r in results])
     row("unique share", [r["unique_share"] for r in results])
     row("backend requests per accepted record", [r["requests_per_accepted"] for r in results])
+    row("generated tokens per accepted record",
+        [r["completion_tokens_per_accepted"] for r in results])
     row("wall time (s)", [r["wall_s"] for r in results])
     lines += ["", "| type | " + " | ".join(f"{n}: accepted / items" for n in names) + " |",
               "|---|" + "---|" * len(names)]
@@ -205,12 +266,13 @@ def main(argv: list[str] | None = None) -> int:
     judge = None
     try:
         with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
-            items_file = captions(args.limit, Path(tmp))
+            items_files = {t: captions(args.limit, Path(tmp),
+                                       TYPE_SOURCES.get(t, DEFAULT_SOURCES)) for t in types}
             for name in configs:
                 common = {k: v for k, v in (("examples", args.examples),
                                             ("max_tokens", args.max_tokens)) if v is not None}
-                res = run_config(name, {**common, **CONFIGS[name]}, items_file, types, backend,
-                                 args.backend, Path(tmp))
+                res = run_config(name, {**common, **CONFIGS[name]}, items_files, types,
+                                 backend, args.backend, Path(tmp))
                 print(json.dumps(res), flush=True)
                 results.append(res)
         if args.judge_eval:
