@@ -3,7 +3,8 @@
 Supported: ``type`` (object, array, string, integer, number, boolean, null, or
 a list of them), ``properties``, ``required``, ``additionalProperties``
 (bool), ``items``, ``minItems``, ``maxItems``, ``minLength``, ``maxLength``,
-``pattern``, ``enum``, ``const``, ``minimum``, ``maximum``, ``anyOf``.
+``pattern``, ``enum``, ``const``, ``minimum``, ``maximum``, ``anyOf``, ``allOf``
+(every sub-schema must hold: how two patterns on one string are intersected).
 Anything else is refused up front, so a schema never silently means less than
 it says.
 """
@@ -30,7 +31,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 _KNOWN = {
     "type", "properties", "required", "additionalProperties", "items", "minItems",
     "maxItems", "minLength", "maxLength", "pattern", "enum", "const", "minimum",
-    "maximum", "anyOf", "title", "description", "$schema",
+    "maximum", "anyOf", "allOf", "title", "description", "$schema",
 }
 
 
@@ -58,8 +59,9 @@ def check_schema(schema: Any, path: str = "$") -> None:
         raise SchemaError(f"schema {path}.required: {missing} not in properties")
     if "items" in schema:
         check_schema(schema["items"], f"{path}.items")
-    for i, sub in enumerate(schema.get("anyOf", [])):
-        check_schema(sub, f"{path}.anyOf[{i}]")
+    for key in ("anyOf", "allOf"):
+        for i, sub in enumerate(schema.get(key, [])):
+            check_schema(sub, f"{path}.{key}[{i}]")
     if "pattern" in schema:
         try:
             re.compile(schema["pattern"])
@@ -77,6 +79,8 @@ def validate(instance: Any, schema: Mapping[str, Any], path: str = "$") -> list[
         if all(validate(instance, sub, path) for sub in schema["anyOf"]):
             errors.append(f"{path}: matches none of anyOf")
         return errors
+    for sub in schema.get("allOf", []):
+        errors.extend(validate(instance, sub, path))
     types = schema.get("type")
     if types is not None:
         names = [types] if isinstance(types, str) else list(types)

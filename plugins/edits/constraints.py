@@ -132,7 +132,8 @@ def explain(
     if not isinstance(value, dict):
         return None
     result = {k: " ".join(v.split()) for k, v in value.items() if isinstance(v, str)}
-    if all(result.get(k) for k in schema.get("properties", {})):
+    props = (schema.get("anyOf") or [schema])[0].get("properties", {})  # coupled: branches
+    if props and all(result.get(k) for k in props):
         for check in checks:
             problem = check(caption, result)
             if problem is not None:

@@ -35,6 +35,7 @@ from instructgen.text import normalize
 
 from .checks import uses_a_verb
 from .constraints import NoCandidates, explain, item_schema
+from .coupling import couple, parse_fields
 from .prefilter import CaptionAnalyzer, make_analyzer
 from .prompts import (
     edit_request,
@@ -120,6 +121,12 @@ class EditOptions:
     #: time words), so constrained decoding writes answers the checks accept
     #: (see docs/edits.md, "Constraints"); ``false``: the type's plain schema.
     constrain: bool = True
+    #: With ``constrain``, also tie the fields together (the output no longer names a
+    #: removed object, names a recoloured one, is not the caption; see docs/edits.md,
+    #: "Constraints"). ``grammar``: one schema, a branch per caption object;
+    #: ``two_calls``: the fields first, then edit and output built from them; ``off``:
+    #: each field alone. The checks run on every answer either way.
+    couple: Literal["grammar", "two_calls", "off"] = "off"
     #: Reject instructions that use none of their type's verbs ("The dog jumps" is
     #: a caption, not an instruction).
     require_verb: bool = True
@@ -280,6 +287,16 @@ class EditGenerator(Generator):
                 return TurnFailure("prefilter", f"no_{exc.field}_candidates",
                                    f"the caption offers nothing to use as {exc.field}")
         examples = sample_examples(etype, opts.examples, ctx.rng, sets=opts.example_sets)
+        if schema is not None and opts.couple != "off":  # tie the fields together
+            def ask(s: dict[str, Any]) -> Any:
+                return ctx.ask(edit_request(etype, caption, examples, max_tokens=opts.max_tokens,
+                                            temperature=opts.temperature, schema=s),
+                               validate=parse_fields(etype), stage="generate")
+            try:
+                schema = await couple(opts.couple, etype, caption, schema,
+                                      etype.verbs if opts.require_verb else (), ask)
+            except Reject as rej:
+                return TurnFailure("generate", rej.reason, rej.detail, rej.raw)
         request = edit_request(etype, caption, examples, max_tokens=opts.max_tokens,
                                temperature=opts.temperature, schema=schema)
         checks = etype.checks + ((uses_a_verb(etype.verbs),) if opts.require_verb else ())
