@@ -89,7 +89,7 @@ def test_judge_p_yes_is_declared_only_in_score_mode():
               "(first-token probabilities of fixed labels, which generator.judge_format = "
               "\"score\" asks for): …; add one, or use judge_format = \"json\" or \"text\"`",
     exit_code=2,
-    kept="the run directory with every item committed before (status failed, resumable)")
+    kept="every item committed before the first judge request; manifest status failed")
 def test_a_backend_that_cannot_score_stops_the_run_with_one_line(tmp_path):
     answer = EDITS["^Caption: .*couch"]
     rows = [{"id": "0", "caption": "", "image_file": "0.jpg"}, *ROWS]  # 0 fails the prefilter
