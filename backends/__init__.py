@@ -51,6 +51,11 @@ def prepare_model(backend: str, options: Opts, ctx: BuildContext) -> Opts:
     return attrs.evolve(options, model=model)
 
 
+def _scores(options: object) -> frozenset[str]:
+    """Local backends read the logits, so they answer scored requests (``choices``)."""
+    return frozenset({"scores"})
+
+
 @hookimpl
 def instructgen_backends() -> Iterator[BackendPlugin]:
     yield BackendPlugin(
@@ -58,6 +63,7 @@ def instructgen_backends() -> Iterator[BackendPlugin]:
         description="Deterministic scripted answers, for tests and dry runs; no model.",
         options=FakeOptions,
         factory=FakeBackend,
+        provides=lambda options: frozenset({"scores"} if options.scores else ()),
     )
     yield BackendPlugin(
         name="llamacpp",
@@ -65,6 +71,7 @@ def instructgen_backends() -> Iterator[BackendPlugin]:
         options=LlamaCppOptions,
         factory=LlamaCppBackend,
         prepare=functools.partial(prepare_model, "llamacpp"),
+        provides=_scores,
     )
     yield BackendPlugin(
         name="openai",
@@ -72,6 +79,7 @@ def instructgen_backends() -> Iterator[BackendPlugin]:
                     "llama-server, Ollama.",
         options=OpenAIOptions,
         factory=OpenAIBackend,
+        provides=lambda options: frozenset(),  # a server gives no logits of our choosing
     )
     yield BackendPlugin(
         name="transformers",
@@ -79,6 +87,7 @@ def instructgen_backends() -> Iterator[BackendPlugin]:
         options=TransformersOptions,
         factory=TransformersBackend,
         prepare=functools.partial(prepare_model, "transformers"),
+        provides=_scores,
     )
 
 

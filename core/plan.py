@@ -19,6 +19,8 @@ from .catalog import Catalog
 from .errors import PluginError, RecipeError
 from .manager import PluginRegistry, RegistrySpec
 from .plugin import (
+    CAPABILITIES,
+    BackendPlugin,
     Generator,
     GeneratorPlugin,
     ModelSpec,
@@ -193,6 +195,10 @@ def resolve(recipe: Recipe, registry: PluginRegistry, *, prepare_backend: bool =
     if generator is not None:
         errors += payload_key_errors(generator, [p for p in (*post, sink) if p is not None],
                                      BuildContext(registry, "generator"))
+    if generator is not None and backend is not None and prepare_backend:
+        # A backend object handed to the run is what answers, not the recipe's;
+        # it still refuses what it cannot do at the first such request.
+        errors += capability_errors(generator, backend, registry)
     if errors:
         raise _combined(errors)
     assert source and generator and backend
@@ -231,6 +237,44 @@ def payload_key_errors(generator: Stage[Generator], readers: list[Stage[Any]],
                 f"{', '.join(map(repr, missing))} that generator {generator.spec.name} "
                 f"does not produce"))
     return out
+
+
+def capability_errors(generator: Stage[Generator], backend: Stage[Any],
+                      registry: PluginRegistry) -> list[RecipeError]:
+    """One error per capability the generator's options ask of a backend that lacks it.
+
+    Checked only where both declare (``GeneratorPlugin.requires``,
+    ``BackendPlugin.provides``); the error names the generator option that asks.
+    """
+    gen, back = generator.spec, backend.spec
+    if not isinstance(gen, GeneratorPlugin) or gen.requires is None:
+        return []
+    if not isinstance(back, BackendPlugin) or back.provides is None:
+        return []
+    wanted = gen.requires(generator.prepared)
+    have = back.provides(backend.prepared)
+    out = []
+    for capability, option in wanted.items():
+        if capability in have:
+            continue
+        able = sorted(name for name, spec in registry.plugins("backend").items()
+                      if capability in _default_provides(spec))
+        hint = f"; backends that can: {', '.join(able)}" if able else ""
+        what = CAPABILITIES.get(capability, capability)
+        out.append(RecipeError(
+            f"generator.{option}: backend {back.name} cannot {what}, which generator "
+            f"{gen.name} asks for with this setting{hint}"))
+    return out
+
+
+def _default_provides(spec: PluginSpec) -> frozenset[str]:
+    """What a backend provides with its default options (empty if it has required ones)."""
+    if not isinstance(spec, BackendPlugin) or spec.provides is None:
+        return frozenset()
+    try:
+        return spec.provides(spec.options())
+    except TypeError:
+        return frozenset()
 
 
 def _combined(errors: list[RecipeError | PluginError]) -> RecipeError:

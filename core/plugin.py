@@ -14,6 +14,8 @@ looks names up (a model, edit types) and returns what the factory receives.
 A generator may declare the payload keys it ``produces`` and a sink or
 post-processor the keys it ``needs``, so ``resolve()`` refuses a pair that cannot
 work before any model loads; ``None`` (the default) declares nothing and checks nothing.
+In the same way a generator may declare what it ``requires`` of the backend (a
+capability from :data:`CAPABILITIES`) and a backend what it ``provides``.
 """
 
 from __future__ import annotations
@@ -95,6 +97,15 @@ class PayloadKeys:
 Produces = Callable[[Any, "BuildContext"], PayloadKeys]
 #: ``needs(options)``: the payload keys a sink or post-processor reads from every record.
 Needs = Callable[[Any], frozenset[str]]
+#: ``requires(options)``: what a generator asks of the backend, as capability -> the
+#: option that asks it (``{"scores": "judge_format"}``), so the error names that key.
+Requires = Callable[[Any], Mapping[str, str]]
+#: ``provides(options)``: the capabilities a backend has with these options.
+Provides = Callable[[Any], frozenset[str]]
+#: Backend capabilities beyond ``generate``'s text answers, with what each means.
+CAPABILITIES: Mapping[str, str] = {
+    "scores": "answer with first-token scores of fixed labels (LLMRequest.choices)",
+}
 
 
 @frozen
@@ -140,6 +151,8 @@ class GeneratorPlugin(PluginSpec):
     factory: Callable[[Any], Generator]
     #: The payload keys its records carry; ``None``: undeclared, never checked.
     produces: Produces | None = None
+    #: The backend capabilities these options ask for; ``None``: undeclared.
+    requires: Requires | None = None
 
 
 @frozen(kw_only=True)
@@ -162,6 +175,9 @@ class SinkPlugin(PluginSpec):
 class BackendPlugin(PluginSpec):
     kind: ClassVar[str] = "backend"
     factory: Callable[[Any], Backend]
+    #: Its capabilities with these options (:data:`CAPABILITIES`); ``None``:
+    #: undeclared, so no generator is refused on its account.
+    provides: Provides | None = None
 
 
 PLUGIN_KINDS: dict[str, type[PluginSpec]] = {

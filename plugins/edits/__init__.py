@@ -73,6 +73,13 @@ def edit_keys(options: EditOptions, ctx: BuildContext) -> PayloadKeys:
     return keys.plus(always=("prefilter",), may=ITEM_KEYS)
 
 
+def edit_requires(options: EditOptions) -> dict[str, str]:
+    """The judge's score mode needs first-token scores, which only some backends give."""
+    if options.judge and options.judge_format == "score":
+        return {"scores": "judge_format"}
+    return {}
+
+
 #: The keys each rule adds to ``edit_type``, ``edit``, ``input``, ``output`` and
 #: ``derived_from`` (rules_records.py, rules_scenes.py); a test runs the examples
 #: against this table.
@@ -108,7 +115,7 @@ def rule_keys(options: RulesOptions, _ctx: BuildContext) -> PayloadKeys:
 def instructgen_generators() -> Iterator[GeneratorPlugin]:
     yield GeneratorPlugin(
         name="edit", options=EditOptions, factory=EditGenerator, prepare=check_edit_types,
-        produces=edit_keys,
+        produces=edit_keys, requires=edit_requires,
         description="Edit instructions from captions (AnyEdit types), single or multi-turn, "
                     "with consistency checks and a yes/no self-check judge.")
     yield GeneratorPlugin(

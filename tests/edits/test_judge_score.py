@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 from edit_fakes import FAKE, is_judge, jsonl_source
@@ -75,48 +73,33 @@ def test_judge_p_yes_is_declared_only_in_score_mode():
     for fmt in ("json", "score"):
         the_plan, registry = plan({
             "output_dir": "out", "source": {"name": "captions", "path": "x.jsonl"},
-            "backend": FAKE,
+            "backend": {**FAKE, "scores": JUDGED},
             "generator": {"name": "edit", "judge": True, "judge_format": fmt}})
         keys[fmt] = payload_keys(the_plan.generator, BuildContext(registry, "generator"))
     assert "judge_p_yes" in keys["score"].always
     assert "judge_p_yes" not in keys["json"].always | keys["json"].may
 
 
-@pytest.mark.reliability(
-    failure="the edit judge in score mode (generator.judge_format = \"score\") on a backend "
-            "that cannot score first tokens (openai; fake without backend.scores)",
-    user_sees="one line at the first judge request: `backend fake cannot score this request "
-              "(first-token probabilities of fixed labels, which generator.judge_format = "
-              "\"score\" asks for): …; add one, or use judge_format = \"json\" or \"text\"`",
-    exit_code=2,
-    kept="every item committed before the first judge request; manifest status failed")
-def test_a_backend_that_cannot_score_stops_the_run_with_one_line(tmp_path):
+def test_a_handed_backend_that_cannot_score_stops_the_run_at_the_first_judge(tmp_path):
+    """The plan refuses a recipe's backend that cannot score (tests/core/test_capabilities.py);
+    a backend *object* handed to ``run()`` is not the recipe's, so it refuses at the first
+    scored request, keeping what was committed before."""
+    import instructgen
+    from instructgen.backends.base import ScoringUnsupportedError
+
     answer = EDITS["^Caption: .*couch"]
     rows = [{"id": "0", "caption": "", "image_file": "0.jpg"}, *ROWS]  # 0 fails the prefilter
     source = jsonl_source(tmp_path / "in.jsonl", rows)
-    path = tmp_path / "r.toml"
-    path.write_text(f"""seed = 3
-batch_size = 1
-output_dir = {json.dumps(str(tmp_path / "out"))}
-[source]
-name = "captions"
-path = {json.dumps(source["path"])}
-id_column = "id"
-[backend]
-name = "fake"
-responses = {{ "^Caption: .*couch" = {json.dumps(answer)} }}
-[generator]
-name = "edit"
-types = ["replace"]
-judge = true
-judge_format = "score"
-""")
-    result = subprocess.run([sys.executable, "-m", "instructgen", "-q", "run", str(path),
-                             "--no-progress"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2, result.stderr
-    err = result.stderr.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    assert "backend fake cannot score" in err and 'generator.judge_format = "score"' in err
+    recipe = {"seed": 3, "batch_size": 1, "output_dir": str(tmp_path / "out"),
+              "source": source, "backend": {"name": "fake"},
+              "generator": {"name": "edit", "types": ["replace"], "judge": True,
+                            "judge_format": "score"}}
+    backend = FakeBackend(FakeOptions(responses={"^Caption: .*couch": answer}))
+    with pytest.raises(ScoringUnsupportedError) as err:
+        instructgen.run(recipe, backend=backend)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "backend fake cannot score" in message and 'judge_format = "score"' in message
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["status"] == "failed"
     rejected = [json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text()
