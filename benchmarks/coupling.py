@@ -207,8 +207,6 @@ def main(argv: list[str] | None = None) -> int:
              f"{os.cpu_count()} CPU cores, load average {load:.1f} at the end (wall times are "
              f"noisy under load; acceptance and token counts are not).")
     print(text)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
     if args.write:
         write_block(ROOT / "docs" / "benchmarks.md", MARK_BEGIN, MARK_END, text,
                     insert=lambda doc, block: doc.rstrip("\n") + "\n\n" + block + "\n")
