@@ -173,6 +173,8 @@ class FakeBackend(Backend):
 
 def sample_instance(schema: Mapping[str, Any], rng: random.Random, words: Sequence[str]) -> Any:
     """A value valid against ``schema``, built from ``words`` with ``rng``."""
+    if "allOf" in schema:
+        return _sample_all_of(schema, rng, words)
     if "anyOf" in schema:
         return sample_instance(rng.choice(schema["anyOf"]), rng, words)
     if "const" in schema:
@@ -199,7 +201,8 @@ def sample_instance(schema: Mapping[str, Any], rng: random.Random, words: Sequen
     if kind == "null":
         return None
     if "pattern" in schema:
-        return sample_pattern(schema["pattern"], rng, words, schema.get("maxLength"))
+        return sample_pattern(schema["pattern"], rng, words, schema.get("maxLength"),
+                              min_length=schema.get("minLength", 0))
     n = rng.randint(2, 5)
     text = " ".join(rng.choice(words) for _ in range(n))
     lo, hi = schema.get("minLength", 0), schema.get("maxLength")
@@ -208,8 +211,25 @@ def sample_instance(schema: Mapping[str, Any], rng: random.Random, words: Sequen
     return text.ljust(lo, "x")
 
 
+def _sample_all_of(schema: Mapping[str, Any], rng: random.Random, words: Sequence[str],
+                   tries: int = 40) -> Any:
+    """A string valid against every part of an ``allOf`` (the edit coupling's several
+    patterns on one field): drawn from one part's pattern in turn, kept when all match."""
+    from instructgen.schema import validate
+
+    base = {k: v for k, v in schema.items() if k != "allOf"}
+    parts = [base, *schema["allOf"]]
+    drawn = [dict(base, **part) for part in parts if "pattern" in part] or [base]
+    for i in range(tries):
+        value = sample_instance(drawn[i % len(drawn)], rng, words)
+        if not validate(value, schema):
+            return value
+    raise ValueError(f"fake backend: no value drawn in {tries} tries was valid against every "
+                     f"part of {schema!r}")
+
+
 def sample_pattern(pattern: str, rng: random.Random, words: Sequence[str],
-                   max_length: int | None = None, tries: int = 20) -> str:
+                   max_length: int | None = None, tries: int = 20, min_length: int = 0) -> str:
     """A string matching ``pattern`` (searched, as the schema validator does).
 
     Built by walking the parsed regex: alternatives and repeat counts are
@@ -224,11 +244,12 @@ def sample_pattern(pattern: str, rng: random.Random, words: Sequence[str],
     best = None
     for _ in range(tries):
         text = _walk(parsed, rng, words)
-        if compiled.search(text) and (max_length is None or len(text) <= max_length):
+        if (compiled.search(text) and len(text) >= min_length
+                and (max_length is None or len(text) <= max_length)):
             return text
         best = best if best is not None and len(best) <= len(text) else text
     raise ValueError(f"fake backend: could not build a string matching {pattern!r}"
-                     f" within {max_length} characters (closest: {best!r})")
+                     f" of {min_length} to {max_length} characters (closest: {best!r})")
 
 
 def _walk(parsed: Any, rng: random.Random, words: Sequence[str]) -> str:

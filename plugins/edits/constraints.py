@@ -141,6 +141,20 @@ def explain(
     problems = validate(value, schema)
     if not problems:
         return None
+    branch = _branch_for(value, schema)
+    if branch is not None:  # coupled: name the field of the branch the answer picked
+        problems = validate(value, branch) or problems
     path = problems[0].split(":", 1)[0]
     field = path.removeprefix("$.").split(".")[0] if path.startswith("$.") else "answer"
     return "generate", f"{field}_outside_schema", problems[0]
+
+
+def _branch_for(value: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``anyOf`` branch whose ``const`` fields the answer chose (a coupled schema's
+    branch per caption object), so a refusal names a field rather than the whole answer."""
+    for branch in schema.get("anyOf", ()):
+        consts = {k: sub["const"] for k, sub in branch.get("properties", {}).items()
+                  if isinstance(sub, Mapping) and "const" in sub}
+        if consts and all(value.get(k) == v for k, v in consts.items()):
+            return branch
+    return None

@@ -13,6 +13,10 @@ be the input caption. Two ways to ask for that (``generator.couple``):
 * ``two_calls``: first the fields alone (:func:`fields_schema`), then the whole
   answer with those fields fixed and every coupled pattern built from them
   (:func:`second_schema`); this also covers the invented fields.
+* ``auto`` (the default): ``grammar`` for a type whose edited object comes
+  from the caption (one call, the cheaper), ``two_calls`` for one whose
+  coupled field the model invents (add, background, tone, text), where one
+  grammar cannot tie it (:func:`mode_for`; docs/benchmarks.md, "Coupled fields").
 
 Regexes here have no look-around (constrained decoders lack it): "names no X"
 is written as a complement over the words of the text, and "is not the
@@ -39,7 +43,7 @@ from .constraints import edit_pattern
 from .types import Check, Constraint, EditType
 
 #: ``generator.couple``: how the cross-field rules are asked of the model.
-Couple = Literal["grammar", "two_calls", "off"]
+Couple = Literal["auto", "grammar", "two_calls", "off"]
 #: Fields whose value the coupled rules may use (``text_*`` are matched verbatim, not as objects).
 OBJECT_FIELDS = ("edited_object", "new_object", "new_background", "new_state")
 #: Characters that end a word for the checks' tokenizer in every case (``contains`` is sound).
@@ -281,6 +285,13 @@ def _fields_of(raw: str | None, etype: EditType) -> dict[str, str] | None:
     return out if len(out) == len(etype.fields) else None
 
 
+def mode_for(mode: Couple, etype: EditType) -> Couple:
+    """``auto`` made concrete for ``etype``; any other mode as it is."""
+    if mode != "auto":
+        return mode
+    return "grammar" if couplings(etype)["source"] is not None else "two_calls"
+
+
 async def couple(mode: Couple, etype: EditType, caption: str, schema: Mapping[str, Any],
                  verbs: Sequence[str],
                  ask: Callable[[dict[str, Any]], Awaitable[dict[str, str]]]) -> dict[str, Any]:
@@ -289,6 +300,7 @@ async def couple(mode: Couple, etype: EditType, caption: str, schema: Mapping[st
     ``ask(schema)`` sends the edit prompt with ``schema`` and returns the parsed
     fields; its :class:`~instructgen.errors.Reject` propagates.
     """
+    mode = mode_for(mode, etype)
     if mode == "grammar":
         return coupled_schema(etype, caption, schema, verbs)
     if mode == "two_calls" and etype.fields:

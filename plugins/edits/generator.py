@@ -124,9 +124,12 @@ class EditOptions:
     #: With ``constrain``, also tie the fields together (the output no longer names a
     #: removed object, names a recoloured one, is not the caption; see docs/edits.md,
     #: "Constraints"). ``grammar``: one schema, a branch per caption object;
-    #: ``two_calls``: the fields first, then edit and output built from them; ``off``:
-    #: each field alone. The checks run on every answer either way.
-    couple: Literal["grammar", "two_calls", "off"] = "off"
+    #: ``two_calls``: the fields first, then edit and output built from them; ``auto``:
+    #: ``grammar`` where the edited object comes from the caption, ``two_calls`` where
+    #: the model invents the coupled field (add, background, tone, text), as measured
+    #: on the embedded model (docs/benchmarks.md, "Coupled fields"); ``off``: each
+    #: field alone. The checks run on every answer either way.
+    couple: Literal["auto", "grammar", "two_calls", "off"] = "auto"
     #: Reject instructions that use none of their type's verbs ("The dog jumps" is
     #: a caption, not an instruction).
     require_verb: bool = True

@@ -123,6 +123,8 @@ def _text_edit(request: LLMRequest) -> str:
 #: (and, for the chain, a type it can answer) so their records are checked too.
 SCRIPTED = {
     "multi_turn": ({"types": ["replace"], "global_last": False}, _replace_edit),
+    # replace's new_object is the model's own word: the fake's random text rarely fits it.
+    "single": ({}, _replace_edit),
     "textual": ({}, _text_edit),
 }
 

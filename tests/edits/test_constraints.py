@@ -162,8 +162,9 @@ def test_an_object_not_in_the_caption_is_rejected_with_the_check_reason(
     script = Scripted(edit=edit)
     res = run_recipe({"seed": 3, "max_retries": 0, "backend": FAKE,
                       "source": jsonl_source(tmp_path / "in.jsonl", ROW),
+                      # The per-field enum, not the coupled anyOf (tests/edits/test_coupling.py).
                       "generator": {"name": "edit", "types": ["replace"], "attempts": 1,
-                                    "constrain": constrain}},
+                                    "constrain": constrain, "couple": "off"}},
                      backend=FakeBackend(responder=script))
     assert res.records == []
     (rej,) = res.rejections

@@ -306,3 +306,39 @@ def couplings_source(etype, base, ex) -> bool:
     """The example's edited object is one of the caption's candidates (a grammar branch)."""
     enum = base["properties"].get("edited_object", {}).get("enum")
     return bool(enum) and ex.fields.get("edited_object") in enum
+
+
+def test_auto_uses_grammar_for_caption_objects_and_two_calls_for_invented_fields() -> None:
+    from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
+    from instructgen.plugins.edits.coupling import mode_for
+
+    modes = {t.name: mode_for("auto", t) for t in BUILTIN_EDIT_TYPES}
+    assert modes == {"add": "two_calls", "remove": "grammar", "replace": "grammar",
+                     "color_alter": "grammar", "appearance_alter": "grammar",
+                     "material_alter": "grammar", "texture_alter": "grammar",
+                     "action_change": "grammar", "background_change": "two_calls",
+                     "tone_transfer": "two_calls", "textual_change": "two_calls"}
+    assert {mode_for(m, BUILTIN_EDIT_TYPES[0]) for m in ("off", "grammar", "two_calls")} == {
+        "off", "grammar", "two_calls"}
+
+
+@pytest.mark.parametrize("name", ["remove", "replace", "color_alter", "action_change"])
+def test_the_fake_samples_answers_valid_against_the_coupled_schema(name) -> None:
+    """The fake's ``auto`` rule draws ``allOf`` strings valid against every part."""
+    import random
+
+    from instructgen.backends.fake import sample_instance
+    from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
+    from instructgen.plugins.edits.constraints import item_schema
+    from instructgen.plugins.edits.coupling import coupled_schema
+    from instructgen.plugins.edits.prefilter import make_analyzer
+    from instructgen.schema import validate
+
+    etype = {t.name: t for t in BUILTIN_EDIT_TYPES}[name]
+    caption = "A dog sleeping on a living room sofa."
+    schema = coupled_schema(etype, caption, item_schema(etype, caption,
+                                                        make_analyzer("heuristic")), etype.verbs)
+    assert "anyOf" in schema
+    for seed in range(20):
+        value = sample_instance(schema, random.Random(seed), caption.split())
+        assert validate(value, schema) == [], value
