@@ -165,6 +165,34 @@ def uses_a_verb(verbs: Iterable[str]) -> Check:
     return Check("edit_without_type_verb", run)
 
 
+#: The longest instruction accepted, in characters. AnyEdit-style instructions are
+#: one short imperative (the reference's examples run 20 to 80 characters); a longer
+#: one is a model rambling on until a constraint lets it stop.
+EDIT_MAX_CHARS = 100
+
+
+def short_instruction(max_chars: int = EDIT_MAX_CHARS) -> Check:
+    """The instruction fits ``max_chars`` (the constrained schema's ``maxLength`` too)."""
+
+    def run(caption: str, result: Mapping[str, Any]) -> str | None:
+        if len(result["edit"]) > max_chars:
+            return f"the instruction has {len(result['edit'])} characters (at most {max_chars})"
+        return None
+
+    return Check("edit_too_long", run)
+
+
+def prose_instruction() -> Check:
+    """The instruction is prose: words joined by underscores are a model stuck in a loop."""
+
+    def run(caption: str, result: Mapping[str, Any]) -> str | None:
+        if "_" in result["edit"]:
+            return "the instruction joins words with underscores"
+        return None
+
+    return Check("edit_not_prose", run)
+
+
 _TO_TARGET = re.compile(r"\bto\s+(\S.*)$", re.IGNORECASE)
 
 

@@ -14,7 +14,8 @@ what only the item can tell (through :func:`instructgen.schema.narrow`):
   weather or season word) get a whole-word pattern over the same word list;
 * ``same_words_as`` becomes a word-count pattern when the caption's quoted
   texts all have the same number of words;
-* the output may be at most 100 characters longer than the caption.
+* the instruction is at most ``EDIT_MAX_CHARS`` (100) characters, and the
+  output at most 100 characters longer than the caption.
 
 A JSON-schema regex cannot tie two fields together, so "the edit names *the*
 edited object" and "the output names the new object" stay checks. Every
@@ -31,7 +32,7 @@ from typing import Any
 from instructgen.schema import NON_WORD, alternation, contains_pattern, narrow, validate
 from instructgen.text import word_count
 
-from .checks import quoted_texts
+from .checks import EDIT_MAX_CHARS, quoted_texts
 from .prefilter import CaptionAnalyzer
 from .types import Check, Constraint, EditType
 
@@ -87,6 +88,7 @@ def item_schema(
     pattern = edit_pattern(etype.verbs if require_verb else (), objects, after_to)
     if pattern is not None:
         schema = narrow(schema, "edit", pattern=pattern)
+    schema = narrow(schema, "edit", max_length=EDIT_MAX_CHARS)
     return narrow(schema, "output", max_length=len(caption) + OUTPUT_SLACK)
 
 

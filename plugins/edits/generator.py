@@ -7,7 +7,8 @@ Per item and per turn:
 3. ask for the edit as constrained JSON, with ``examples`` few-shot examples
    drawn from the type's pool;
 4. run the type's consistency checks (word-boundary matching), and check that
-   the instruction uses one of the type's verbs;
+   the instruction uses one of the type's verbs and is short prose (at most
+   100 characters, no words joined by underscores);
 5. ask the self-check judge "is this a <type> instruction?" and accept only a
    strict "yes".
 
@@ -33,7 +34,7 @@ from instructgen.plugin import Generator
 from instructgen.records import SourceItem
 from instructgen.text import normalize
 
-from .checks import uses_a_verb
+from .checks import prose_instruction, short_instruction, uses_a_verb
 from .constraints import NoCandidates, explain, item_schema
 from .coupling import couple, parse_fields
 from .prefilter import CaptionAnalyzer, make_analyzer
@@ -302,7 +303,8 @@ class EditGenerator(Generator):
                 return TurnFailure("generate", rej.reason, rej.detail, rej.raw)
         request = edit_request(etype, caption, examples, max_tokens=opts.max_tokens,
                                temperature=opts.temperature, schema=schema)
-        checks = etype.checks + ((uses_a_verb(etype.verbs),) if opts.require_verb else ())
+        checks = (*etype.checks, *((uses_a_verb(etype.verbs),) if opts.require_verb else ()),
+                  short_instruction(), prose_instruction())
         try:
             result = await ctx.ask(request, validate=parse_edit(etype), stage="generate")
         except Reject as rej:  # invalid JSON even after the runner's retries
