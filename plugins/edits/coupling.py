@@ -33,13 +33,14 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from instructgen.errors import InvalidOutput, Reject
+from instructgen.errors import Reject
 from instructgen.records import Completion
 from instructgen.schema import literal
 from instructgen.text import plural_forms, words
 
 from .checks import object_phrase
 from .constraints import edit_pattern
+from .prompts import parse_edit
 from .types import Check, Constraint, EditType
 
 #: ``generator.couple``: how the cross-field rules are asked of the model.
@@ -254,23 +255,7 @@ def coupled_checks(etype: EditType) -> tuple[Check, ...]:
 
 def parse_fields(etype: EditType) -> Callable[[Completion], dict[str, str]]:
     """A validator for the first of two calls: the type's fields as stripped strings."""
-
-    def validate(answer: Completion) -> dict[str, str]:
-        value = answer.parsed
-        if not isinstance(value, Mapping):  # without a schema-aware backend
-            try:
-                value = json.loads(answer.text)
-            except json.JSONDecodeError as exc:
-                raise InvalidOutput(f"not JSON: {exc.msg}") from None
-        out = {}
-        for key in etype.fields:
-            text = value.get(key) if isinstance(value, Mapping) else None
-            if not isinstance(text, str) or not text.strip():
-                raise InvalidOutput(f"{key!r} is missing or blank")
-            out[key] = " ".join(text.split())
-        return out
-
-    return validate
+    return parse_edit(etype, keys=etype.fields)
 
 
 def _fields_of(raw: str | None, etype: EditType) -> dict[str, str] | None:

@@ -17,7 +17,7 @@ import json
 import math
 import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from instructgen.errors import InvalidOutput
@@ -93,12 +93,16 @@ def edit_request(
                       schema=dict(schema) if schema is not None else etype.schema())
 
 
-def parse_edit(etype: EditType) -> Callable[[Completion], dict[str, str]]:
+def parse_edit(etype: EditType,
+               keys: Sequence[str] | None = None) -> Callable[[Completion], dict[str, str]]:
     """A validator for :meth:`ItemContext.ask`: the answer as a dict of stripped strings.
 
-    The schema already guarantees the keys; this also refuses blank values,
-    which a schema's ``minLength`` lets through as spaces.
+    ``keys``: the keys to read, by default ``edit``, the type's fields and
+    ``output`` (the coupling's first call reads the fields alone). The schema
+    already guarantees the keys; this also refuses blank values, which a
+    schema's ``minLength`` lets through as spaces.
     """
+    wanted = tuple(keys) if keys is not None else ("edit", *etype.fields, "output")
 
     def validate(answer: Completion) -> dict[str, str]:
         value = answer.parsed
@@ -107,9 +111,8 @@ def parse_edit(etype: EditType) -> Callable[[Completion], dict[str, str]]:
                 value = json.loads(answer.text)
             except json.JSONDecodeError as exc:
                 raise InvalidOutput(f"not JSON: {exc.msg}") from None
-        keys = ("edit", *etype.fields, "output")
         out = {}
-        for key in keys:
+        for key in wanted:
             text = value.get(key) if isinstance(value, Mapping) else None
             if not isinstance(text, str) or not text.strip():
                 raise InvalidOutput(f"{key!r} is missing or blank")
