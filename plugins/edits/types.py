@@ -36,6 +36,10 @@ Need = Literal["noun", "verb", "quoted_text"]
 KNOWN_FIELDS = ("edited_object", "new_object", "new_background", "new_state",
                 "text_before", "text_after")
 MIN_EXAMPLES = 8
+#: The longest field value (an object, a background, a time of day): a noun phrase. A
+#: longer bound let the embedded model fill a field with 80 characters of rambling
+#: under constraints, leaving too few tokens for the rest of the answer.
+FIELD_MAX_CHARS = 40
 
 
 @frozen(kw_only=True)
@@ -142,7 +146,8 @@ class EditType:
     def schema(self, max_length: int = 200) -> dict[str, Any]:
         """The JSON schema of the answer: ``edit``, the fields, ``output``, in that order."""
         text = {"type": "string", "minLength": 1, "maxLength": max_length}
-        props = {"edit": text, **{f: {"type": "string", "minLength": 1, "maxLength": 80}
+        props = {"edit": text, **{f: {"type": "string", "minLength": 1,
+                                      "maxLength": FIELD_MAX_CHARS}
                                   for f in self.fields}, "output": text}
         return {"type": "object", "properties": props, "required": list(props),
                 "additionalProperties": False}
