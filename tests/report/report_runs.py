@@ -98,7 +98,9 @@ def answer(req: LLMRequest) -> str:
     words = caption.rstrip(".").split()
     old = words[-1]
     new = next(s for s in _SPARE if s not in caption.lower())
-    props = (req.schema or {}).get("properties", {})
+    schema = req.schema or {}
+    # A coupled schema (generator.couple) keeps the properties in its anyOf branches.
+    props = schema.get("properties") or (schema.get("anyOf") or [{}])[0].get("properties", {})
     if "new_object" in props:
         return json.dumps({"edit": f"Replace the {old} with a {new}.", "edited_object": old,
                            "new_object": new, "output": " ".join([*words[:-1], new]) + "."})
