@@ -117,6 +117,16 @@ def edit_pattern(verbs: tuple[str, ...] | list[str], objects: list[str],
     return p
 
 
+def json_object(raw: str | None) -> dict[str, Any] | None:
+    """A raw answer as a JSON object, or ``None`` when it is not one (the answer of a
+    backend that did not decode under the schema, read back to say why it failed)."""
+    try:
+        value = json.loads(raw or "")
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def explain(
     caption: str, raw: str | None, schema: Mapping[str, Any], checks: Sequence[Check]
 ) -> tuple[str, str, str] | None:
@@ -127,11 +137,8 @@ def explain(
     consistency check the answer fails instead (the same reason a plain-schema
     run gives), or else the schema field (``edit_outside_schema``).
     """
-    try:
-        value = json.loads(raw or "")
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(value, dict):
+    value = json_object(raw)
+    if value is None:
         return None
     result = {k: " ".join(v.split()) for k, v in value.items() if isinstance(v, str)}
     props = (schema.get("anyOf") or [schema])[0].get("properties", {})  # coupled: branches

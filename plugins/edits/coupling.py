@@ -28,7 +28,6 @@ so an answer the constraint admits passes the check; the checks still run.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -39,7 +38,7 @@ from instructgen.schema import literal
 from instructgen.text import plural_forms, words
 
 from .checks import object_phrase
-from .constraints import edit_pattern
+from .constraints import edit_pattern, json_object
 from .prompts import parse_edit
 from .types import Check, Constraint, EditType
 
@@ -259,11 +258,8 @@ def parse_fields(etype: EditType) -> Callable[[Completion], dict[str, str]]:
 
 
 def _fields_of(raw: str | None, etype: EditType) -> dict[str, str] | None:
-    try:
-        value = json.loads(raw or "")
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(value, dict):
+    value = json_object(raw)
+    if value is None:
         return None
     out = {f: " ".join(value[f].split()) for f in etype.fields
            if isinstance(value.get(f), str) and value[f].strip()}
