@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from docblock import write_block
-from quality import DEFAULT_SOURCES, captions, run_config
+from quality import DEFAULT_SOURCES, EditTable, captions, run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPES = ["remove", "replace", "add", "color_alter", "appearance_alter", "material_alter",
@@ -116,17 +116,8 @@ def finish(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    names = [r["config"] for r in results]
-    lines = ["| figure | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-
-    def row(label: str, values: list[Any]) -> None:
-        lines.append(f"| {label} | " + " | ".join("–" if v is None else str(v)
-                                                  for v in values) + " |")
-
-    row("items (type × caption)", [r["items"] for r in results])
-    row("accepted records", [r["accepted"] for r in results])
-    row("item acceptance", [f"{r['accepted'] / r['items']:.0%}" if r["items"] else None
-                            for r in results])
+    out = EditTable(results)
+    row = out.row
     row("final rejections by coupled rules", [r["coupled_rejections"] for r in results])
     row("backend requests per accepted record", [r["requests_per_accepted"] for r in results])
     row("generated tokens per accepted record", [r["tokens_per_accepted"] for r in results])
@@ -134,13 +125,7 @@ def table(results: list[dict[str, Any]]) -> str:
     row("wall time (s)", [r["wall_s"] for r in results])
     row("schema compile time (s)", [r["compile_s"] for r in results])
     row("schema compile per request (ms)", [r["compile_ms_per_schema"] for r in results])
-    lines += ["", "| type | " + " | ".join(f"{n}: accepted / items" for n in names) + " |",
-              "|---|" + "---|" * len(names)]
-    for etype in results[0]["per_type"]:
-        cells = [f"{r['per_type'][etype]['accepted']} / {r['per_type'][etype]['items']}"
-                 for r in results]
-        lines.append(f"| `{etype}` | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(out.per_type())
 
 
 def main(argv: list[str] | None = None) -> int:

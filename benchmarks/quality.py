@@ -185,18 +185,39 @@ def run_config(name: str, overrides: dict[str, Any], items_files: dict[str, Path
     }
 
 
+class EditTable:
+    """Markdown tables of edit runs, one column per configuration: figures, then
+    accepted / items per type. ``benchmarks/coupling.py`` builds its table with it too."""
+
+    def __init__(self, results: list[dict[str, Any]]) -> None:
+        self.results = results
+        self.names = [r["config"] for r in results]
+        self.lines = ["| figure | " + " | ".join(self.names) + " |",
+                      "|---|" + "---|" * len(self.names)]
+        self.row("items (type × caption)", [r["items"] for r in results])
+        self.row("accepted records", [r["accepted"] for r in results])
+        self.row("item acceptance", [f"{r['accepted'] / r['items']:.0%}" if r["items"] else None
+                                     for r in results])
+
+    def row(self, label: str, values: list[Any]) -> None:
+        self.lines.append(f"| {label} | " + " | ".join("–" if v is None else str(v)
+                                                       for v in values) + " |")
+
+    def per_type(self) -> list[str]:
+        """The figures, then the accepted / items table by type."""
+        lines = [*self.lines, "",
+                 "| type | " + " | ".join(f"{n}: accepted / items" for n in self.names) + " |",
+                 "|---|" + "---|" * len(self.names)]
+        for etype in self.results[0]["per_type"]:
+            cells = [f"{r['per_type'][etype]['accepted']} / {r['per_type'][etype]['items']}"
+                     for r in self.results]
+            lines.append(f"| `{etype}` | " + " | ".join(cells) + " |")
+        return lines
+
+
 def table(results: list[dict[str, Any]], judge: dict[str, Any] | None) -> str:
-    names = [r["config"] for r in results]
-    lines = ["| figure | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-
-    def row(label: str, values: list[Any]) -> None:
-        lines.append(f"| {label} | " + " | ".join("–" if v is None else str(v)
-                                                  for v in values) + " |")
-
-    row("items (type × caption)", [r["items"] for r in results])
-    row("accepted records", [r["accepted"] for r in results])
-    row("item acceptance", [f"{r['accepted'] / r['items']:.0%}" if r["items"] else None
-                            for r in results])
+    out = EditTable(results)
+    row = out.row
     for stage in ("after prefilter", "after consistency checks"):
         row(f"funnel: {stage}", [r["funnel"][stage] for r in results])
     row("types with accepted records", [sum(1 for v in r["per_type"].values() if v["accepted"])
@@ -216,12 +237,7 @@ def table(results: list[dict[str, Any]], judge: dict[str, Any] | None) -> str:
     row("generated tokens per accepted record",
         [r["completion_tokens_per_accepted"] for r in results])
     row("wall time (s)", [r["wall_s"] for r in results])
-    lines += ["", "| type | " + " | ".join(f"{n}: accepted / items" for n in names) + " |",
-              "|---|" + "---|" * len(names)]
-    for etype in results[0]["per_type"]:
-        cells = [f"{r['per_type'][etype]['accepted']} / {r['per_type'][etype]['items']}"
-                 for r in results]
-        lines.append(f"| `{etype}` | " + " | ".join(cells) + " |")
+    lines = out.per_type()
     if judge:
         lines += ["", f"Judge on the labelled set ({judge['n']} cases): balanced accuracy "
                       + ", ".join(f"{k} {v:.2f}" for k, v in judge["balanced_accuracy"].items())]
