@@ -13,4 +13,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "instructgen.plugins.datasets",
     "instructgen.plugins.edits",
     "instructgen.plugins.implicit",
+    "instructgen.plugins.anyedit",
 )

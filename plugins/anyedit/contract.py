@@ -170,5 +170,5 @@ def contract_table() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m instructgen.plugins.edits.contract > table.md
+if __name__ == "__main__":  # python -m instructgen.plugins.anyedit.contract > table.md
     print(contract_table())

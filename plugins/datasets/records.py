@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from instructgen.plugin import Source
-from instructgen.plugins.edits.contract import ALIASES
+from instructgen.plugins.anyedit.contract import ALIASES
 from instructgen.records import SourceItem
 from instructgen.rundir import RECORDS
 

@@ -6,7 +6,9 @@
   any third-party one.
 * The ``edit`` generator (single edits and multi-turn chains) and the
   ``edit_rules`` generator (rule-derived types, no LLM).
-* The ``anyedit`` sink (AnyEdit's key names, with spaces).
+
+What AnyEdit reads of these records (its keys, type names, sinks) is the
+``anyedit`` family's (:mod:`instructgen.plugins.anyedit`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 from instructgen.manager import hookimpl
-from instructgen.plugin import GeneratorPlugin, PayloadKeys, SinkPlugin
+from instructgen.plugin import GeneratorPlugin, PayloadKeys
+from instructgen.plugins.anyedit.contract import ALIASES
 
 from . import hookspecs
-from .anyedit import AnyEditOptions, AnyEditSink
 from .attributes import ATTRIBUTE_TYPES
-from .contract import ALIASES
 from .generator import EditGenerator, EditOptions
 from .objects import OBJECT_TYPES
 from .rules import RULES, RulesGenerator, RulesOptions
@@ -122,16 +123,6 @@ def instructgen_generators() -> Iterator[GeneratorPlugin]:
         name="edit_rules", options=RulesOptions, factory=RulesGenerator, produces=rule_keys,
         description="Rule-derived edits (counting, movement, resize, visual conditions, "
                     "style change, ...) from captions and earlier edit records; no LLM.")
-
-
-@hookimpl
-def instructgen_sinks() -> Iterator[SinkPlugin]:
-    # Each record is written by its edit_type's contract; the type's own keys are
-    # checked record by record (contract.py), so only edit_type is needed up front.
-    yield SinkPlugin(
-        name="anyedit", options=AnyEditOptions, factory=AnyEditSink,
-        needs=lambda _options: frozenset({"edit_type"}),
-        description="JSON lines with AnyEdit's key names (edited object, new object, ...).")
 
 
 __all__ = [

@@ -42,10 +42,10 @@ import attrs
 from instructgen.context import ItemContext
 from instructgen.errors import RecipeError, did_you_mean
 from instructgen.plugin import Generator
+from instructgen.plugins.anyedit.contract import canonical_type
 from instructgen.records import SourceItem
 from instructgen.text import normalize
 
-from .contract import canonical_type
 from .generator import image_of
 from .rules_records import (
     CONDITIONS,

@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .anyedit import slug
+from instructgen.plugins.anyedit.sink import slug
+
 from .checks import object_phrase
 from .rule_helpers import article, derived, from_record
 from .vocab import MATERIALS, TRANSFER_MATERIALS

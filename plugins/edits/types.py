@@ -172,7 +172,7 @@ def select_edit_types(known: Mapping[str, EditType], names: list[str],
 
     An old name (``textual``) resolves to AnyEdit's (``textual_change``) with a notice.
     """
-    from .contract import canonical_type
+    from instructgen.plugins.anyedit.contract import canonical_type
 
     problems = []
     resolved = []

@@ -11,7 +11,9 @@ floor]). Plugins:
   turn and ``continue_turns`` more, every answer an array of quadruples checked by
   :mod:`.checks`, in the words of :mod:`.prompts`;
 - post-processor ``implicit_dedup`` (:mod:`.dedup`): near-duplicates across seeds;
-- sink ``anyedit_implicit`` (:mod:`.sink`): the keys AnyEdit's implicit stage reads.
+
+The ``anyedit_implicit`` sink, which writes these quadruples with the keys AnyEdit's
+implicit stage reads, is the ``anyedit`` family's (:mod:`instructgen.plugins.anyedit`).
 
 This module holds the hook implementations only.
 """
@@ -25,14 +27,12 @@ from instructgen.plugin import (
     GeneratorPlugin,
     PayloadKeys,
     PostProcessorPlugin,
-    SinkPlugin,
     SourcePlugin,
 )
 
 from .dedup import ImplicitDedup, ImplicitDedupOptions
 from .generator import ImplicitGenerator, ImplicitOptions
 from .seeds import ImplicitSeedsOptions, ImplicitSeedsSource
-from .sink import ANYEDIT_KEYS, AnyEditImplicitOptions, AnyEditImplicitSink
 
 #: A checked quadruple (``checks.check_quadruple``) as the generator yields it.
 QUADRUPLE_KEYS = ("edit_type", "original_caption", "instruction", "target_caption", "keywords",
@@ -75,15 +75,4 @@ def instructgen_postprocessors() -> Iterator[PostProcessorPlugin]:
         factory=ImplicitDedup,
         # dedup.dedup_text: the instruction and the original caption.
         needs=lambda _options: frozenset({"instruction", "original_caption"}),
-    )
-
-
-@hookimpl
-def instructgen_sinks() -> Iterator[SinkPlugin]:
-    yield SinkPlugin(
-        name="anyedit_implicit",
-        description="Implicit quadruples with the keys AnyEdit's implicit stage reads.",
-        options=AnyEditImplicitOptions,
-        factory=AnyEditImplicitSink,
-        needs=lambda _options: frozenset(ANYEDIT_KEYS),
     )

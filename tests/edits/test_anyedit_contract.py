@@ -19,9 +19,7 @@ import pytest
 from edit_fakes import FAKE, Scripted, jsonl_source
 
 from instructgen.backends.fake import FakeBackend
-from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
-from instructgen.plugins.edits.anyedit import AnyEditOptions, AnyEditSink
-from instructgen.plugins.edits.contract import (
+from instructgen.plugins.anyedit.contract import (
     ALIASES,
     COMMON_KEYS,
     CONTRACTS,
@@ -29,6 +27,8 @@ from instructgen.plugins.edits.contract import (
     anyedit_keys,
     contract_table,
 )
+from instructgen.plugins.anyedit.sink import AnyEditOptions, AnyEditSink
+from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
 from instructgen.plugins.edits.generator import DEFAULT_TYPES, EditOptions
 from instructgen.plugins.edits.rules import RULES, RuleContext, RulesOptions
 from instructgen.records import OutputRecord, SourceItem
@@ -214,7 +214,7 @@ def test_rule_aliases_resolve(tmp_path, run_recipe):
 
 
 def test_notice_is_one_line(capsys):
-    from instructgen.plugins.edits import contract
+    from instructgen.plugins.anyedit import contract
 
     contract._noticed.discard("visual_segmentation")
     assert contract.canonical_type("visual_segmentation", "generator.types[0]") == \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from instructgen.plugins.edits.anyedit import AnyEditOptions, AnyEditSink
+from instructgen.plugins.anyedit.sink import AnyEditOptions, AnyEditSink
 from instructgen.records import OutputRecord
 
 

@@ -252,7 +252,10 @@ def test_anyedit_implicit_sink_list_keywords_and_no_samples_file(tmp_path: Path)
 
 
 def test_anyedit_implicit_sink_refuses_other_records() -> None:
-    from instructgen.plugins.implicit.sink import AnyEditImplicitOptions, AnyEditImplicitSink
+    from instructgen.plugins.anyedit.implicit_sink import (
+        AnyEditImplicitOptions,
+        AnyEditImplicitSink,
+    )
     from instructgen.records import OutputRecord
 
     sink = AnyEditImplicitSink(AnyEditImplicitOptions())

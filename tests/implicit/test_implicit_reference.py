@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from instructgen.backends.fake import FakeBackend
-from instructgen.plugins.edits.contract import COMMON_KEYS
+from instructgen.plugins.anyedit.contract import COMMON_KEYS
 from instructgen.plugins.implicit.checks import (
     QuadrupleRules,
     check_quadruple,
