@@ -20,10 +20,10 @@ from instructgen import __version__
 from instructgen.errors import PluginError, RunAborted, Terminated, UserError
 from instructgen.manager import DISABLE_PLUGINS_ENV, PluginRegistry, make_registry
 
-from . import inspect_cmds, report_cmds, run_cmds
+from . import inspect_cmds, report_cmds, review_cmds, run_cmds
 
 #: Core command-group modules, in help order; plugin families' groups follow.
-COMMAND_GROUPS = (run_cmds, inspect_cmds, report_cmds)
+COMMAND_GROUPS = (run_cmds, inspect_cmds, report_cmds, review_cmds)
 
 EXIT_USER_ERROR = 2
 EXIT_ABORTED = 3

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 
-from .markdown import num, pct, table
+from .markdown import judge_text, num, pct, precision_text, table
 from .metrics import RunMetrics
 from .rundata import RunData, payload
 
@@ -156,7 +156,14 @@ def render_card(run: RunData, m: RunMetrics) -> str:
         ["unique texts", pct(m.unique_share)],
         ["self-BLEU-4 (sample)", num(m.self_bleu)],
         ["valid model answers", pct(m.valid_answer_share)],
+        *([["precision of accepted records (human labels) [95% CI]", precision_text(m)],
+           ["judge balanced accuracy on labelled records", judge_text(m)]]
+          if m.precision else []),
     ])
+    if m.precision and m.precision.per_type:
+        out += ["", "Precision per type, from the labels in `labels.jsonl`:", ""]
+        out += table(["edit type", "precision [95% CI]"],
+                     [[t, precision_text(m, t)] for t in m.precision.per_type])
     out += ["", "## Known limits", ""]
     out += [f"- {line}" for line in known_limits(run, m)]
     out.append("")

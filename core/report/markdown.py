@@ -43,6 +43,42 @@ def by_run(runs: Sequence[RunMetrics], rows: Sequence[tuple[str, Callable[[RunMe
                  [[name, *(get(m) for m in runs)] for name, get in rows])
 
 
+def precision_text(m: RunMetrics, etype: str | None = None) -> str:
+    """Precision of accepted records (of one type), interval and count; n/a when unlabelled."""
+    fig = m.precision
+    if fig is None:
+        return NA
+    prop = fig.precision if etype is None else fig.per_type.get(etype)
+    return prop.text() if prop is not None else NA
+
+
+def judge_text(m: RunMetrics) -> str:
+    """The judge's balanced accuracy on labelled candidates, or why there is none."""
+    judge = m.precision.judge if m.precision is not None else None
+    if judge is None:
+        return NA
+    acc = judge.balanced_accuracy
+    if acc is None:
+        return f"n/a (needs good and bad labels; {judge.good} good, {judge.bad} bad)"
+    return (f"{acc:.3f} ({judge.good_passed} of {judge.good} good passed, "
+            f"{judge.bad_failed} of {judge.bad} bad failed)")
+
+
+def precision_rows(runs: Sequence[RunMetrics]) -> list[str]:
+    """The labels section: precision overall and per type, and the judge against the labels."""
+    kinds = sorted({t for m in runs if m.precision for t in m.precision.per_type})
+    return by_run(runs, [
+        ("labels (records and rejection lines)",
+         lambda m: num(m.precision.labelled) if m.precision else NA),
+        ("accepted records labelled",
+         lambda m: num(m.precision.precision.n) if m.precision and m.precision.precision
+         else NA),
+        ("precision of accepted records [95% CI]", precision_text),
+        *((f"precision: {t}", lambda m, t=t: precision_text(m, t)) for t in kinds),
+        ("judge balanced accuracy on labelled candidates", judge_text),
+    ])
+
+
 def counted(runs: Sequence[RunMetrics], pick: Callable[[RunMetrics], dict[str, int]],
             first: str) -> list[str]:
     """Category counts with each run's share, categories ranked by their total."""
@@ -137,6 +173,15 @@ def render(runs: Sequence[RunMetrics], charts: ChartSet, options: ReportOptions)
         ("texts measured", lambda m: num(m.texts)),
     ])
     out.append("")
+
+    if any(m.precision for m in runs):
+        out += ["## Precision (human labels)", "",
+                "Of the accepted records a person labelled with `instructgen review`, the share "
+                "labelled good, with its 95% Wilson score interval. The judge's balanced "
+                "accuracy is the mean of the good candidates it passed and the bad ones it "
+                "failed (its `judge_no` rejection lines count as failed).", ""]
+        out += precision_rows(runs)
+        out.append("")
 
     out += ["## Counts", "", "### Per edit type", ""]
     if any(m.edit_types for m in runs):

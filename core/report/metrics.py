@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from . import diversity
+from .precision import LabelFigures, label_figures
 from .rundata import (
     INSTRUCTION_FIELDS,
     RunData,
@@ -141,6 +142,8 @@ class RunMetrics:
     prompt_tokens_decoded: int | None = None
     #: Per edit type: ``(accepted records, items that ended on that type)``.
     edit_type_acceptance: Mapping[str, tuple[int, int]] = attrs.field(factory=dict)
+    #: Precision and judge agreement from human labels (``None``: the run has none).
+    precision: LabelFigures | None = None
 
 
 def _int(value: Any) -> int | None:
@@ -346,6 +349,7 @@ def compute_metrics(run: RunData, options: ReportOptions | None = None) -> RunMe
         cache_hits=_int(counts.get("cache_hits")),
         prompt_tokens_decoded=_int(counts.get("prompt_tokens_decoded")),
         edit_type_acceptance=edit_type_acceptance(run),
+        precision=label_figures(run),
     )
 
 
@@ -354,6 +358,8 @@ def metrics_json(m: RunMetrics) -> dict[str, Any]:
     out = attrs.asdict(m, recurse=True)
     if out.get("lengths"):
         out["lengths"].pop("values", None)
+    if m.precision is not None and m.precision.judge is not None:
+        out["precision"]["judge"]["balanced_accuracy"] = m.precision.judge.balanced_accuracy
     return out
 
 

@@ -17,6 +17,8 @@ from instructgen.errors import UserError
 from instructgen.jsonl import iter_objects
 from instructgen.rundir import MANIFEST, RECORDS, REJECTS
 
+from .labels import Label, load_labels
+
 #: Payload keys that hold the instruction-like text, in order of preference.
 #: ``edit`` (edit generators) comes before ``instruction`` (implicit edits),
 #: then captions and free text; ``backgrounds`` is a list of phrases (c2b).
@@ -37,6 +39,8 @@ class RunData:
     rejections: Sequence[Mapping[str, Any]]
     #: Column title; default: the folder name.
     name: str = ""
+    #: Human labels stored in the run directory (``labels.jsonl``), by record id.
+    labels: Mapping[str, Label] = attrs.field(factory=dict)
 
     @property
     def label(self) -> str:
@@ -83,8 +87,11 @@ def load_run(path: str | Path) -> RunData:
         raise UserError(f"{manifest_path}: unreadable manifest ({exc})") from None
     if not isinstance(manifest, dict):
         raise UserError(f"{manifest_path}: expected a JSON object")
+    recipe_hash = manifest.get("recipe_hash")
     return RunData(run_dir, manifest, list(_lines(run_dir / RECORDS)),
-                   list(_lines(run_dir / REJECTS)))
+                   list(_lines(run_dir / REJECTS)),
+                   labels=load_labels(run_dir, recipe_hash if isinstance(recipe_hash, str)
+                                      else None))
 
 
 def payload(record: Mapping[str, Any]) -> Mapping[str, Any]:
