@@ -89,6 +89,10 @@ class Committer:
             return OutputWriteError(exc.filename or run_dir, exc, committed=self.committed)
         return None
 
+    def publish(self, run_dir: Path) -> str | None:
+        """The sink's publishing step, once the manifest is final (see :meth:`Sink.publish`)."""
+        return self.sink.publish(run_dir) if self.sink is not None else None
+
     # -- one item ---------------------------------------------------------------------------
 
     def _commit(self, outcome: ItemOutcome) -> tuple[list[OutputRecord], bool]:
@@ -136,7 +140,9 @@ class Committer:
         for record in accepted:
             journal.write(RECORDS, to_json(record))
             if sink is not None and sink.filename:
-                journal.write(sink.filename, sink.encode(record))
+                line = sink.encode(record)
+                if line is not None:  # the sink leaves this record out of its file
+                    journal.write(sink.filename, line)
 
     def _finish_record(self, record: OutputRecord,
                        ) -> tuple[OutputRecord | None, Rejection | None, bool]:

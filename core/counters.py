@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from .records import converter
+from .rundir import RunOutcome, RunStatus
 
 #: Field metadata: the count is a total over every session of a run directory
 #: (``state.json`` carries it across a resume, as the records files carry the items).
@@ -85,14 +86,23 @@ class RunSummary(Counters):
     """Counts of a run, returned by :func:`instructgen.run`: its counters and how it ended.
 
     The runner hands this object to the engine as its counters, so backend work
-    is added up here as it happens; the committer counts items into it.
+    is added up here as it happens; the committer counts items into it. How the
+    run ended is its run directory's :class:`~instructgen.rundir.RunOutcome`,
+    which ``status`` and ``message`` read.
     """
 
     run_dir: Path | None
-    status: str = "running"
     elapsed_s: float = 0.0
-    message: str = ""
     rejection_reasons: dict[str, int] = attrs.field(factory=dict)
+    outcome: RunOutcome = attrs.field(factory=RunOutcome)
+
+    @property
+    def status(self) -> RunStatus:
+        return self.outcome.status
+
+    @property
+    def message(self) -> str:
+        return self.outcome.message
 
     @property
     def items_per_s(self) -> float:

@@ -5,12 +5,19 @@ one run, whether the directory may be used, whether it resumes or is already
 finished, opens the journal where the last commit ended, and keeps the
 manifest up to date across sessions. With ``write`` off (``preview``) it holds
 and writes nothing, but still keeps the manifest the hooks receive.
+
+It also owns how the run ends, :attr:`RunDirectory.outcome`: the runner says it
+there, the run's summary reads it, and the manifest is rendered from it when it
+is saved or handed to a hook.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from .counters import RunSummary
 from .errors import OutputWriteError, UserError
@@ -25,6 +32,7 @@ from .rundir import (
     Journal,
     Manifest,
     RunDirLock,
+    RunOutcome,
     clear_run_dir,
     now_iso,
     read_manifest,
@@ -41,7 +49,10 @@ class RunDirectory:
         self.plan, self.write, self.fresh = plan, write, fresh
         self.path = Path(plan.recipe.output_dir)
         self.journal: Journal | None = None
-        self.manifest: Manifest | None = None
+        #: How the run ends; the summary and the manifest read this one object.
+        self.outcome = RunOutcome()
+        #: What the run is (recipe, hashes, sessions, end figures); never its status.
+        self._manifest: Manifest | None = None
         self._lock: RunDirLock | None = None
 
     # -- before the model loads -------------------------------------------------------------
@@ -96,7 +107,7 @@ class RunDirectory:
     def open(self, manifest: Manifest, sink_file: str | None) -> Journal | None:
         """Open the journal where the last commit ended (``--fresh``: clear the directory
         first); ``manifest`` keeps the first session's start and the earlier sessions."""
-        self.manifest = manifest
+        self._manifest = manifest
         if not self.write:
             return None
         names = [RECORDS, REJECTS] + ([sink_file] if sink_file else [])
@@ -114,22 +125,29 @@ class RunDirectory:
     def committed_items(self) -> int:
         return self.journal.committed_items if self.journal is not None else 0
 
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest as it stands: what :meth:`open` received, with the sessions and
+        end figures added since, and the status and message of :attr:`outcome`."""
+        assert self._manifest is not None, "the run directory is not open"
+        return attrs.evolve(self._manifest, status=self.outcome.status,
+                            message=self.outcome.message or None)
+
     def start_session(self, load_times: dict[str, float]) -> None:
         """Record this session's start in the manifest and save it."""
-        assert self.manifest is not None
-        self.manifest.sessions.append({"started_at": now_iso(),
-                                       "resumed_at_item": self.committed_items,
-                                       "model_load_s": load_times})
+        assert self._manifest is not None
+        self._manifest.sessions.append({"started_at": now_iso(),
+                                        "resumed_at_item": self.committed_items,
+                                        "model_load_s": load_times})
         self.save_manifest(self.committed_items)
 
-    def finish(self, summary: RunSummary, source_stats: dict[str, int]) -> Manifest:
-        """Close the journal and put the session's outcome into the manifest (not saved)."""
+    def finish(self, summary: RunSummary, source_stats: Mapping[str, int]) -> None:
+        """Close the journal and put the session's end figures (times, counts, reasons)
+        into the manifest (not saved); its status is :attr:`outcome`'s."""
         if self.journal is not None:
             self.journal.close()
-        manifest = self.manifest
+        manifest = self._manifest
         assert manifest is not None
-        manifest.status = summary.status
-        manifest.message = summary.message or None
         manifest.finished_at = now_iso()
         manifest.counts = summary.counts()
         manifest.rejection_reasons = dict(sorted(summary.rejection_reasons.items(),
@@ -144,7 +162,6 @@ class RunDirectory:
             "backend_share": round(summary.backend_s / summary.elapsed_s, 4)
             if summary.elapsed_s else 0.0,
         }
-        return manifest
 
     def checkpoint(self, *, exhausted: bool) -> None:
         """Write the lines of every whole item queued so far, then ``state.json``
@@ -154,7 +171,7 @@ class RunDirectory:
 
     def save_manifest(self, committed: int) -> None:
         """Write the manifest (atomically); ``committed`` items are named if the disk fails."""
-        if self.write and self.manifest is not None:
+        if self.write and self._manifest is not None:
             path = self.path / MANIFEST
             try:
                 write_json_atomic(path, converter.unstructure(self.manifest))

@@ -246,7 +246,9 @@ class Sink(ABC):  # noqa: B024 - both methods are optional; a sink overrides one
 
     filename: str | None = None
 
-    def encode(self, record: OutputRecord) -> str:
+    def encode(self, record: OutputRecord) -> str | None:
+        """One line for ``record``; ``None`` leaves the record out of this sink's file
+        (``records.jsonl`` still has it)."""
         raise NotImplementedError
 
     def open(self, path: Path) -> None:  # noqa: B027 - optional hook

@@ -33,7 +33,7 @@ import socket
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -48,9 +48,48 @@ LOCK = ".instructgen.lock"
 FRESH_FLAG = "--fresh"
 
 
+#: How a run stands. ``running`` is on disk while a session writes (or after a
+#: ``kill -9``); ``already_finished`` is only ever a summary's (the rerun of a finished
+#: run), never a manifest's.
+RunStatus = Literal["running", "finished", "interrupted", "failed", "aborted", "stopped",
+                    "already_finished"]
+
+
+@attrs.define
+class RunOutcome:
+    """How a run ended, or that it has not yet: the one copy of its status and message.
+
+    The run directory owns it and renders it into the manifest; the run's
+    :class:`~instructgen.counters.RunSummary` reads the same object, so nothing
+    copies a status from one to the other and a late failure (the sink's last
+    step) is said once.
+    """
+
+    status: RunStatus = "running"
+    message: str = ""
+
+    def stop(self, status: RunStatus, message: str) -> None:
+        """The run ends as ``status`` (an interrupt, a failed write, an abort)."""
+        self.status, self.message = status, message
+
+    def end(self, status: RunStatus) -> None:
+        """The run ended without saying how (the loop ran out, the caller stopped
+        reading): a run still ``running`` becomes ``status``; any other stays."""
+        if self.status == "running":
+            self.status = status
+
+    def note(self, message: str) -> None:
+        """Say something more about an ended run (where it was published)."""
+        self.message = message
+
+
 @attrs.define
 class Manifest:
-    """What a run was, for humans, reports and resume checks."""
+    """What a run was, for humans, reports and resume checks.
+
+    The run directory renders it: ``status`` and ``message`` come from its
+    :class:`RunOutcome` at that moment.
+    """
 
     run_dir: str
     recipe: dict[str, Any]
@@ -59,7 +98,7 @@ class Manifest:
     backend: dict[str, Any]
     seed: int
     instructgen_version: str
-    status: str = "running"
+    status: RunStatus = "running"
     started_at: str = ""
     finished_at: str | None = None
     counts: dict[str, int] = attrs.field(factory=dict)

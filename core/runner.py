@@ -29,7 +29,7 @@ from .context import RunInfo
 from .counters import RunSummary
 from .directory import RunDirectory, run_manifest
 from .engines import Engine, choose_engine
-from .errors import OutputWriteError, RunAborted, Terminated
+from .errors import OutputWriteError, RunAborted, Terminated, UserError
 from .manager import PluginRegistry
 from .plan import Plan
 from .plugin import Generator, PostProcessor, Sink, Source
@@ -56,7 +56,8 @@ class Runner:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self._backend_override = backend
         self.rundir = RunDirectory(plan, write=write, fresh=fresh)
-        self.summary = RunSummary(run_dir=self.rundir.path if write else None)
+        self.summary = RunSummary(run_dir=self.rundir.path if write else None,
+                                  outcome=self.rundir.outcome)
         self.engine: Engine | None = None
         self._signals: SignalGate | None = None
 
@@ -84,9 +85,9 @@ class Runner:
         source.setup(run_info)
         generator.setup(run_info)
         if rundir.claim() == "finished":
-            self.summary.status = "already_finished"
-            self.summary.message = (f"{rundir.path}: this run already finished; nothing to do "
-                                    f"(use {FRESH_FLAG} to start afresh)")
+            rundir.outcome.stop("already_finished",
+                                f"{rundir.path}: this run already finished; nothing to do "
+                                f"(use {FRESH_FLAG} to start afresh)")
             self.log.info("run_already_finished", run_dir=str(rundir.path))
             return
         self.engine = engine = choose_engine(plan, self.registry.spec, generator, self.summary,
@@ -101,17 +102,17 @@ class Runner:
             yield from self._loop(source, committer, cache)
         except KeyboardInterrupt as exc:
             by = f"stopped by {exc.signame}" if isinstance(exc, Terminated) else "interrupted"
-            self._stopped("interrupted", f"{by}; rerun the same command to resume")
+            rundir.outcome.stop("interrupted", f"{by}; rerun the same command to resume")
             raise
         except (OutputWriteError, RunAborted) as exc:
-            self._stopped("failed" if isinstance(exc, OutputWriteError) else "aborted", str(exc))
+            rundir.outcome.stop("failed" if isinstance(exc, OutputWriteError) else "aborted",
+                                str(exc))
             raise
         except GeneratorExit:
-            if self.summary.status == "running":
-                self.summary.status = "stopped"
+            rundir.outcome.end("stopped")
             raise
         except BaseException as exc:
-            self._stopped("failed", f"{type(exc).__name__}: {exc}")
+            rundir.outcome.stop("failed", f"{type(exc).__name__}: {exc}")
             raise
         finally:
             self.summary.elapsed_s = time.perf_counter() - started
@@ -138,7 +139,7 @@ class Runner:
             if self._signals is not None:
                 self._signals.hold = True  # a signal from here on stops the loop, not setup
             rundir.start_session(engine.load_times)
-            self.registry.run_start(manifest)
+            self.registry.run_start(rundir.manifest)
             self.log.info("run_started", run_dir=str(rundir.path),
                           recipe_hash=self.plan.hash[:12], backend=identity.name,
                           model=identity.model, resumed_at_item=rundir.committed_items)
@@ -210,31 +211,41 @@ class Runner:
 
     # -- teardown -------------------------------------------------------------------------------
 
-    def _stopped(self, status: str, message: str) -> None:
-        self.summary.status, self.summary.message = status, message
-
     def _finish(self, source: Source, committer: Committer, cache: CallCache | None) -> None:
+        """Close the run: the sink's last step, the final manifest, then publishing.
+
+        Every status change goes to the run directory's outcome, which the summary
+        and the saved manifest both read; a failure here is raised after the
+        ``run_end`` hooks have seen the final manifest.
+        """
         if self._signals is not None:
             self._signals.hold = True  # the save goes on; a signal now changes nothing
-        summary, rundir = self.summary, self.rundir
-        if summary.status == "running":
-            summary.status = "finished"
+        summary, rundir, outcome = self.summary, self.rundir, self.rundir.outcome
+        outcome.end("finished")
         if cache is not None:
             cache.close()
-        manifest = rundir.finish(summary, source.stats())
-        failed: OutputWriteError | None = None
+        rundir.finish(summary, source.stats())
+        failed: UserError | None = None
         try:
-            if summary.status == "finished" and self.write:
+            if outcome.status == "finished" and self.write:
                 failed = committer.finalize(rundir.path)
                 if failed is not None:
-                    summary.status = manifest.status = "failed"
-                    summary.message = manifest.message = str(failed)
+                    outcome.stop("failed", str(failed))
+            manifest = rundir.manifest
             try:
                 rundir.save_manifest(committer.committed)
             except OutputWriteError as exc:  # a full disk: the state on disk is still right
-                if summary.status == "finished":
+                if outcome.status == "finished":
                     raise
                 self.log.warning("manifest_not_saved", error=str(exc))
+            if outcome.status == "finished" and self.write:
+                try:  # the manifest is final: publish what it describes
+                    published = committer.publish(rundir.path)
+                except UserError as exc:  # the run is complete on disk all the same
+                    failed = exc
+                else:
+                    if published:
+                        outcome.note(published)
             self.registry.run_end(manifest, summary)
             self.log.info("run_finished", status=summary.status, items=summary.items,
                           accepted=summary.accepted, rejected=summary.rejected,

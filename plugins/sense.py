@@ -24,6 +24,12 @@ from functools import lru_cache
 
 from instructgen.text import words
 
+
+def word_set(text: str) -> frozenset[str]:
+    """The whitespace-separated words of ``text``, as a set (keeps long lists readable)."""
+    return frozenset(text.split())
+
+
 #: Reason names, stable: rejection reasons and benchmark columns use them.
 REPEATED_NGRAM = "repeated_ngram"
 REPEATED_PHRASE = "repeated_phrase"
@@ -37,30 +43,30 @@ SELF_MODIFIER = "self_modifier"
 
 #: Words that carry no content, and the nouns of place phrases: a repeated n-gram
 #: made only of them ("in front of", "on top of") is English, not a loop.
-FUNCTION_WORDS = frozenset("""
+FUNCTION_WORDS = word_set("""
 a an the and or but nor of in on at to into onto by for from with without over under
 near next beside behind above below between through across along around against up down
 off out about as than then while its it his her their them they he she we you i my our
 your this that these those there here is are was were be been being has have had do does
 some any each every all both no not very so too also just front top side middle
 inside outside
-""".split())
+""")
 
 #: Words an English sentence does not end on: a text ending on one was cut off
 #: ("... cutting it into to a"). Particles that can end a sentence ("turn the
 #: lights on", "a dog lying down") are left out.
-_NO_ENDING = frozenset("""
+_NO_ENDING = word_set("""
 a an the and or but nor of to into onto with from for at than as its their his her my
 our your whose is are was were be being has have had very
-""".split())
+""")
 #: Abbreviations whose full stop does not end a sentence.
-_ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr vs etc no mt ave u.s u.k e.g i.e".split())
+_ABBREVIATIONS = word_set("mr mrs ms dr st jr sr vs etc no mt ave u.s u.k e.g i.e")
 _SENTENCE_END = re.compile(r"([A-Za-z.]+)?([.!?;])\s+(?=\S)")
 _CAMEL = re.compile(r"[a-z]{2,}[A-Z][a-z]+")
 #: Everyday words the packaged list lacks; captions of photos use them.
-_EXTRA_WORDS = frozenset("""
+_EXTRA_WORDS = word_set("""
 cafe selfie smartphone countertop skatepark wetsuit tv ok okay bbq jetski kickflip
-""".split())
+""")
 #: Suffixes tried when a word is not in the list as written ("frisbees" → "frisbee").
 _SUFFIXES = ("'s", "’s", "s", "es", "ed", "d", "ing", "ly", "er", "est", "ies", "ied")
 #: A word split into two list words is glued only when both halves are common
@@ -100,7 +106,8 @@ def dictionary_available() -> bool:
     return _dictionary() is not None
 
 
-def _forms(word: str) -> Iterable[str]:
+def word_forms(word: str) -> Iterable[str]:
+    """``word`` and the stems it may be an inflection of ("frisbees" → "frisbee")."""
     yield word
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) > len(suffix) + 2:
@@ -130,7 +137,12 @@ def is_word(word: str, known: Collection[str] = ()) -> bool:
     if not w.isalpha():
         return True  # digits, apostrophes left over: not for a word list to judge
     project = _project_words()
-    return any(f in lexicon or f in known or f in project for f in _forms(w))
+    return any(f in lexicon or f in known or f in project for f in word_forms(w))
+
+
+def content_words(text: str) -> list[str]:
+    """The lower-case words of ``text`` that are not function words."""
+    return [w for w in _tokens(text) if w not in FUNCTION_WORDS]
 
 
 def _known_set(known: Iterable[str]) -> frozenset[str]:
@@ -190,7 +202,7 @@ def _split_glued(word: str) -> tuple[str, str] | None:
     for cut in range(_GLUE_MIN_LETTERS, len(word) - _GLUE_MIN_LETTERS + 1):
         left, right = word[:cut], word[cut:]
         if (lexicon.get(left, 0) >= _GLUE_MIN_COUNT
-                and any(lexicon.get(f, 0) >= _GLUE_MIN_COUNT for f in _forms(right))):
+                and any(lexicon.get(f, 0) >= _GLUE_MIN_COUNT for f in word_forms(right))):
             return left, right
     return None
 

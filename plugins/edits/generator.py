@@ -46,6 +46,7 @@ from .prompts import (
     sample_examples,
     score_verdict,
 )
+from .sense import sense_checks
 from .types import EDIT_TYPES, EditType, select_edit_types
 
 #: Every builtin type, as in the reference's mix. textual_change needs quoted text
@@ -304,7 +305,7 @@ class EditGenerator(Generator):
         request = edit_request(etype, caption, examples, max_tokens=opts.max_tokens,
                                temperature=opts.temperature, schema=schema)
         checks = (*etype.checks, *((uses_a_verb(etype.verbs),) if opts.require_verb else ()),
-                  short_instruction(), prose_instruction())
+                  short_instruction(), prose_instruction(), *sense_checks(etype))
         try:
             result = await ctx.ask(request, validate=parse_edit(etype), stage="generate")
         except Reject as rej:  # invalid JSON even after the runner's retries

@@ -3,7 +3,7 @@
 - source ``jsonl`` and sink ``jsonl`` (:mod:`.jsonl`);
 - sink ``csv`` (:mod:`.csv_sink`): AnyEdit's caption columns or flat rows;
 - sinks ``parquet`` and ``hf_dataset`` (:mod:`.arrow`), written when the run finishes;
-- sink ``hub`` (:mod:`.hub`), pushed by :func:`instructgen_run_end` below.
+- sink ``hub`` (:mod:`.hub`), pushed once the manifest is final.
 
 This module holds the hook implementations only.
 """
@@ -11,7 +11,6 @@ This module holds the hook implementations only.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from instructgen.manager import hookimpl
 from instructgen.plugin import SinkPlugin, SourcePlugin
@@ -20,28 +19,6 @@ from .arrow import HfDatasetSink, HfDatasetSinkOptions, ParquetSink, ParquetSink
 from .csv_sink import CSV_LAYOUTS, CsvSink, CsvSinkOptions
 from .hub import HubSink, HubSinkOptions
 from .jsonl import JsonlSink, JsonlSinkOptions, JsonlSource, JsonlSourceOptions
-
-if TYPE_CHECKING:
-    from instructgen.rundir import Manifest
-    from instructgen.runner import RunSummary
-
-
-@hookimpl
-def instructgen_run_end(manifest: Manifest, summary: RunSummary) -> None:
-    """Push a finished run whose recipe names the ``hub`` sink."""
-    sink = (manifest.recipe or {}).get("sink") or {}
-    if (sink.get("name") != "hub" or summary.status != "finished"
-            or summary.run_dir is None):  # preview writes nothing and pushes nothing
-        return
-    from instructgen.hub import PushError, push_run
-
-    try:
-        result = push_run(summary.run_dir, sink["repo_id"], private=bool(sink.get("private")),
-                          charts=bool(sink.get("charts", True)))
-    except PushError as exc:
-        raise PushError(f"{exc} (the run is complete; retry with: instructgen push "
-                        f"{summary.run_dir} {sink['repo_id']})") from None
-    summary.message = f"pushed to {result.repo_url}"
 
 
 @hookimpl

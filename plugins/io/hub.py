@@ -1,10 +1,12 @@
 """The ``hub`` sink: publish the finished run to the Hugging Face Hub.
 
-The push itself runs from the ``instructgen_run_end`` hook in this package's
-``__init__``, once the manifest is final.
+The push is the sink's :meth:`~instructgen.plugin.Sink.publish` step, which the
+runner calls once the manifest is final, so the card shows the finished run.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import attrs
 
@@ -26,9 +28,9 @@ class HubSinkOptions:
 class HubSink(Sink):
     """Publishes the finished run like ``instructgen push`` (needs ``instructgen[hub]``).
 
-    The push happens once the manifest is final (at the run's end, see
-    :func:`instructgen_run_end`), so the card shows the finished run. If the
-    push fails, the run directory is complete; ``instructgen push`` retries.
+    The push happens once the manifest is final (:meth:`publish`), so the card
+    shows the finished run. If the push fails, the run directory is complete;
+    ``instructgen push`` retries.
     """
 
     def __init__(self, options: HubSinkOptions) -> None:
@@ -37,3 +39,15 @@ class HubSink(Sink):
         check_repo_id(options.repo_id, "sink.repo_id")
         hub_module()
         self.options = options
+
+    def publish(self, run_dir: Path) -> str:
+        """Push the finished run; a refusal names the command that retries it."""
+        from instructgen.hub import PushError, push_run
+
+        opts = self.options
+        try:
+            result = push_run(run_dir, opts.repo_id, private=opts.private, charts=opts.charts)
+        except PushError as exc:
+            raise PushError(f"{exc} (the run is complete; retry with: instructgen push "
+                            f"{run_dir} {opts.repo_id})") from None
+        return f"pushed to {result.repo_url}"
