@@ -258,6 +258,16 @@ class Sink(ABC):  # noqa: B024 - both methods are optional; a sink overrides one
     def finalize(self, run_dir: Path, records: Callable[[], Iterator[OutputRecord]]) -> None:  # noqa: B027
         """Called once when the run has finished."""
 
+    def publish(self, run_dir: Path) -> str | None:
+        """Send the finished run elsewhere (the ``hub`` sink pushes it); returns a line
+        for the run's summary, or ``None``.
+
+        Called after :meth:`finalize`, once ``manifest.json`` is final and written, so
+        what is published shows the finished run. A failure raises a
+        :class:`~instructgen.errors.UserError`; the run directory is complete by then.
+        """
+        return None
+
 
 @frozen
 class ModelSpec:
