@@ -3,6 +3,14 @@
 An answer that breaks a rule (too long, two sentences, digits, an opinion
 word, the concept missing) raises :class:`InvalidOutput`, so the runner asks
 again with a new seed; after ``max_retries`` the reason is in the rejects.
+A caption that passes the rules but shows a sense problem (a repeated word,
+a non-word, the concept modifying itself; :mod:`.fluency`) is asked again
+too, and rejected under that problem's name.
+
+``compose`` (:mod:`.paths`) says who writes the sentence: the model
+(``model``), or a template bank from fields the model picks (``template``,
+:mod:`.fields` and :mod:`.templates`); ``auto`` is ``template`` for the
+embedded model, by measured precision.
 """
 
 from __future__ import annotations
@@ -20,8 +28,18 @@ from instructgen.records import Completion, LLMRequest, SourceItem
 from instructgen.text import clean_caption, contains_any_word, mentions, word_count, words
 
 from .constraints import explain, item_schema
+from .fields import look_schema, read_look
+from .fluency import SenseProblem, check_sense
+from .lexicon import creature_kind
+from .paths import COMPOSE_PATHS, Compose, resolve
 from .phrases import strip_article
-from .prompts import background_caption_prompt, caption_schema, concept_caption_prompt
+from .prompts import (
+    background_caption_prompt,
+    caption_schema,
+    concept_caption_prompt,
+    look_prompt,
+)
+from .templates import NoCaption, background_caption, concept_caption
 
 #: Words that make a caption subjective rather than factual.
 OPINION_WORDS = (
@@ -57,6 +75,16 @@ class CaptionRules:
     #: captions the checks accept (see docs/concepts.md, "Constraints"); ``false``:
     #: a plain string schema, the rules checked after the answer only.
     constrain: bool = True
+    #: Who writes the caption: ``model`` (the model writes the sentence),
+    #: ``template`` (the model picks a colour, size, material or pose from closed
+    #: lists and a template bank writes the sentence), or ``auto`` (by measured
+    #: precision: ``template`` for the embedded model; docs/concepts.md).
+    compose: Compose = attrs.field(default="auto",
+                                   validator=attrs.validators.in_(COMPOSE_PATHS))
+
+    def path(self, family: str) -> str:
+        """``model`` or ``template``: what ``compose`` stands for in ``family``."""
+        return resolve(self.compose, family)
 
 
 def check_caption(answer: Completion, rules: CaptionRules, concepts: Sequence[str]) -> str:
@@ -96,22 +124,99 @@ def caption_request(rules: CaptionRules, prompt: Any, seed: int | None = None,
                       temperature=rules.temperature, seed=seed, schema=schema)
 
 
-def validator(rules: CaptionRules, concepts: Sequence[str]) -> Callable[[Completion], str]:
-    return lambda answer: check_caption(answer, rules, concepts)
+def validator(rules: CaptionRules, concepts: Sequence[str],
+              known: Sequence[str] = ()) -> Callable[[Completion], str]:
+    """The model path's check: the caption rules, then the sense checks."""
+
+    def check(answer: Completion) -> str:
+        caption = check_caption(answer, rules, concepts)
+        check_sense(caption, concepts, known)
+        return caption
+
+    return check
+
+
+class LastProblem:
+    """Wraps a validator and remembers the problem of the last answer it refused.
+
+    ``ctx.ask`` reports every final refusal as ``invalid_output``; a sense
+    problem should be rejected under its own name instead.
+    """
+
+    def __init__(self, check: Callable[[Completion], str]) -> None:
+        self.check = check
+        self.last: tuple[str, InvalidOutput] | None = None
+
+    def __call__(self, answer: Completion) -> str:
+        try:
+            return self.check(answer)
+        except InvalidOutput as exc:
+            self.last = (answer.text, exc)
+            raise
+
+    def named(self, rej: Reject) -> Reject | None:
+        """``rej`` under the sense problem's name, when that is what the last answer broke."""
+        if self.last is None or rej.reason != "invalid_output" or rej.raw != self.last[0]:
+            return None
+        exc = self.last[1]
+        if not isinstance(exc, SenseProblem):
+            return None
+        tail = rej.detail[len(str(exc)):] if rej.detail.startswith(str(exc)) else ""
+        return Reject(exc.reason, f"{str(exc).split(': ', 1)[1]}{tail}", stage=rej.stage,
+                      raw=rej.raw)
 
 
 async def ask_caption(ctx: ItemContext, rules: CaptionRules, request: LLMRequest,
-                      concepts: Sequence[str], stage: str) -> str:
+                      concepts: Sequence[str], stage: str, known: Sequence[str] = ()) -> str:
     """Ask for a caption; a rejection names the caption rule the last answer broke.
 
     Without constrained decoding an answer can fail the narrowed schema; the
     rejection then says which check it fails, as it would without ``constrain``.
+    ``known``: texts whose words the caption may use (a background).
     """
-    check = validator(rules, concepts)
+    check = LastProblem(validator(rules, concepts, known))
     try:
         return await ctx.ask(request, validate=check, stage=stage)
     except Reject as rej:
-        raise explain(rej, check) from None
+        raise check.named(rej) or explain(rej, check.check) from None
+
+
+def checked_template(caption: str, rules: CaptionRules, concepts: Sequence[str],
+                     known: Sequence[str] = ()) -> str:
+    """A template's caption through the same rules and sense checks as a model's."""
+    answer = Completion(text=caption, parsed={"caption": caption})
+    return validator(rules, concepts, known)(answer)
+
+
+async def ask_template(ctx: ItemContext, rules: CaptionRules, request: LLMRequest,
+                       write: Callable[[Any], str], concepts: Sequence[str], stage: str,
+                       known: Sequence[str] = ()) -> str:
+    """Ask for the fields, let ``write(parsed)`` make the caption, and check it.
+
+    A caption that fails a check (no template fits the word limit, a sense
+    problem) asks the model again, as on the model path.
+    """
+
+    def build(answer: Completion) -> str:
+        try:
+            caption = write(answer.parsed)
+        except NoCaption as exc:
+            raise InvalidOutput(str(exc)) from None
+        return checked_template(caption, rules, concepts, known)
+
+    check = LastProblem(build)
+    try:
+        return await ctx.ask(request, validate=check, stage=stage)
+    except Reject as rej:
+        raise check.named(rej) or rej from None
+
+
+def look_request(rules: CaptionRules, concept: str, seed: int | None = None) -> LLMRequest:
+    """The template path's request: the concept's fields, each from a closed list."""
+    return LLMRequest(messages=look_prompt(concept, creature_kind(concept)),
+                      max_tokens=rules.max_tokens, temperature=rules.temperature, seed=seed,
+                      schema=look_schema(concept))
+
 
 
 def concept_of(item: SourceItem) -> str:
@@ -135,9 +240,16 @@ class ConceptCaptions(Generator):
     async def generate(self, item: SourceItem, ctx: ItemContext) -> list[dict[str, Any]]:
         concept = concept_of(item)
         rules = self.options
-        request = caption_request(rules, concept_caption_prompt(concept, rules.max_words),
-                                  concepts=[concept])
-        caption = await ask_caption(ctx, rules, request, [concept], "c2cap")
+        if rules.path("c2cap") == "template":
+            caption = await ask_template(
+                ctx, rules, look_request(rules, concept),
+                lambda parsed: concept_caption(concept, read_look(parsed), rules.max_words,
+                                               ctx.rng),
+                [concept], "c2cap")
+        else:
+            request = caption_request(rules, concept_caption_prompt(concept, rules.max_words),
+                                      concepts=[concept])
+            caption = await ask_caption(ctx, rules, request, [concept], "c2cap")
         return [{"concept": concept, "caption": caption,
                  "sources": list(item.data.get("sources", []))}]
 
@@ -167,12 +279,21 @@ class BackgroundCaptions(Generator):
         # sample() copies: the item's (possibly shared) list is never reordered.
         chosen = ctx.rng.sample(backgrounds, min(rules.k, len(backgrounds)))
         out: list[dict[str, Any]] = []
+        template = rules.path("cb2cap") == "template"
         for background in chosen:
-            prompt = background_caption_prompt(concept, background, rules.max_words)
-            request = caption_request(rules, prompt, ctx.derive_seed("cb2cap", background),
-                                      concepts=[concept])
+            seed = ctx.derive_seed("cb2cap", background)
             try:
-                caption = await ask_caption(ctx, rules, request, [concept], "cb2cap")
+                if template:
+                    caption = await ask_template(
+                        ctx, rules, look_request(rules, concept, seed),
+                        lambda parsed, bg=background: background_caption(
+                            concept, read_look(parsed), bg, rules.max_words, ctx.rng),
+                        [concept], "cb2cap", known=[background])
+                else:
+                    prompt = background_caption_prompt(concept, background, rules.max_words)
+                    request = caption_request(rules, prompt, seed, concepts=[concept])
+                    caption = await ask_caption(ctx, rules, request, [concept], "cb2cap",
+                                                known=[background])
             except Reject as rej:
                 ctx.reject(rej.reason, f"background {background!r}: {rej.detail}",
                            stage="cb2cap", raw=rej.raw, data={"background": background})

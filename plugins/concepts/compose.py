@@ -1,5 +1,9 @@
 """``cc2cap``: one caption combining two different concepts.
 
+Under ``compose = "template"`` the model picks a colour per concept and how
+the first stands to the second (next to, behind, ...), and a template writes
+the caption (:mod:`.templates`); under ``model`` the model writes it.
+
 A caption that places the pair nowhere ("A cat beside a ladder.") gets a
 background from the pool appended, in ``append_backgrounds`` variants (10, as
 the reference made) with distinct backgrounds drawn with the item's seed; such
@@ -11,6 +15,7 @@ with a preposition ("on the shipbuilding area", as in the reference's
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -20,17 +25,16 @@ import attrs
 from instructgen.context import ItemContext
 from instructgen.errors import Reject, UserError
 from instructgen.plugin import Generator
-from instructgen.records import SourceItem
+from instructgen.records import LLMRequest, SourceItem
 from instructgen.text import dedup_key, mentions, words
 
-from .captions import CaptionRules, ask_caption, at_least_one, caption_request
-from .phrases import indefinite
-from .prompts import pair_caption_prompt
+from .captions import CaptionRules, ask_caption, ask_template, at_least_one, caption_request
+from .fields import pair_schema, read_look, read_relation
+from .phrases import PLACE_WORDS as _PLACE_WORDS
+from .phrases import indefinite, starts_with_preposition
+from .prompts import pair_caption_prompt, pair_look_prompt
+from .templates import pair_caption
 
-_PLACE_WORDS = (
-    "in", "on", "at", "inside", "outside", "under", "beneath", "near", "beside", "along",
-    "across", "behind", "through", "among", "by", "over", "against",
-)
 _SCENE_START = re.compile(
     r"\b(?:next to|in front of|" + "|".join(_PLACE_WORDS) + r")\s+"
     r"(?:the|a|an|some|his|her|their|its|this|that)\s+",
@@ -56,19 +60,6 @@ def has_scene(caption: str, concepts: Sequence[str]) -> bool:
     return False
 
 
-#: Words a background may start with that make it a place phrase already.
-PREPOSITIONS = frozenset({*_PLACE_WORDS, "into", "onto", "upon", "within", "around", "above",
-                          "below", "underneath", "alongside", "amid", "amidst", "between",
-                          "beyond", "atop", "next", "inside", "outside", "from", "off",
-                          "toward", "towards", "underwater"})
-
-
-def starts_with_preposition(background: str) -> bool:
-    """"on the shipbuilding area" does; "snowy field" does not."""
-    first = words(background.lower())[:1]
-    return bool(first) and first[0] in PREPOSITIONS
-
-
 def append_background(caption: str, background: str, preposition: str = "in") -> str:
     """The caption placed in ``background``.
 
@@ -92,6 +83,19 @@ def distinct(texts: Iterable[str]) -> list[str]:
             seen.add(key)
             out.append(text)
     return out
+
+
+def pair_request(rules: CaptionRules, first: str, second: str) -> LLMRequest:
+    """The template path's request: a colour per concept and a relation, from closed lists."""
+    return LLMRequest(messages=pair_look_prompt(first, second), max_tokens=rules.max_tokens,
+                      temperature=rules.temperature, schema=pair_schema(first, second))
+
+
+def write_pair(parsed: Any, first: str, second: str, max_words: int,
+               rng: random.Random) -> str:
+    """The template path's caption from a ``cc2cap`` answer."""
+    looks = (read_look(parsed, "first_"), read_look(parsed, "second_"))
+    return pair_caption((first, second), looks, read_relation(parsed), max_words, rng)
 
 
 @attrs.frozen(kw_only=True)
@@ -123,9 +127,15 @@ class PairCaptions(Generator):
         first, second = concepts
         if words(first.lower()) == words(second.lower()):
             raise Reject("same_concept", f"both concepts are {first!r}")
-        prompt = pair_caption_prompt(first, second, opts.max_words)
-        request = caption_request(opts, prompt, concepts=[first, second])
-        caption = await ask_caption(ctx, opts, request, [first, second], "cc2cap")
+        if opts.path("cc2cap") == "template":
+            caption = await ask_template(ctx, opts, pair_request(opts, first, second),
+                                         lambda parsed: write_pair(parsed, first, second,
+                                                                   opts.max_words, ctx.rng),
+                                         [first, second], "cc2cap")
+        else:
+            prompt = pair_caption_prompt(first, second, opts.max_words)
+            request = caption_request(opts, prompt, concepts=[first, second])
+            caption = await ask_caption(ctx, opts, request, [first, second], "cc2cap")
         base = {"concepts": [first, second], "sources": item.data.get("sources", {})}
         if has_scene(caption, concepts) or opts.append_backgrounds == 0:
             return [{**base, "caption": caption, "base_caption": caption, "background": None,

@@ -77,3 +77,21 @@ def lemma_key(phrase: str) -> str:
     if ws:
         ws[-1] = singular(ws[-1])
     return " ".join(ws)
+
+
+#: Prepositions that open a place phrase ("on the beach").
+PLACE_WORDS = (
+    "in", "on", "at", "inside", "outside", "under", "beneath", "near", "beside", "along",
+    "across", "behind", "through", "among", "by", "over", "against",
+)
+#: Words a background may start with that make it a place phrase already.
+PREPOSITIONS = frozenset({*PLACE_WORDS, "into", "onto", "upon", "within", "around", "above",
+                          "below", "underneath", "alongside", "amid", "amidst", "between",
+                          "beyond", "atop", "next", "inside", "outside", "from", "off",
+                          "toward", "towards", "underwater"})
+
+
+def starts_with_preposition(background: str) -> bool:
+    """"on the shipbuilding area" does; "snowy field" does not."""
+    first = words(background.lower())[:1]
+    return bool(first) and first[0] in PREPOSITIONS

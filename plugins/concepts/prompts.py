@@ -98,6 +98,46 @@ def pair_caption_prompt(first: str, second: str, max_words: int) -> tuple[Messag
     )
 
 
+_LOOK_SYSTEM = (
+    "You say how a thing usually looks in a photo by choosing one option for each field. "
+    "Choose what is most typical of the thing; choose none when no option fits. "
+    "Answer with JSON only."
+)
+
+
+def look_prompt(concept: str, kind: str | None) -> tuple[Message, ...]:
+    """Ask for the fields of :func:`~.fields.look_schema`; examples of the concept's kind.
+
+    ``kind`` is the concept's creature kind (``None`` for a made thing), so the
+    worked examples show the same fields the schema asks for.
+    """
+    if kind == "person":
+        shots = (("Subject: chef", '{"pose":"standing"}'),
+                 ("Subject: runner", '{"pose":"walking"}'))
+    elif kind:
+        shots = (("Subject: fox", '{"colour":"orange","size":"small","pose":"sitting"}'),
+                 ("Subject: crow", '{"colour":"black","size":"none","pose":"standing"}'))
+    else:
+        shots = (("Subject: lantern", '{"colour":"black","size":"small","material":"metal"}'),
+                 ("Subject: canoe", '{"colour":"red","size":"none","material":"wooden"}'))
+    turns: list[tuple[str, str]] = [("system", _LOOK_SYSTEM)]
+    for question, answer in shots:
+        turns += [("user", question), ("assistant", answer)]
+    return messages(*turns, ("user", f"Subject: {concept}"))
+
+
+def pair_look_prompt(first: str, second: str) -> tuple[Message, ...]:
+    """Ask for a colour per subject and how the first stands to the second."""
+    return messages(
+        ("system", _LOOK_SYSTEM),
+        ("user", "Subjects: canoe, lantern"),
+        ("assistant", '{"first_colour":"red","second_colour":"black","relation":"beside"}'),
+        ("user", "Subjects: crow, mailbox"),
+        ("assistant", '{"first_colour":"black","second_colour":"blue","relation":"in front of"}'),
+        ("user", f"Subjects: {first}, {second}"),
+    )
+
+
 def photographable_prompt(concept: str) -> tuple[Message, ...]:
     """The yes/no question of ``instructgen concepts filter --llm``."""
     return messages(

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import attrs
 
 from instructgen.errors import Reject
+from instructgen.plugins.sense import SELF_MODIFIER, fluency_problem, self_modifier
 from instructgen.schema import narrow
 from instructgen.text import dedup_key, mentions, normalize, word_count, words
 
@@ -149,7 +150,30 @@ def check_quadruple(raw: Mapping[str, Any], rules: QuadrupleRules) -> dict[str, 
     if style == "statement" and not rules.allow_statements:
         raise Reject("not_implicit", "instruction is neither a question nor a cause: "
                                      f"{quad['instruction']!r}")
+    found = sense_problem(quad)
+    if found is not None:
+        raise Reject(*found)
     return quad
+
+
+def sense_problem(quad: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first sense problem of a quadruple's texts, as ``(reason, detail)``, or ``None``.
+
+    Captions get every fluency sign of :mod:`instructgen.plugins.sense` and the
+    keyword-modifies-itself check ("a glass glass"); the instruction may hold
+    two sentences ("The glass falls. What is left?"), so it gets the others.
+    Every field is the model's, so no text vouches for another one's words.
+    """
+    keywords = list(quad["keywords"])
+    for name in ("original_caption", "target_caption", "instruction"):
+        skip = ("several_sentences",) if name == "instruction" else ()
+        found = fluency_problem(quad[name], skip=skip)
+        if found is None and name != "instruction":
+            problems = (self_modifier(quad[name], k) for k in keywords)
+            found = next(((SELF_MODIFIER, p) for p in problems if p is not None), None)
+        if found is not None:
+            return found[0], f"{name}: {found[1]}"
+    return None
 
 
 # -- the same rules as JSON-schema patterns (``constrain = true``) ----------------------------

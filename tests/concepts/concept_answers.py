@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -30,3 +31,9 @@ def caption_for(request: LLMRequest) -> str | None:
     return None
 
 
+def field_answer(request: LLMRequest) -> str | None:
+    """The template path's answer: the first option of every closed-list field."""
+    props = (request.schema or {}).get("properties", {})
+    if not props or "caption" in props:
+        return None
+    return json.dumps({key: spec["enum"][0] for key, spec in props.items()})

@@ -97,7 +97,7 @@ def test_a_schema_rejection_names_the_rule_as_without_constraints(pool_file, run
     for constrain in (True, False):
         result = run_recipe(
             recipe({"name": "concept_pool", "path": str(path)},
-                   {"name": "c2cap", "constrain": constrain}, max_retries=1,
+                   {"name": "c2cap", "constrain": constrain, "compose": "model"}, max_retries=1,
                    output_dir=str(tmp_path / f"out-{constrain}")),
             backend=fake_backend(responder=lambda r: json.dumps(
                 {"caption": "A dog asleep. It dreams."})))
@@ -108,8 +108,8 @@ def test_a_schema_rejection_names_the_rule_as_without_constraints(pool_file, run
 
 def test_a_caption_only_the_pattern_refuses_says_so(pool_file, run_recipe, fake_backend):
     result = run_recipe(
-        recipe({"name": "concept_pool", "path": str(pool_file(["dog"]))}, {"name": "c2cap"},
-               max_retries=0),
+        recipe({"name": "concept_pool", "path": str(pool_file(["dog"]))},
+               {"name": "c2cap", "compose": "model"}, max_retries=0),
         backend=fake_backend(responder=lambda r: json.dumps(
             {"caption": 'A dog next to a "stop" sign.'})))
     (rej,) = result.rejections

@@ -8,7 +8,7 @@ import re
 import tomllib
 
 import pytest
-from concept_answers import EXAMPLES, REPO, caption_for, last_user
+from concept_answers import EXAMPLES, REPO, caption_for, field_answer, last_user
 
 import instructgen
 from instructgen.backends.fake import FakeBackend
@@ -96,7 +96,7 @@ def scripted(request):
         thing = re.search(r"Thing: (.+)", last_user(request)).group(1)
         return json.dumps([f"{w} hall" for w in ("green", "quiet", "sunny", "old")]
                           + [f"{thing} shop"])
-    return json.dumps({"caption": caption_for(request)})
+    return field_answer(request) or json.dumps({"caption": caption_for(request)})
 
 
 @pytest.mark.parametrize("name", RECIPES)

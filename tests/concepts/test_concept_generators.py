@@ -127,7 +127,7 @@ def test_c2cap_retries_until_the_rules_hold(pool_file, run_recipe, fake_backend)
     result = run_recipe(
         recipe({"name": "concept_pool", "path": str(path),
                 "shape": "concept_backgrounds"},
-               {"name": "c2cap", "max_words": 12}, max_retries=5),
+               {"name": "c2cap", "max_words": 12, "compose": "model"}, max_retries=5),
         backend=fake_backend(responder=respond))
     assert result.data == [{"concept": "dog", "caption": "A dog on a wooden table.",
                             "sources": [str(path)]}]
@@ -137,7 +137,7 @@ def test_c2cap_retries_until_the_rules_hold(pool_file, run_recipe, fake_backend)
 def test_c2cap_rejection_keeps_the_reason(pool_file, run_recipe, fake_backend):
     result = run_recipe(
         recipe({"name": "concept_pool", "path": str(pool_file(["dog", "cat"]))},
-               {"name": "c2cap"}, max_retries=1),
+               {"name": "c2cap", "compose": "model"}, max_retries=1),
         backend=fake_backend(responder=lambda r: json.dumps({"caption": "A cat asleep."})))
     assert [d["concept"] for d in result.data] == ["cat"]
     (rej,) = result.rejections
@@ -154,7 +154,7 @@ def test_cb2cap_draws_k_backgrounds_without_replacement(pool_file, run_recipe, f
     backgrounds = [f"place {c}" for c in "abcdefgh"]
     path = pool_file({"dog": backgrounds, "cat": ["sofa"], "owl": []})
     spec = recipe({"name": "concept_pool", "path": str(path),
-                "shape": "concept_backgrounds"}, {"name": "cb2cap", "k": 3})
+                "shape": "concept_backgrounds"}, {"name": "cb2cap", "k": 3, "compose": "model"})
     result = run_recipe(spec, backend=fake_backend(responder=good_captions))
     dog = [d for d in result.data if d["concept"] == "dog"]
     assert len(dog) == 3 and len({d["background"] for d in dog}) == 3
@@ -179,7 +179,7 @@ def test_cb2cap_records_whether_the_background_is_mentioned(pool_file, run_recip
     path = pool_file({"kite": ["windy beach", "grassy hill"]})
     result = run_recipe(
         recipe({"name": "concept_pool", "path": str(path),
-                "shape": "concept_backgrounds"}, {"name": "cb2cap", "k": 2}),
+                "shape": "concept_backgrounds"}, {"name": "cb2cap", "k": 2, "compose": "model"}),
         backend=fake_backend(responder=lambda r: json.dumps(
             {"caption": "A red kite on a windy beach." if "windy" in last_user(r)
              else "A red kite in the sky."})))
@@ -213,7 +213,7 @@ def test_cc2cap_appends_pool_backgrounds_and_marks_them(pool_file, run_recipe, f
     result = run_recipe(
         recipe({"name": "concept_pairs", "path": str(path),
                 "shape": "concept_backgrounds"},
-               {"name": "cc2cap", "append_backgrounds": 2}),
+               {"name": "cc2cap", "append_backgrounds": 2, "compose": "model"}),
         backend=fake_backend(responder=respond))
     appended = [d for d in result.data if d["background_appended"]]
     assert {tuple(d["concepts"]) for d in appended} == {("cat", "ladder")}

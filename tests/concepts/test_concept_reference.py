@@ -28,7 +28,7 @@ BARE = ["snowy field", "old barn", "harbor", "pet store", "quiet library", "orch
 
 def _cc2cap(run_recipe, fake_backend, pool_path, seed=3, **generator):
     return run_recipe({"source": {"name": "concept_pairs", "path": str(pool_path)},
-                       "generator": {"name": "cc2cap", **generator},
+                       "generator": {"name": "cc2cap", "compose": "model", **generator},
                        "backend": {"name": "fake"}, "seed": seed},
                       backend=fake_backend(responder=lambda r: json.dumps(
                           {"caption": caption_for(r)})), fresh=True)

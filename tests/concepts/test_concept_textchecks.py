@@ -97,7 +97,7 @@ def test_dedup_threshold_validated():
 def test_dedup_memory_survives_a_resumed_run(pool_file, run_recipe, fake_backend):
     path = pool_file(["red bus", "cat", "bus"])
     spec = {"source": {"name": "concept_pool", "path": str(path)},
-            "generator": {"name": "c2cap"}, "backend": {"name": "fake"},
+            "generator": {"name": "c2cap", "compose": "model"}, "backend": {"name": "fake"},
             "postprocess": [{"name": "dedup", "near_threshold": 1.0}]}
     respond = fake_backend(responder=lambda r: '{"caption": "A red bus next to a cat."}')
     first = run_recipe({**spec, "limit": 1}, backend=respond)

@@ -93,3 +93,33 @@ def test_allow_statements() -> None:
 def test_keyword_list_answer() -> None:
     quad = check_quadruple({**GOOD, "keywords": ["Glass", 3, "ice cream"]}, QuadrupleRules())
     assert quad["keywords"] == ["glass", "ice cream"]
+
+
+@pytest.mark.parametrize(("field", "text", "reason"), [
+    ("original_caption", "a glass glass of juice on a table", "repeated_phrase"),
+    ("target_caption", "spilled juice, a glass, a table, spilled juice, a glass, a table",
+     "repeated_ngram"),
+    ("target_caption", "spilled juice around a glass lying on the", "dangling_word"),
+    ("original_caption", "a glаss of juice on a table", "non_ascii"),
+    ("instruction", "What happens if the glass tipsOver?", "glued_word"),
+    ("original_caption", "a glass-shaped glass of juice", "self_modifier"),
+])
+def test_sense_problems_are_named_rejections(field: str, text: str, reason: str) -> None:
+    with pytest.raises(Reject) as exc:
+        check_quadruple({**GOOD, field: text}, QuadrupleRules())
+    assert exc.value.reason == reason and exc.value.detail.startswith(f"{field}: ")
+
+
+def test_a_fluent_quadruple_passes_the_sense_checks() -> None:
+    two = {**GOOD, "instruction": "The glass tips over. What is left on the table?"}
+    assert check_quadruple(two, QuadrupleRules())["instruction"] == two["instruction"]
+
+
+def test_a_non_word_is_refused_when_the_word_list_is_installed() -> None:
+    from instructgen.plugins.sense import dictionary_available
+
+    if not dictionary_available():
+        pytest.skip("pyspellchecker is not installed (pip install 'instructgen[sense]')")
+    with pytest.raises(Reject, match="non_word"):
+        check_quadruple({**GOOD, "target_caption": "spilled jooce around a glass"},
+                        QuadrupleRules())

@@ -13,6 +13,7 @@ from instructgen.backends.fake import FakeBackend
 from instructgen.errors import Reject
 from instructgen.plugins.implicit.checks import check_quadruple
 from instructgen.plugins.implicit.generator import ImplicitGenerator, ImplicitOptions
+from instructgen.plugins.sense import REASONS, dictionary_available
 from instructgen.schema import validate
 from instructgen.testing import run_recipe
 
@@ -107,11 +108,17 @@ def test_an_unconstrained_answer_keeps_its_good_quadruples(tmp_path):
     assert plain.data == res.data
 
 
-def test_fake_answers_built_from_the_patterns_pass_every_check(tmp_path):
+def test_fake_answers_built_from_the_patterns_pass_every_form_check(tmp_path):
+    """The fake writes random letters that match the patterns: they pass every form check,
+    and only the sense checks (random letters are no words) or duplicates refuse them."""
     res = run_recipe({**recipe(tmp_path, per_turn=3, continue_turns=1), "max_retries": 0},
                      tmp_path)
-    assert len(res.records) >= 4
-    assert {r.reason for r in res.rejections} <= {"near_duplicate", "target_same_as_original"}
+    assert len(res.records) + len(res.rejections) >= 4
+    sense = set(REASONS)
+    assert {r.reason for r in res.rejections} <= {"near_duplicate", "target_same_as_original",
+                                                  *sense}
+    if dictionary_available():
+        assert {r.reason for r in res.rejections} & sense
 
 
 def test_the_llguidance_grammar_compiles():

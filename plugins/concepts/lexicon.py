@@ -1,0 +1,159 @@
+"""Closed word lists the template path lets a small model choose from.
+
+A 135M model cannot write a caption around a concept without drifting, but
+it can pick a colour or a pose from a short list. Every list here is chosen
+so that any entry reads as a plain, factual description: no opinion words,
+no numbers. Poses are grouped by the kind of creature, because "a giraffe
+swimming" is a choice no list should offer; a concept gets poses only when
+the whole concept (not just its last word: "teddy bear" is a toy) is a
+known animal or person.
+"""
+
+from __future__ import annotations
+
+from instructgen.text import words
+
+from .phrases import singular
+
+#: Colours an object, animal or food can plausibly have.
+COLOURS: tuple[str, ...] = (
+    "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white",
+    "grey", "silver", "golden", "black and white",
+)
+#: Materials of made things; ``none`` leaves the material out.
+MATERIALS: tuple[str, ...] = (
+    "none", "wooden", "metal", "plastic", "glass", "ceramic", "leather", "paper", "stone",
+    "fabric",
+)
+#: Sizes and conditions, said without judging.
+SIZES: tuple[str, ...] = ("none", "small", "large", "old", "new", "tall", "round")
+
+#: How a lone thing is shown, with no other object named (c2cap).
+VIEWS: tuple[str, ...] = (
+    "seen from the side", "seen from above", "seen from the front", "in close-up",
+    "on a plain white background", "on a plain grey background", "in bright daylight",
+    "in soft window light", "against a dark background",
+)
+
+#: Poses or actions per kind of creature, as participles ("a horse grazing").
+POSES: dict[str, tuple[str, ...]] = {
+    "mammal": ("standing", "walking", "running", "lying down", "sitting", "sleeping",
+               "eating", "looking to the side"),
+    "grazer": ("standing", "walking", "running", "lying down", "grazing", "eating leaves",
+               "looking to the side"),
+    "bird": ("perched on a branch", "standing", "flying", "spreading its wings",
+             "sitting in a nest", "looking to the side"),
+    "fish": ("swimming", "swimming near the surface", "turning in the water"),
+    "reptile": ("resting", "walking slowly", "crawling", "sitting still", "basking in the sun"),
+    "insect": ("resting on a leaf", "flying", "sitting on a flower", "crawling"),
+    "person": ("standing", "walking", "sitting", "smiling", "looking to the side", "waving"),
+}
+
+#: Animals and people by kind; matched on the whole concept, head noun made singular.
+CREATURES: dict[str, frozenset[str]] = {
+    "mammal": frozenset({
+        "dog", "cat", "puppy", "kitten", "bear", "polar bear", "brown bear", "lion", "tiger",
+        "leopard", "cheetah", "wolf", "fox", "rabbit", "squirrel", "mouse", "rat", "hamster",
+        "monkey", "gorilla", "chimpanzee", "panda", "koala", "kangaroo", "pig", "raccoon",
+        "otter", "seal", "hedgehog", "bat", "elephant", "rhinoceros", "hippopotamus",
+    }),
+    "grazer": frozenset({
+        "horse", "pony", "donkey", "zebra", "giraffe", "cow", "bull", "sheep", "goat", "deer",
+        "moose", "camel", "llama", "alpaca", "buffalo", "bison", "antelope", "gazelle",
+    }),
+    "bird": frozenset({
+        "bird", "owl", "parrot", "eagle", "hawk", "falcon", "pigeon", "dove", "sparrow",
+        "robin", "crow", "raven", "duck", "goose", "swan", "chicken", "hen", "rooster",
+        "turkey", "flamingo", "peacock", "seagull", "gull", "pelican", "heron", "stork",
+        "hummingbird", "woodpecker", "toucan", "penguin",
+    }),
+    "fish": frozenset({
+        "fish", "goldfish", "salmon", "trout", "shark", "dolphin", "whale", "clownfish",
+        "jellyfish", "octopus",
+    }),
+    "reptile": frozenset({
+        "turtle", "tortoise", "frog", "toad", "lizard", "snake", "crocodile", "alligator",
+        "iguana", "gecko", "chameleon",
+    }),
+    "insect": frozenset({
+        "butterfly", "bee", "ant", "ladybug", "dragonfly", "moth", "beetle", "grasshopper",
+        "spider", "caterpillar",
+    }),
+    "person": frozenset({
+        "man", "woman", "boy", "girl", "child", "person", "baby", "chef", "farmer",
+        "firefighter", "doctor", "nurse", "police officer", "soldier", "teacher", "student",
+        "musician", "dancer", "skier", "surfer", "cyclist", "runner",
+    }),
+}
+# A penguin does not fly, a frog hops: a few creatures get their own poses.
+_OWN_POSES: dict[str, tuple[str, ...]] = {
+    "penguin": ("standing", "walking", "swimming", "standing on ice", "looking to the side"),
+    "frog": ("sitting on a leaf", "sitting still", "jumping", "swimming"),
+    "toad": ("sitting on a leaf", "sitting still", "jumping"),
+    "dolphin": ("swimming", "jumping out of the water"),
+    "whale": ("swimming", "diving"),
+    "jellyfish": ("floating", "drifting in the water"),
+    "octopus": ("swimming", "resting on the sea floor"),
+    "snake": ("coiled", "crawling", "resting"),
+    "turtle": ("swimming", "walking slowly", "resting", "basking in the sun"),
+    "chicken": ("standing", "walking", "pecking at the ground"),
+    "hen": ("standing", "walking", "pecking at the ground"),
+    "rooster": ("standing", "walking", "crowing"),
+    "duck": ("swimming", "standing", "walking", "flying"),
+    "swan": ("swimming", "standing", "flying"),
+    "goose": ("swimming", "standing", "walking", "flying"),
+    "elephant": ("standing", "walking", "drinking water", "eating leaves"),
+}
+
+
+def concept_key(concept: str) -> str:
+    """Lower case, words joined by one space, the last word singular."""
+    ws = [w.lower() for w in words(concept)]
+    if ws:
+        ws[-1] = singular(ws[-1])
+    return " ".join(ws)
+
+
+def creature_kind(concept: str) -> str | None:
+    """The kind of creature the whole concept names, or ``None`` for a thing."""
+    key = concept_key(concept)
+    for kind, names in CREATURES.items():
+        if key in names:
+            return kind
+    return None
+
+
+def poses_for(concept: str) -> tuple[str, ...]:
+    """The poses a concept may take; empty for things."""
+    key = concept_key(concept)
+    if key in _OWN_POSES:
+        return _OWN_POSES[key]
+    kind = creature_kind(concept)
+    return POSES[kind] if kind else ()
+
+
+#: Relations between two things that any pair of objects can be in (cc2cap).
+RELATIONS: tuple[str, ...] = (
+    "next to", "beside", "near", "in front of", "behind", "to the left of",
+    "to the right of",
+)
+
+#: Setting nouns that take "on" ("on a city street") or "at" ("at a bus stop");
+#: every other setting takes "in". Matched on the setting's head noun.
+ON_SETTINGS = frozenset({
+    "street", "road", "trail", "path", "sidewalk", "platform", "beach", "table", "counter",
+    "shelf", "tray", "desk", "bench", "dock", "pier", "bridge", "roof", "rooftop", "deck",
+    "lawn", "porch", "balcony", "stage", "track", "slope", "hill", "summit", "coast", "shore",
+    "cliff", "island", "floor", "grass", "sand", "ice", "snow", "railing", "windowsill",
+    "ledge", "mountain", "runway", "highway", "seat", "step", "steps", "plate", "rock",
+    "river", "lake", "sea", "ocean", "pond", "top", "edge", "surface",
+})
+AT_SETTINGS = frozenset({
+    "stop", "entrance", "station", "gate", "corner", "fair", "festival",
+    "picnic", "party", "concert", "wedding", "airport", "campsite", "site",
+})
+#: Settings read without an article ("on grass", "in snow").
+MASS_SETTINGS = frozenset({
+    "grass", "snow", "sand", "water", "mud", "fog", "rain", "sunlight", "moonlight",
+    "traffic", "shade", "darkness",
+})
