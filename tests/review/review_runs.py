@@ -69,7 +69,7 @@ def judged_recipe(tmp_path: Path, name: str = "run", seed: int = 3) -> dict[str,
             "source": {"name": "jsonl", "path": str(rows)},
             "generator": {"name": "edit", "types": ["replace", "add"], "judge": True,
                           "judge_format": "score", "judge_threshold": 0.5, "attempts": 1,
-                          "examples": 1}}
+                          "examples": 1, "compose": "model", "constrain": False}}
 
 
 def judged_backend() -> FakeBackend:
