@@ -1,47 +1,57 @@
-"""Edit quality on the embedded model (issue 17): acceptance per type, funnel, diversity, cost.
+"""Edit quality by reading (issue 27): precision of accepted records per path and type.
 
-    python benchmarks/quality.py                          # before and after, all 16 captions
-    python benchmarks/quality.py --limit 4 --configs after
-    python benchmarks/quality.py --write                  # and update docs/benchmarks.md
+    python benchmarks/quality.py                            # model and rules, all 16 captions
+    python benchmarks/quality.py --configs model_unchecked,model,rules --chains --seeds 17,18
+    python benchmarks/quality.py --judge-eval --write       # and update docs/benchmarks.md
 
 Every one of the eleven LLM edit types runs over the same captions: the
 first ``--limit`` items of ``examples/edits/coco_captions.json`` (COCO, one
 caption per image) and of ``examples/edits/llava_cc3m.json``; textual_change,
 which needs quoted text, over ``examples/edits/anyword_data.json`` instead.
-One run per type, on the embedded SmolLM2-135M (llama.cpp, cache off, one
-model load per configuration). Configurations:
+One run per type and seed, on the embedded SmolLM2-135M (llama.cpp, one
+model load, the call cache on at ``--cache`` so that a rerun writes the same
+records and meets their labels). With ``--chains``, 3-turn chains over the
+COCO and LLaVA captions as well. Configurations (paths):
 
-- ``before``: the generator as it was before issue 17: the type's plain
-  schema (``constrain = false``) and the judge on, as it was by default;
-- ``after``: today's defaults: item constraints (``constrain = true``) and
-  the judge off (it measured under 0.6 on this model);
-- ``after_judge``: item constraints with the judge still on, so the
-  constraints' effect is measured alone.
+- ``model``: ``compose = "model"``, today's flow: the model writes the
+  instruction and the output under item constraints; judge off;
+- ``model_unchecked``: the same with the sense checks of
+  :mod:`instructgen.plugins.edits.sense` switched off (patched out in this
+  process), to measure what those checks alone do to precision;
+- ``rules``: ``compose = "rules"``: the model only chooses the fields, rules
+  write the instruction and the output;
+- ``before`` and ``after_judge``: issue 17's baselines (plain schema with the
+  judge; constraints with the judge).
 
-Reported per configuration: items and accepted records per type, the funnel
-(read, after prefilter, after the consistency checks, accepted), distinct-2
-and the unique share of the accepted instructions, and backend requests and
-generated tokens per accepted record. Distinct-2 falls as a corpus grows, so
-it is also given size-matched: the mean over random subsets of as many
-accepted edits as the smallest configuration has, pooled and per type (each
-type contributes as many edits as its smallest configuration accepted, which
-also removes the effect of the type mix); with ``--judge-eval``, also the
-judge's balanced accuracy on the labelled set of
-:mod:`instructgen.plugins.edits.judge_eval`. The machine is shared and noisy:
-compare the configurations of one invocation, not figures across invocations.
+Precision is good among accepted records, from the labels in
+``benchmarks/labels/edits.jsonl`` (docs/labelling.md); an accepted record
+without a label is written to ``benchmarks/labels/pending-edits.jsonl`` and
+counted, and precision is over the labelled ones. Reported per path, and per
+type: precision, good records per item, backend requests and seconds per
+good record (seconds from the backend's own clock, on a shared machine:
+compare paths of one invocation only), distinct-2 of the good instructions
+at equal size, and for chains the share with every turn good. The sense
+checks are also scored against the labels (how many bad records they catch,
+how many good ones they drop), and with ``--judge-eval`` the judge's
+balanced accuracy on the labelled records as well as on the synthetic
+corruptions of :mod:`instructgen.plugins.edits.judge_eval`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import labelstore
 from docblock import write_block
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,9 +66,16 @@ TYPE_SOURCES = {"textual_change": ("anyword",)}
 DEFAULT_SOURCES = ("coco", "llava")
 #: Random equal-size subsets drawn for the size-matched distinct-2.
 DRAWS = 200
-CONFIGS = {"before": {"constrain": False, "judge": True},
-           "after": {"constrain": True, "judge": False},
-           "after_judge": {"constrain": True, "judge": True}}
+#: Generator options of each path. ``model_unchecked`` also switches the sense checks off.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "model": {"constrain": True, "judge": False, "compose": "model"},
+    "model_unchecked": {"constrain": True, "judge": False, "compose": "model"},
+    "rules": {"compose": "rules"},
+    "before": {"constrain": False, "judge": True, "compose": "model"},
+    "after_judge": {"constrain": True, "judge": True, "compose": "model"},
+}
+UNCHECKED = {"model_unchecked"}
+CHAIN_TURNS = 3
 MARK_BEGIN = "<!-- quality:begin -->"
 MARK_END = "<!-- quality:end -->"
 
@@ -81,13 +98,11 @@ def records(run_dir: Path) -> list[dict[str, Any]]:
 
 def matched_distinct(edits: dict[str, list[str]], sizes: dict[str, int] | int,
                      seed: int = 0) -> float | None:
-    """Mean distinct-2 over ``DRAWS`` random subsets of the accepted edits.
+    """Mean distinct-2 over ``DRAWS`` random subsets of the edits.
 
     ``sizes`` is either one size for the pooled edits, or a size per type
     (each draw pools that many edits of each type).
     """
-    import random
-
     from instructgen.report.diversity import distinct_n
 
     rng = random.Random(seed)
@@ -134,33 +149,77 @@ def captions(limit: int, work: Path, sources: tuple[str, ...]) -> Path:
     return out
 
 
+@contextmanager
+def sense_checks_off() -> Iterable[None]:
+    """The edit generator without its sense checks, for the ``model_unchecked`` path."""
+    from instructgen.plugins.edits import generator
+
+    kept = generator.sense_checks
+    generator.sense_checks = lambda etype: ()
+    try:
+        yield
+    finally:
+        generator.sense_checks = kept
+
+
+def type_fields() -> dict[str, tuple[str, ...]]:
+    from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
+
+    return {t.name: t.fields for t in BUILTIN_EDIT_TYPES}
+
+
+def edit_row(turn: Mapping[str, Any], fields: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    """One edit (or chain turn) as the labelled set stores it."""
+    etype = str(turn["edit_type"])
+    return {"key": labelstore.edit_key(etype, turn["edit"], turn["input"], turn["output"]),
+            "edit_type": etype, "input": turn["input"], "edit": turn["edit"],
+            "output": turn["output"],
+            "fields": {f: turn[f] for f in fields.get(etype, ()) if f in turn}}
+
+
 def run_config(name: str, overrides: dict[str, Any], items_files: dict[str, Path],
                types: list[str], backend: Any, backend_name: str,
-               work: Path) -> dict[str, Any]:
+               work: Path, *, seed: int = 17, cache: Path | None = None,
+               turns: int = 1) -> dict[str, Any]:
+    """Run one path over every type (``turns = 1``) or as chains over all types."""
     from instructgen.api import run
     from instructgen.report.diversity import distinct_n, unique_share
 
-    per_type: dict[str, dict[str, int]] = {}
+    fields = type_fields()
+    per_type: dict[str, dict[str, Any]] = {}
     stages: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     edits: dict[str, list[str]] = {}
+    rows: dict[str, list[Any]] = {}
     items = requests = completion_tokens = 0
+    backend_s = 0.0
     started = time.perf_counter()
-    for etype in types:
-        out = work / f"{name}-{etype}"
-        recipe = {"seed": 17, "batch_size": 16, "max_retries": 1,
-                  "output_dir": str(out), "cache": {"enabled": False},
-                  "source": {"name": "captions", "path": str(items_files[etype]),
+    groups = [(t, [t]) for t in types] if turns == 1 else [("multi_turn", types)]
+    for group, group_types in groups:
+        out = work / f"{name}-{seed}-{group}"
+        recipe = {"seed": seed, "batch_size": 16, "max_retries": 1,
+                  "output_dir": str(out),
+                  "cache": ({"path": str(cache)} if cache else {"enabled": False}),
+                  "source": {"name": "captions", "path": str(items_files[group_types[0]]),
                              "id_column": "id"},
                   "backend": {"name": backend_name},
-                  "generator": {"name": "edit", "types": [etype], **overrides}}
-        summary = run(recipe, fresh=True, backend=backend)
+                  "generator": {"name": "edit", "types": group_types, "turns": turns,
+                                **overrides}}
+        with sense_checks_off() if name in UNCHECKED else _nothing():
+            summary = run(recipe, fresh=True, backend=backend)
         recs = records(out)
-        per_type[etype] = {"items": summary.items, "accepted": len(recs)}
         items += summary.items
-        requests += summary.requests
+        asked = summary.requests + summary.cache_hits
+        requests += asked
         completion_tokens += summary.completion_tokens
-        edits[etype] = [r["data"]["edit"] for r in recs if "edit" in r.get("data", {})]
+        backend_s += summary.backend_s
+        if turns == 1:
+            rows[group] = [edit_row(r["data"], fields) for r in recs]
+        else:
+            rows[group] = [[edit_row(t, fields) for t in r["data"]["turns"]] for r in recs]
+        per_type[group] = {"items": summary.items, "accepted": len(recs), "requests": asked,
+                           "backend_s": round(summary.backend_s, 1)}
+        edits[group] = [r["data"]["edit"] for r in recs if "edit" in r.get("data", {})]
         for rej in final_rejections(out):
             stages[str(rej.get("stage"))] += 1
             reasons[str(rej.get("reason"))] += 1
@@ -169,8 +228,8 @@ def run_config(name: str, overrides: dict[str, Any], items_files: dict[str, Path
     after_prefilter = items - stages["prefilter"]
     after_checks = after_prefilter - stages["generate"] - stages["consistency"]
     return {
-        "config": name, "overrides": overrides, "items": items,
-        "accepted": accepted, "per_type": per_type,
+        "config": name, "seed": seed, "turns": turns, "overrides": overrides, "items": items,
+        "accepted": accepted, "per_type": per_type, "rows": rows,
         "funnel": {"read": items, "after prefilter": after_prefilter,
                    "after consistency checks": after_checks, "accepted": accepted},
         "reasons": dict(reasons.most_common()),
@@ -178,11 +237,17 @@ def run_config(name: str, overrides: dict[str, Any], items_files: dict[str, Path
         "unique_share": round(unique_share(pooled), 3) if pooled else None,
         "edits": edits,
         "requests": requests,
+        "backend_s": round(backend_s, 1),
         "requests_per_accepted": round(requests / accepted, 2) if accepted else None,
         "completion_tokens_per_accepted": (round(completion_tokens / accepted)
                                            if accepted else None),
         "wall_s": round(time.perf_counter() - started, 1),
     }
+
+
+@contextmanager
+def _nothing() -> Iterable[None]:
+    yield
 
 
 class EditTable:
@@ -215,49 +280,273 @@ class EditTable:
         return lines
 
 
-def table(results: list[dict[str, Any]], judge: dict[str, Any] | None) -> str:
-    out = EditTable(results)
-    row = out.row
-    for stage in ("after prefilter", "after consistency checks"):
-        row(f"funnel: {stage}", [r["funnel"][stage] for r in results])
-    row("types with accepted records", [sum(1 for v in r["per_type"].values() if v["accepted"])
-                                        for r in results])
-    row("distinct-2 of accepted edits (all)", [r["distinct_2"] for r in results])
-    smallest = min(r["accepted"] for r in results)
-    row(f"distinct-2, size-matched ({smallest} edits per draw)",
-        [matched_distinct(r["edits"], smallest) for r in results])
-    per_type = {t: min(len(r["edits"].get(t, [])) for r in results)
-                for t in results[0]["per_type"]}
-    per_type = {t: n for t, n in per_type.items() if n}
-    row(f"distinct-2, per type size-matched ({sum(per_type.values())} edits over "
-        f"{len(per_type)} types per draw)", [matched_distinct(r["edits"], per_type)
-                                             for r in results])
-    row("unique share", [r["unique_share"] for r in results])
-    row("backend requests per accepted record", [r["requests_per_accepted"] for r in results])
-    row("generated tokens per accepted record",
-        [r["completion_tokens_per_accepted"] for r in results])
-    row("wall time (s)", [r["wall_s"] for r in results])
-    lines = out.per_type()
+# -- precision from the labels -----------------------------------------------------------
+
+
+def _paths_of(result: Mapping[str, Any]) -> list[str]:
+    return [f"{result['config']}/seed{result['seed']}/turns{result['turns']}"]
+
+
+def meet_labels(results: Sequence[dict[str, Any]]) -> int:
+    """Send unlabelled records to the pending file, note the paths of labelled ones;
+    how many records were new to the pending file."""
+    found: list[dict[str, Any]] = []
+    for res in results:
+        for group_rows in res["rows"].values():
+            for rec in group_rows:
+                for row in (rec if isinstance(rec, list) else [rec]):
+                    found.append({**row, "paths": _paths_of(res)})
+    labelstore.add_paths("edits", found)
+    return labelstore.add_pending("edits", found)
+
+
+def _verdicts(rows: Iterable[Mapping[str, Any]],
+              labels: Mapping[str, Mapping[str, Any]]) -> tuple[int, int, int]:
+    """(records, labelled, good) of ``rows``."""
+    n = labelled = good = 0
+    for row in rows:
+        n += 1
+        got = labels.get(row["key"])
+        if got is not None:
+            labelled += 1
+            good += got["label"] == "good"
+    return n, labelled, good
+
+
+def _ratio(a: float, b: float, digits: int = 2) -> float | None:
+    return round(a / b, digits) if b else None
+
+
+def path_figures(results: Sequence[dict[str, Any]],
+                 labels: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Precision and cost per path (configuration, over its seeds), overall and per type."""
+    out: dict[str, dict[str, Any]] = {}
+    for res in results:
+        if res["turns"] != 1:
+            continue
+        fig = out.setdefault(res["config"], {"items": 0, "accepted": 0, "labelled": 0,
+                                             "good": 0, "requests": 0, "backend_s": 0.0,
+                                             "good_edits": {}, "per_type": {}})
+        for etype, rows in res["rows"].items():
+            n, labelled, good = _verdicts(rows, labels)
+            pt = fig["per_type"].setdefault(etype, {"items": 0, "accepted": 0, "labelled": 0,
+                                                    "good": 0, "requests": 0})
+            for f, v in (("items", res["per_type"][etype]["items"]), ("accepted", n),
+                         ("labelled", labelled), ("good", good),
+                         ("requests", res["per_type"][etype]["requests"])):
+                pt[f] += v
+                fig[f] += v
+            fig["backend_s"] += res["per_type"][etype]["backend_s"]
+            fig["good_edits"].setdefault(etype, []).extend(
+                r["edit"] for r in rows if labels.get(r["key"], {}).get("label") == "good")
+    for fig in out.values():
+        for part in (fig, *fig["per_type"].values()):
+            part["precision"] = _ratio(part["good"], part["labelled"], 3)
+            # Unlabelled records count at the labelled records' precision.
+            if part["precision"] is None:
+                part["good_per_item"] = part["requests_per_good"] = None
+                continue
+            est = part["accepted"] * part["precision"]
+            part["good_per_item"] = _ratio(est, part["items"], 3)
+            part["requests_per_good"] = _ratio(part["requests"], est)
+        fig["seconds_per_good"] = _ratio(fig["backend_s"], fig["accepted"] * (
+            fig["precision"] or 0), 1)
+    return out
+
+
+def chain_figures(results: Sequence[dict[str, Any]],
+                  labels: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per path: chains, chains with every turn labelled, and those with every turn good."""
+    out: dict[str, dict[str, Any]] = {}
+    for res in results:
+        if res["turns"] == 1:
+            continue
+        fig = out.setdefault(res["config"], {"items": 0, "chains": 0, "labelled": 0,
+                                             "all_good": 0, "turns_good": 0, "turns": 0})
+        fig["items"] += res["items"]
+        for chain in res["rows"].get("multi_turn", []):
+            fig["chains"] += 1
+            got = [labels.get(t["key"]) for t in chain]
+            fig["turns"] += sum(g is not None for g in got)
+            fig["turns_good"] += sum(1 for g in got if g and g["label"] == "good")
+            if all(g is not None for g in got):
+                fig["labelled"] += 1
+                fig["all_good"] += all(g["label"] == "good" for g in got)
+    for fig in out.values():
+        fig["share_all_good"] = _ratio(fig["all_good"], fig["labelled"], 3)
+        fig["all_good_per_item"] = _ratio(fig["all_good"], fig["items"], 3)
+    return out
+
+
+def sense_scores(labels: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The sense checks against the labels: bad records caught, good records dropped."""
+    from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
+    from instructgen.plugins.edits.sense import sense_checks
+
+    types = {t.name: t for t in BUILTIN_EDIT_TYPES}
+    flagged_bad = flagged_good = bad = good = 0
+    by_check: Counter[str] = Counter()
+    for row in labels.values():
+        etype = types.get(row["edit_type"])
+        if etype is None:
+            continue
+        result = {"edit": row["edit"], "output": row["output"], **row["fields"]}
+        if any(f not in result for f in etype.fields):
+            continue
+        failed = next((c.name for c in sense_checks(etype) if c(row["input"], result)), None)
+        is_bad = row["label"] == "bad"
+        bad += is_bad
+        good += not is_bad
+        if failed is not None:
+            by_check[f"{failed}:{row['label']}"] += 1
+            flagged_bad += is_bad
+            flagged_good += not is_bad
+    return {"bad": bad, "good": good, "bad_caught": flagged_bad, "good_dropped": flagged_good,
+            "recall_bad": _ratio(flagged_bad, bad, 3),
+            "bad_among_flagged": _ratio(flagged_bad, flagged_bad + flagged_good, 3),
+            "by_check": dict(by_check.most_common())}
+
+
+def checks_alone(results: Sequence[dict[str, Any]],
+                 labels: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Precision of the ``model_unchecked`` path's accepted records before and after the
+    sense checks (the same records, filtered by the checks)."""
+    from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
+    from instructgen.plugins.edits.sense import sense_checks
+
+    types = {t.name: t for t in BUILTIN_EDIT_TYPES}
+    before = [0, 0]
+    after = [0, 0]
+    for res in results:
+        if res["config"] not in UNCHECKED or res["turns"] != 1:
+            continue
+        for etype, rows in res["rows"].items():
+            for row in rows:
+                got = labels.get(row["key"])
+                if got is None:
+                    continue
+                good = got["label"] == "good"
+                before[0] += good
+                before[1] += 1
+                result = {"edit": row["edit"], "output": row["output"], **row["fields"]}
+                if not any(c(row["input"], result) for c in sense_checks(types[etype])):
+                    after[0] += good
+                    after[1] += 1
+    if not before[1]:
+        return None
+    return {"before": {"good": before[0], "accepted": before[1],
+                       "precision": _ratio(before[0], before[1], 3)},
+            "after": {"good": after[0], "accepted": after[1],
+                      "precision": _ratio(after[0], after[1], 3)}}
+
+
+def judge_on_labels(backend: Any, labels: Mapping[str, Mapping[str, Any]],
+                    limit: int = 200, seed: int = 27) -> dict[str, Any] | None:
+    """The judge's balanced accuracy on labelled records (good: yes, bad: no), json mode."""
+    from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
+    from instructgen.plugins.edits.judge_eval import Case, evaluate
+
+    types = {t.name: t for t in BUILTIN_EDIT_TYPES}
+    rows = [r for r in labels.values() if r["edit_type"] in types]
+    rows = random.Random(seed).sample(rows, min(limit, len(rows)))
+    cases = [Case(types[r["edit_type"]], r["input"],
+                  {"edit": r["edit"], "output": r["output"], **r["fields"]},
+                  r["label"] == "good", r["label"]) for r in rows]
+    if not cases or all(c.label for c in cases) or not any(c.label for c in cases):
+        return None
+    return evaluate(backend, cases, "json")
+
+
+def _pct(v: float | None) -> str | None:
+    return None if v is None else f"{v:.0%}"
+
+
+def table(results: list[dict[str, Any]], labels: Mapping[str, Mapping[str, Any]],
+          judge: dict[str, Any] | None, judge_labels: dict[str, Any] | None,
+          new_pending: int) -> str:
+    figs = path_figures(results, labels)
+    names = list(figs)
+    lines = ["| figure | " + " | ".join(f"`{n}`" for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+
+    def row(label: str, values: list[Any]) -> None:
+        lines.append(f"| {label} | " + " | ".join("–" if v is None else str(v)
+                                                  for v in values) + " |")
+
+    f = [figs[n] for n in names]
+    row("**precision** (good / labelled accepted)",
+        [f"**{_pct(x['precision'])}** ({x['good']} / {x['labelled']})"
+         if x["precision"] is not None else None for x in f])
+    row("good records per item", [x["good_per_item"] for x in f])
+    row("backend requests per good record", [x["requests_per_good"] for x in f])
+    row("backend seconds per good record (under load)", [x["seconds_per_good"] for x in f])
+    smallest = min((sum(len(v) for v in x["good_edits"].values()) for x in f), default=0)
+    row(f"distinct-2 of good instructions, size-matched ({smallest} per draw)",
+        [matched_distinct(x["good_edits"], smallest) if smallest else None for x in f])
+    row("items (type × caption × seed)", [x["items"] for x in f])
+    row("accepted records", [x["accepted"] for x in f])
+    row("accepted not yet labelled", [x["accepted"] - x["labelled"] for x in f])
+    row("types with good records", [sum(1 for t in x["per_type"].values() if t["good"])
+                                     for x in f])
+    chains = chain_figures(results, labels)
+    if chains:
+        c = [chains.get(n) for n in names]
+        row(f"{CHAIN_TURNS}-turn chains with every turn good / labelled chains",
+            [f"{_pct(x['share_all_good'])} ({x['all_good']} / {x['labelled']})"
+             if x and x["share_all_good"] is not None else None for x in c])
+        row("chains with every turn good per item", [x["all_good_per_item"] if x else None
+                                                     for x in c])
+    lines += ["", "| type | " + " | ".join(f"`{n}`: precision (good / labelled), good per item"
+                                          for n in names) + " |",
+              "|---|" + "---|" * len(names)]
+    for etype in sorted({t for x in f for t in x["per_type"]}):
+        cells = []
+        for x in f:
+            t = x["per_type"].get(etype)
+            cells.append("–" if not t or t["precision"] is None else
+                         f"{_pct(t['precision'])} ({t['good']} / {t['labelled']}), "
+                         f"{t['good_per_item']}")
+        lines.append(f"| `{etype}` | " + " | ".join(cells) + " |")
+    alone = checks_alone(results, labels)
+    if alone:
+        lines += ["", f"Sense checks alone, on the `model_unchecked` records: precision "
+                      f"{_pct(alone['before']['precision'])} ({alone['before']['good']} / "
+                      f"{alone['before']['accepted']}) before, "
+                      f"{_pct(alone['after']['precision'])} ({alone['after']['good']} / "
+                      f"{alone['after']['accepted']}) among the records they let through."]
+    score = sense_scores(labels)
+    lines += ["", f"Sense checks on all {score['bad'] + score['good']} labelled edit records: "
+                  f"they reject {score['bad_caught']} of {score['bad']} bad ones "
+                  f"({_pct(score['recall_bad'])}) and {score['good_dropped']} of "
+                  f"{score['good']} good ones."]
+    if judge_labels:
+        lines += ["", f"Judge (json) on {judge_labels['n']} labelled records: balanced "
+                      f"accuracy {judge_labels['balanced_accuracy']:.2f} (yes to "
+                      f"{_pct(judge_labels['yes_rate_good'])} of good, no to "
+                      f"{_pct(judge_labels['no_rate_bad'])} of bad)."]
     if judge:
-        lines += ["", f"Judge on the labelled set ({judge['n']} cases): balanced accuracy "
-                      + ", ".join(f"{k} {v:.2f}" for k, v in judge["balanced_accuracy"].items())]
+        lines += ["", f"Judge on the synthetic corruptions ({judge['n']} cases): balanced "
+                      "accuracy " + ", ".join(f"{k} {v:.2f}"
+                                               for k, v in judge["balanced_accuracy"].items())]
+    lines += ["", f"Labelled edit records: {len(labels)}; records this run met without a "
+                  f"label: {new_pending} new (in benchmarks/labels/pending-edits.jsonl)."]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--configs", default="before,after")
+    ap.add_argument("--configs", default="model,rules")
+    ap.add_argument("--seeds", default="17", help="comma-separated run seeds")
     ap.add_argument("--limit", type=int, default=8, help="items per source file (8: all)")
-    ap.add_argument("--examples", type=int, default=None,
-                    help="few-shot examples per request in every configuration "
-                         "(default: the generator's)")
-    ap.add_argument("--max-tokens", type=int, default=None,
-                    help="token limit of each edit answer in every configuration")
+    ap.add_argument("--chains", action="store_true",
+                    help=f"also {CHAIN_TURNS}-turn chains over the COCO and LLaVA captions")
     ap.add_argument("--backend", choices=["llamacpp", "fake"], default="llamacpp",
                     help="fake: check the script itself in seconds")
     ap.add_argument("--types", default="", help="comma-separated; default: all eleven")
+    ap.add_argument("--cache", type=Path, default=ROOT / "benchmarks" / "labels" /
+                    ".calls.sqlite", help="call cache (a rerun meets the labelled records)")
     ap.add_argument("--judge-eval", action="store_true",
-                    help="also measure the judge on the labelled set")
+                    help="also measure the judge on the labels and the synthetic set")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = ap.parse_args(argv)
@@ -270,6 +559,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"--configs: unknown {unknown} (known: {', '.join(CONFIGS)})", file=sys.stderr)
         return 2
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s]
+    except ValueError:
+        print(f"--seeds: not a list of integers: {args.seeds!r}", file=sys.stderr)
+        return 2
     if args.backend == "fake":
         from instructgen.backends.fake import FakeBackend
 
@@ -279,29 +573,38 @@ def main(argv: list[str] | None = None) -> int:
 
         backend = LlamaCppBackend(LlamaCppOptions(n_ctx=2048))
     results = []
-    judge = None
+    judge = judge_labels = None
     try:
         with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
             items_files = {t: captions(args.limit, Path(tmp),
                                        TYPE_SOURCES.get(t, DEFAULT_SOURCES)) for t in types}
+            chain_types = [t for t in types if t not in TYPE_SOURCES]
             for name in configs:
-                common = {k: v for k, v in (("examples", args.examples),
-                                            ("max_tokens", args.max_tokens)) if v is not None}
-                res = run_config(name, {**common, **CONFIGS[name]}, items_files, types,
-                                 backend, args.backend, Path(tmp))
-                print(json.dumps(res), flush=True)
-                results.append(res)
+                for seed in seeds:
+                    runs = [(1, types)] + ([(CHAIN_TURNS, chain_types)] if args.chains else [])
+                    for turns, run_types in runs:
+                        res = run_config(name, CONFIGS[name], items_files, run_types, backend,
+                                         args.backend, Path(tmp), seed=seed,
+                                         cache=args.cache, turns=turns)
+                        print(json.dumps({k: v for k, v in res.items() if k != "rows"}),
+                              flush=True)
+                        results.append(res)
+        labels = labelstore.labels("edits")
         if args.judge_eval:
             from instructgen.plugins.edits.judge_eval import evaluate_backend
 
-            judge = evaluate_backend(backend)
-            print(json.dumps(judge), flush=True)
+            judge_labels = judge_on_labels(backend, labels)
+            judge = evaluate_backend(backend, modes=("json",))
+            print(json.dumps({"judge_labels": judge_labels, "judge": judge}), flush=True)
     finally:
         backend.close()
-    text = table(results, judge)
+    # The fake's answers are not the embedded model's: they never join the labelled set.
+    new_pending = meet_labels(results) if args.backend != "fake" else 0
+    text = table(results, labels, judge, judge_labels, new_pending)
     print(text)
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "judge": judge}, indent=1))
+        args.json.write_text(json.dumps({"results": results, "judge": judge,
+                                         "judge_labels": judge_labels}, indent=1))
     if args.write:
         write_block(ROOT / "docs" / "benchmarks.md", MARK_BEGIN, MARK_END, text,
                     insert=lambda doc, block: doc.rstrip("\n") + "\n\n" + block + "\n")
