@@ -25,7 +25,9 @@ def test_wheel_contains_core_plugins_and_backends(tmp_path):
     for required in ("instructgen/__init__.py", "instructgen/runner.py",
                      "instructgen/cli/__init__.py", "instructgen/plugins/__init__.py",
                      "instructgen/plugins/io/__init__.py", "instructgen/backends/__init__.py",
-                     "instructgen/backends/fake.py"):
+                     "instructgen/backends/fake.py",
+                     # package data: the review page's template (instructgen review)
+                     "instructgen/report/review_page.html"):
         assert required in names, required
     # every folder of the source tree that holds Python made it into the wheel
     for folder, package in (("core", "instructgen"), ("plugins", "instructgen/plugins"),
