@@ -30,7 +30,7 @@ from instructgen.text import clean_caption, contains_any_word, mentions, word_co
 from .constraints import explain, item_schema
 from .fields import look_schema, read_look
 from .fluency import SenseProblem, check_sense
-from .lexicon import creature_kind
+from .lexicon import kind_of
 from .paths import COMPOSE_PATHS, Compose, resolve
 from .phrases import strip_article
 from .prompts import (
@@ -76,9 +76,10 @@ class CaptionRules:
     #: a plain string schema, the rules checked after the answer only.
     constrain: bool = True
     #: Who writes the caption: ``model`` (the model writes the sentence),
-    #: ``template`` (the model picks a colour, size, material or pose from closed
-    #: lists and a template bank writes the sentence), or ``auto`` (by measured
-    #: precision: ``template`` for the embedded model; docs/concepts.md).
+    #: ``template`` (the model picks a colour, size, state or pose from closed lists
+    #: that fit the concept's kind, and a template bank writes the sentence), or
+    #: ``auto`` (by measured precision: ``template`` for the embedded model;
+    #: docs/concepts.md).
     compose: Compose = attrs.field(default="auto",
                                    validator=attrs.validators.in_(COMPOSE_PATHS))
 
@@ -213,7 +214,7 @@ async def ask_template(ctx: ItemContext, rules: CaptionRules, request: LLMReques
 
 def look_request(rules: CaptionRules, concept: str, seed: int | None = None) -> LLMRequest:
     """The template path's request: the concept's fields, each from a closed list."""
-    return LLMRequest(messages=look_prompt(concept, creature_kind(concept)),
+    return LLMRequest(messages=look_prompt(concept, kind_of(concept)),
                       max_tokens=rules.max_tokens, temperature=rules.temperature, seed=seed,
                       schema=look_schema(concept))
 

@@ -33,7 +33,7 @@ from .fields import pair_schema, read_look, read_relation
 from .phrases import PLACE_WORDS as _PLACE_WORDS
 from .phrases import indefinite, starts_with_preposition
 from .prompts import pair_caption_prompt, pair_look_prompt
-from .templates import pair_caption
+from .templates import pair_caption, setting_phrase
 
 _SCENE_START = re.compile(
     r"\b(?:next to|in front of|" + "|".join(_PLACE_WORDS) + r")\s+"
@@ -71,6 +71,14 @@ def append_background(caption: str, background: str, preposition: str = "in") ->
     if starts_with_preposition(place):
         return f"{body} {place[:1].lower()}{place[1:]}."
     return f"{body} {preposition} {indefinite(place)}."
+
+
+def append_setting(caption: str, background: str) -> str:
+    """The caption placed in ``background`` with the preposition the setting takes.
+
+    ``"A cat beside a ladder." + "bus stop"`` → ``"A cat beside a ladder at a bus stop."``
+    """
+    return f"{caption.rstrip().rstrip('.!').rstrip()} {setting_phrase(background)}."
 
 
 def distinct(texts: Iterable[str]) -> list[str]:
@@ -146,7 +154,11 @@ class PairCaptions(Generator):
             return [{**base, "caption": caption, "base_caption": caption, "background": None,
                      "background_appended": False, "has_scene": False}]
         chosen = ctx.rng.sample(pool, min(opts.append_backgrounds, len(pool)))
-        return [{**base, "caption": append_background(caption, bg, opts.preposition),
+        # The template path places a background as its own captions do ("on a beach",
+        # "at a bus stop"); the model path keeps the one preposition of the options.
+        place = (append_setting if opts.path("cc2cap") == "template"
+                 else lambda text, bg: append_background(text, bg, opts.preposition))
+        return [{**base, "caption": place(caption, bg),
                  "base_caption": caption, "background": bg, "background_appended": True,
                  "has_scene": False}
                 for bg in chosen]

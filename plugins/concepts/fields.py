@@ -2,10 +2,11 @@
 
 One request per caption asks for a small JSON object whose every property is
 an ``enum``, so a constrained decoder can only pick, never write. What the
-lists hold depends on the concept: a made thing gets a colour, a size and a
-material; a known animal gets a colour, a size and a pose that fits its kind
-(:func:`~.lexicon.poses_for`); a person gets a pose only. ``cc2cap`` asks for
-one colour per concept and how the two are placed (:data:`~.lexicon.RELATIONS`).
+lists hold depends on the concept's kind (:func:`~.lexicon.kind_of`), and
+every option fits any concept of that kind: a made thing gets a colour and a
+size, a creature a pose that fits its kind (:func:`~.lexicon.poses_for`), a
+food a state, a plant a size. ``cc2cap`` asks for a colour per made thing and
+how the two concepts are placed (:data:`~.lexicon.RELATIONS`).
 The answer becomes :class:`~.templates.Look` records that
 :mod:`.templates` turns into a sentence.
 """
@@ -17,7 +18,15 @@ from typing import Any
 
 from instructgen.errors import InvalidOutput
 
-from .lexicon import COLOURS, MATERIALS, RELATIONS, SIZES, creature_kind, poses_for
+from .lexicon import (
+    COLOURS,
+    FOOD_STATES,
+    PLANT_SIZES,
+    RELATIONS,
+    SIZES,
+    kind_of,
+    poses_for,
+)
 from .templates import Look
 
 
@@ -32,15 +41,14 @@ def _object(props: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
 
 def look_properties(concept: str, prefix: str = "") -> dict[str, dict[str, Any]]:
     """The fields one concept gets, each an enum (``prefix`` names them in a pair)."""
-    poses = poses_for(concept)
-    if creature_kind(concept) == "person":
-        return {f"{prefix}pose": _enum(poses)}
-    props = {f"{prefix}colour": _enum(COLOURS), f"{prefix}size": _enum(SIZES)}
-    if poses:
-        props[f"{prefix}pose"] = _enum(poses)
-    else:
-        props[f"{prefix}material"] = _enum(MATERIALS)
-    return props
+    kind = kind_of(concept)
+    if kind == "thing":
+        return {f"{prefix}colour": _enum(COLOURS), f"{prefix}size": _enum(SIZES)}
+    if kind == "food":
+        return {f"{prefix}size": _enum(FOOD_STATES)}
+    if kind == "plant":
+        return {f"{prefix}size": _enum(PLANT_SIZES)}
+    return {f"{prefix}pose": _enum(poses_for(concept))}
 
 
 def look_schema(concept: str) -> dict[str, Any]:
@@ -70,9 +78,8 @@ def read_look(parsed: Any, prefix: str = "") -> Look:
     """The :class:`Look` in an answer; ``"none"`` leaves a field out."""
     if not isinstance(parsed, Mapping):
         raise InvalidOutput("answer is not a JSON object")
-    return Look(colour=_chosen(parsed, f"{prefix}colour"),
-                material=_chosen(parsed, f"{prefix}material"),
-                size=_chosen(parsed, f"{prefix}size"), pose=_chosen(parsed, f"{prefix}pose"))
+    return Look(colour=_chosen(parsed, f"{prefix}colour"), size=_chosen(parsed, f"{prefix}size"),
+                pose=_chosen(parsed, f"{prefix}pose"))
 
 
 def read_relation(parsed: Any) -> str:

@@ -1,12 +1,15 @@
 """Closed word lists the template path lets a small model choose from.
 
-A 135M model cannot write a caption around a concept without drifting, but
-it can pick a colour or a pose from a short list. Every list here is chosen
-so that any entry reads as a plain, factual description: no opinion words,
-no numbers. Poses are grouped by the kind of creature, because "a giraffe
-swimming" is a choice no list should offer; a concept gets poses only when
-the whole concept (not just its last word: "teddy bear" is a toy) is a
-known animal or person.
+A 135M model cannot write a caption around a concept without drifting, and
+by measurement it cannot tell a concept's colour or material either: asked to
+pick from a list, SmolLM2-135M gave "a red giraffe", "a blue watermelon", "a
+pizza made of wood" (docs/concepts.md, "Which path"). So every list a concept
+is offered holds only options that fit *any* concept of its kind: a colour
+for a made thing (a teapot can be any colour, a zebra cannot), a pose for a
+creature that fits its kind ("a giraffe swimming" is never offered), a state
+for a food. The kind comes from the lists below, matched on the whole concept
+("teddy bear" is a toy, not a bear); a concept in none of them is taken as a
+made thing.
 """
 
 from __future__ import annotations
@@ -15,18 +18,17 @@ from instructgen.text import words
 
 from .phrases import singular
 
-#: Colours an object, animal or food can plausibly have.
+#: Colours any made thing can have.
 COLOURS: tuple[str, ...] = (
     "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white",
-    "grey", "silver", "golden", "black and white",
+    "grey", "silver",
 )
-#: Materials of made things; ``none`` leaves the material out.
-MATERIALS: tuple[str, ...] = (
-    "none", "wooden", "metal", "plastic", "glass", "ceramic", "leather", "paper", "stone",
-    "fabric",
-)
-#: Sizes and conditions, said without judging.
-SIZES: tuple[str, ...] = ("none", "small", "large", "old", "new", "tall", "round")
+#: Sizes and ages of a made thing, said without judging; ``none`` leaves it out.
+SIZES: tuple[str, ...] = ("none", "small", "large", "old", "new")
+#: States any food can be photographed in.
+FOOD_STATES: tuple[str, ...] = ("none", "whole", "sliced", "half-eaten", "fresh")
+#: Sizes any plant can have.
+PLANT_SIZES: tuple[str, ...] = ("none", "small", "tall", "young")
 
 #: How a lone thing is shown, with no other object named (c2cap).
 VIEWS: tuple[str, ...] = (
@@ -106,6 +108,24 @@ _OWN_POSES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Foods and plants by whole concept (head noun singular): no colour is offered for them.
+FOODS = frozenset({
+    "apple", "banana", "orange", "lemon", "lime", "pear", "peach", "plum", "cherry",
+    "grape", "strawberry", "blueberry", "raspberry", "watermelon", "melon", "pineapple",
+    "mango", "kiwi", "coconut", "avocado", "tomato", "potato", "carrot", "onion", "pepper",
+    "cucumber", "pumpkin", "corn", "broccoli", "cabbage", "lettuce", "mushroom", "egg",
+    "bread", "bread loaf", "loaf", "baguette", "croissant", "bagel", "muffin", "cupcake",
+    "cake", "pie", "cookie", "donut", "doughnut", "pancake", "waffle", "pizza", "sandwich",
+    "burger", "hamburger", "hot dog", "taco", "burrito", "sushi", "salad", "cheese",
+    "sausage", "steak", "pretzel", "ice cream", "ice cream cone", "chocolate bar",
+})
+PLANTS = frozenset({
+    "sunflower", "rose", "tulip", "daisy", "lily", "orchid", "lotus", "dandelion", "flower",
+    "cactus", "fern", "tree", "oak tree", "palm tree", "pine tree", "bonsai", "bush",
+    "shrub", "houseplant", "bamboo",
+})
+
+
 def concept_key(concept: str) -> str:
     """Lower case, words joined by one space, the last word singular."""
     ws = [w.lower() for w in words(concept)]
@@ -121,6 +141,16 @@ def creature_kind(concept: str) -> str | None:
         if key in names:
             return kind
     return None
+
+
+def kind_of(concept: str) -> str:
+    """``thing``, ``food``, ``plant``, or the creature kind (``bird``, ``person``, ...)."""
+    key = concept_key(concept)
+    if key in FOODS:
+        return "food"
+    if key in PLANTS:
+        return "plant"
+    return creature_kind(concept) or "thing"
 
 
 def poses_for(concept: str) -> tuple[str, ...]:

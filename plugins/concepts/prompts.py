@@ -105,23 +105,27 @@ _LOOK_SYSTEM = (
 )
 
 
-def look_prompt(concept: str, kind: str | None) -> tuple[Message, ...]:
+#: Two worked answers per kind of concept, with the fields that kind is asked for.
+_LOOK_SHOTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "thing": (("Subject: lantern", '{"colour":"black","size":"small"}'),
+              ("Subject: canoe", '{"colour":"red","size":"none"}')),
+    "food": (("Subject: lemon", '{"size":"sliced"}'),
+             ("Subject: bagel", '{"size":"none"}')),
+    "plant": (("Subject: tulip", '{"size":"none"}'),
+              ("Subject: palm tree", '{"size":"tall"}')),
+    "creature": (("Subject: fox", '{"pose":"sitting"}'),
+                 ("Subject: crow", '{"pose":"standing"}')),
+}
+
+
+def look_prompt(concept: str, kind: str) -> tuple[Message, ...]:
     """Ask for the fields of :func:`~.fields.look_schema`; examples of the concept's kind.
 
-    ``kind`` is the concept's creature kind (``None`` for a made thing), so the
-    worked examples show the same fields the schema asks for.
+    ``kind`` is :func:`~.lexicon.kind_of` the concept, so the worked examples
+    show the same fields the schema asks for.
     """
-    if kind == "person":
-        shots = (("Subject: chef", '{"pose":"standing"}'),
-                 ("Subject: runner", '{"pose":"walking"}'))
-    elif kind:
-        shots = (("Subject: fox", '{"colour":"orange","size":"small","pose":"sitting"}'),
-                 ("Subject: crow", '{"colour":"black","size":"none","pose":"standing"}'))
-    else:
-        shots = (("Subject: lantern", '{"colour":"black","size":"small","material":"metal"}'),
-                 ("Subject: canoe", '{"colour":"red","size":"none","material":"wooden"}'))
     turns: list[tuple[str, str]] = [("system", _LOOK_SYSTEM)]
-    for question, answer in shots:
+    for question, answer in _LOOK_SHOTS.get(kind, _LOOK_SHOTS["creature"]):
         turns += [("user", question), ("assistant", answer)]
     return messages(*turns, ("user", f"Subject: {concept}"))
 
@@ -132,8 +136,8 @@ def pair_look_prompt(first: str, second: str) -> tuple[Message, ...]:
         ("system", _LOOK_SYSTEM),
         ("user", "Subjects: canoe, lantern"),
         ("assistant", '{"first_colour":"red","second_colour":"black","relation":"beside"}'),
-        ("user", "Subjects: crow, mailbox"),
-        ("assistant", '{"first_colour":"black","second_colour":"blue","relation":"in front of"}'),
+        ("user", "Subjects: mailbox, bucket"),
+        ("assistant", '{"first_colour":"blue","second_colour":"grey","relation":"in front of"}'),
         ("user", f"Subjects: {first}, {second}"),
     )
 

@@ -1,10 +1,10 @@
 """Caption templates: the sentence around a concept, written by rules from chosen fields.
 
 Under ``compose = "template"`` the model only picks a few fields (a colour, a
-material, a size, a pose; :mod:`.fields`), and this module writes the caption:
+size, a pose, a state; :mod:`.fields`), and this module writes the caption:
 
 - the concept is the head noun of its noun phrase, adjectives before it in
-  the usual English order (size, colour, material): "a small red teapot";
+  the usual English order (size or state, then colour): "a small red teapot";
 - "a"/"an" by the sound of the next word, no article before a plural
   ("red scissors"), and verbs that agree ("there are red scissors");
 - every form is short, factual, and free of digits and opinion words; a form
@@ -24,7 +24,7 @@ import attrs
 
 from instructgen.text import word_count, words
 
-from .lexicon import AT_SETTINGS, MASS_SETTINGS, ON_SETTINGS, VIEWS
+from .lexicon import AT_SETTINGS, COLOURS, MASS_SETTINGS, ON_SETTINGS, VIEWS
 from .phrases import (
     PREPOSITIONS,
     indefinite,
@@ -34,19 +34,15 @@ from .phrases import (
     strip_article,
 )
 
-#: The noun a material adjective stands for ("made of wood").
-MATERIAL_NOUNS = {"wooden": "wood", "metal": "metal", "plastic": "plastic", "glass": "glass",
-                  "ceramic": "ceramic", "leather": "leather", "paper": "paper",
-                  "stone": "stone", "fabric": "fabric"}
-
 
 @attrs.frozen(kw_only=True)
 class Look:
     """What the model chose for one concept; ``None`` leaves a field out."""
 
     colour: str | None = None
-    material: str | None = None
+    #: A size or age ("small", "old"), or a food's state ("sliced").
     size: str | None = None
+    #: A participle phrase for a creature ("grazing", "perched on a branch").
     pose: str | None = None
 
 
@@ -65,9 +61,18 @@ def noun_phrase(concept: str, adjectives: Sequence[str], *, article: bool = True
     return indefinite(phrase) if article else phrase
 
 
-def adjectives(look: Look, keep: int) -> list[str]:
-    """At most ``keep`` of the chosen adjectives, in English order: size, colour, material."""
-    return [a for a in (look.size, look.colour, look.material) if a][:keep] if keep else []
+def adjectives(look: Look, keep: int, concept: str = "") -> list[str]:
+    """At most ``keep`` of the chosen adjectives, in English order: size, then colour.
+
+    A colour is left out when the concept already names one ("red bus" never
+    becomes "a blue red bus" or "a red red bus"), any adjective when the concept
+    holds its words.
+    """
+    own = {w.lower() for w in words(concept)}
+    chosen = [a for a in (look.size, look.colour)
+              if a and not own & {w.lower() for w in words(a)}
+              and not (a == look.colour and own & set(COLOURS))]
+    return chosen[:keep] if keep else []
 
 
 def capitalized(text: str) -> str:
@@ -115,7 +120,7 @@ def _be(plural: bool) -> str:
 def single_forms(concept: str, look: Look, keep: int, view: str) -> list[str]:
     """Every c2cap form for ``concept`` with ``keep`` adjectives (no other object named)."""
     plural = is_plural(concept)
-    np = noun_phrase(concept, adjectives(look, keep))
+    np = noun_phrase(concept, adjectives(look, keep, concept))
     forms = []
     if look.pose:
         pose = _pose(look.pose, plural)
@@ -124,16 +129,13 @@ def single_forms(concept: str, look: Look, keep: int, view: str) -> list[str]:
     else:
         forms += [f"{np} {view}", f"a photo of {np} {view}"]
         forms.append(f"a close-up of {np}")
-        if look.material and keep:
-            bare = noun_phrase(concept, [a for a in (look.size, look.colour) if a][:1])
-            forms.append(f"{bare} made of {MATERIAL_NOUNS[look.material]}, {view}")
     return forms
 
 
 def setting_forms(concept: str, look: Look, keep: int, setting: str, view: str) -> list[str]:
     """Every cb2cap form: the concept placed in ``setting`` (already a place phrase)."""
     plural = is_plural(concept)
-    np = noun_phrase(concept, adjectives(look, keep))
+    np = noun_phrase(concept, adjectives(look, keep, concept))
     forms = [f"{np} {setting}", f"a photo of {np} {setting}",
              f"there {_be(plural)} {np} {setting}"]
     if look.pose:
@@ -147,8 +149,8 @@ def setting_forms(concept: str, look: Look, keep: int, setting: str, view: str) 
 def pair_forms(first: str, first_look: Look, second: str, second_look: Look, keep: int,
                relation: str) -> list[str]:
     """Every cc2cap form: the first concept placed by ``relation`` to the second."""
-    a = noun_phrase(first, adjectives(first_look, keep))
-    b = noun_phrase(second, adjectives(second_look, keep))
+    a = noun_phrase(first, adjectives(first_look, keep, first))
+    b = noun_phrase(second, adjectives(second_look, keep, second))
     forms = [f"{a} {relation} {b}", f"a photo of {a} {relation} {b}",
              f"there {_be(is_plural(first))} {a} {relation} {b}"]
     if first_look.pose:
@@ -181,7 +183,8 @@ def concept_caption(concept: str, look: Look, max_words: int, rng: random.Random
     try:
         return pick(lambda keep: single_forms(concept, look, keep, view), max_words, rng)
     except NoCaption:
-        return pick(lambda keep: [noun_phrase(concept, adjectives(look, keep))], max_words, rng)
+        return pick(lambda keep: [noun_phrase(concept, adjectives(look, keep, concept))],
+                    max_words, rng)
 
 
 def background_caption(concept: str, look: Look, background: str, max_words: int,

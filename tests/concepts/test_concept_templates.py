@@ -10,7 +10,14 @@ import pytest
 from instructgen.plugins.concepts.captions import OPINION_WORDS, C2capOptions
 from instructgen.plugins.concepts.fields import look_schema, pair_schema, read_look
 from instructgen.plugins.concepts.fluency import caption_problem
-from instructgen.plugins.concepts.lexicon import COLOURS, MATERIALS, SIZES, VIEWS, poses_for
+from instructgen.plugins.concepts.lexicon import (
+    COLOURS,
+    FOOD_STATES,
+    SIZES,
+    VIEWS,
+    kind_of,
+    poses_for,
+)
 from instructgen.plugins.concepts.paths import resolve
 from instructgen.plugins.concepts.templates import (
     Look,
@@ -59,10 +66,13 @@ def test_a_plural_concept_gets_plural_verbs():
 
 
 def _looks(concept: str, rng: random.Random) -> Look:
-    poses = poses_for(concept)
-    return Look(colour=rng.choice(COLOURS), size=rng.choice([None, *SIZES[1:]]),
-                material=None if poses else rng.choice([None, *MATERIALS[1:]]),
-                pose=rng.choice(poses) if poses else None)
+    """A look as the schema of ``concept``'s kind allows it."""
+    kind = kind_of(concept)
+    if kind == "thing":
+        return Look(colour=rng.choice(COLOURS), size=rng.choice([None, *SIZES[1:]]))
+    if kind == "food":
+        return Look(size=rng.choice([None, *FOOD_STATES[1:]]))
+    return Look(pose=rng.choice(poses_for(concept))) if poses_for(concept) else Look()
 
 
 @pytest.mark.parametrize("max_words", [6, 8, 12])
@@ -86,10 +96,18 @@ def test_every_template_caption_is_short_factual_and_names_its_concept(max_words
 def test_the_concept_is_the_head_noun():
     rng = random.Random(3)
     for _ in range(30):
-        caption = concept_caption("teapot", Look(colour="blue", material="ceramic"), 12, rng)
-        # Every adjective stands before the concept, never after it.
-        before, _, _after = caption.lower().partition("teapot")
-        assert "blue" in before or "made of ceramic" in caption
+        caption = concept_caption("teapot", Look(colour="blue", size="old"), 12, rng)
+        # Every adjective stands before the concept, in English order.
+        assert "old blue teapot" in caption, caption
+
+
+def test_a_concept_that_names_a_colour_gets_no_other_colour():
+    rng = random.Random(5)
+    for colour in ("red", "blue"):
+        for _ in range(10):
+            caption = concept_caption("red bus", Look(colour=colour, size="old"), 12, rng)
+            assert "old red bus" in caption and caption.lower().count("red") == 1, caption
+            assert caption_problem(caption, ["red bus"]) is None
 
 
 def test_adjectives_are_dropped_before_the_caption_gives_up():
@@ -119,22 +137,22 @@ def test_templates_vary():
     assert len({c.split()[1] for c in captions}) >= 3  # not one opening with new words
 
 
-def test_only_creatures_get_poses_and_the_pose_fits_their_kind():
-    assert poses_for("teapot") == () and poses_for("teddy bear") == ()
+def test_each_kind_is_offered_only_options_that_fit_it():
+    assert poses_for("teapot") == () and kind_of("teddy bear") == "thing"
     assert "grazing" in poses_for("horse") and "flying" not in poses_for("penguin")
     assert "swimming" in poses_for("goldfish") and "running" not in poses_for("goldfish")
-    props = look_schema("horse")["properties"]
-    assert "pose" in props and "material" not in props
+    assert set(look_schema("horse")["properties"]) == {"pose"}
+    assert set(look_schema("strawberry")["properties"]) == {"size"}
+    assert "sliced" in look_schema("pizza")["properties"]["size"]["enum"]
     props = look_schema("teapot")["properties"]
-    assert set(props) == {"colour", "size", "material"}
-    assert props["colour"]["enum"] == list(COLOURS)
-    assert set(pair_schema("horse", "teapot")["properties"]) == {
+    assert set(props) == {"colour", "size"} and props["colour"]["enum"] == list(COLOURS)
+    assert set(pair_schema("horse", "teapot")["properties"]) == {"second_colour", "relation"}
+    assert set(pair_schema("kite", "teapot")["properties"]) == {
         "first_colour", "second_colour", "relation"}
 
 
 def test_none_leaves_a_field_out():
-    look = read_look({"colour": "red", "size": "none", "material": "none"})
-    assert look == Look(colour="red")
+    assert read_look({"colour": "red", "size": "none"}) == Look(colour="red")
 
 
 def test_views_name_no_other_object():
