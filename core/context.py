@@ -36,8 +36,8 @@ class RunInfo:
     recipe_hash: str
     max_retries: int
     #: What the plan was resolved with: the registry's catalogs (models, edit types, ...)
-    #: as ``resolve()`` saw them. ``None`` for a generator built by hand.
-    context: BuildContext | None = None
+    #: as ``resolve()`` saw them.
+    context: BuildContext
     #: The run's structlog logger, so plugin messages follow ``-q`` and ``--log-format``.
     log: Log | None = None
 

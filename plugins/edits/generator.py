@@ -49,6 +49,8 @@ from .prompts import (
 from .sense import sense_checks
 from .types import EDIT_TYPES, EditType, select_edit_types
 
+#: Where the judge's measured accuracy is, for the log line that says it is off.
+JUDGE_FIGURES = 'docs/benchmarks.md, "Edit judge"'
 #: Every builtin type, as in the reference's mix. textual_change needs quoted text
 #: (AnyWord data); on other captions the prefilter rejects it before any model call.
 DEFAULT_TYPES = ["add", "remove", "replace", "color_alter", "appearance_alter",
@@ -83,9 +85,8 @@ class EditOptions:
     examples: int = attrs.field(default=5, validator=attrs.validators.ge(0))
     #: Draw each item's examples from this many fixed example sets per type (0: a
     #: fresh draw per item). Items sharing a set share their prompt up to the caption,
-    #: which the llamacpp backend prefills once. 2: on the embedded model it kept
-    #: distinct-2 and acceptance at the fresh-draw level over four seeds while
-    #: decoding far fewer prompt tokens (docs/benchmarks.md, "Example sets").
+    #: which the llamacpp backend prefills once; why 2 is the default:
+    #: docs/benchmarks.md, "Example sets".
     example_sets: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     #: ``weights``: draw types by ``weights`` alone; ``accepted``: aim the *accepted*
     #: records at ``weights``: each type's weight is divided by its acceptance rate
@@ -98,10 +99,9 @@ class EditOptions:
     #: Tries per turn before the item (or chain) is dropped.
     attempts: int = attrs.field(default=2, validator=attrs.validators.ge(1))
     #: Ask the model whether each edit really is of its type; only "yes" accepts. Off by
-    #: default: on the embedded SmolLM2-135M the judge's balanced accuracy on the labelled
-    #: set is under 0.6 (docs/edits.md has the figure), so its call filters next to
-    #: nothing; turn it on for a model that measures 0.6 or more
-    #: (``benchmarks/quality.py --judge-eval``).
+    #: default: on the embedded model its call filters next to nothing
+    #: (docs/benchmarks.md, "Edit judge"); turn it on for a model whose balanced
+    #: accuracy on the labelled set is 0.6 or more (``benchmarks/quality.py --judge-eval``).
     judge: bool = False
     #: ``json``: the judge answers {"answer": "yes"|"no"} (constrained); ``text``: one word;
     #: ``score``: P(yes) against P(no) from the first answer token, yes when P(yes) >=
@@ -171,16 +171,8 @@ class EditGenerator(Generator):
     # -- setup ------------------------------------------------------------------------
 
     def setup(self, run: RunInfo) -> None:
-        """Resolve type names against the plan's edit types; unknown names name their key path.
-
-        Without a plan (a RunInfo built by hand) the builtin types are the catalog.
-        """
-        if run.context is not None:
-            known = dict(run.context.catalog(EDIT_TYPES))
-        else:
-            from . import BUILTIN_EDIT_TYPES
-
-            known = {t.name: attrs.evolve(t, dist="instructgen") for t in BUILTIN_EDIT_TYPES}
+        """Resolve type names against the plan's edit types; unknown names name their key path."""
+        known = dict(run.context.catalog(EDIT_TYPES))
         opts = self.options
         self._types = select_edit_types(known, opts.types, "generator.types")
         self._weights = list(opts.weights) or [1.0] * len(self._types)
@@ -198,14 +190,11 @@ class EditGenerator(Generator):
                               "set global_last = false")
         self._analyzer = make_analyzer(opts.prefilter)
         if not opts.judge and run.log is not None:
-            from .judge_eval import MEASURED
-
             run.log.info("edit_judge_off", why=(
-                f"the judge is off (generator.judge = false, the default): on "
-                f"{MEASURED['model']} its balanced accuracy on the labelled set is "
-                f"{MEASURED['balanced_accuracy']:.2f} (< 0.6), so its extra call per record "
-                f"filters next to nothing; set judge = true for a model that measures 0.6 or "
-                f"more (benchmarks/quality.py --judge-eval, docs/edits.md)"))
+                "the judge is off (generator.judge = false, the default): on the embedded "
+                f"model it filters next to nothing ({JUDGE_FIGURES}); set judge = true for a "
+                "model whose balanced accuracy on the labelled set is 0.6 or more "
+                "(benchmarks/quality.py --judge-eval)"))
 
     def _ready(self) -> None:
         if not self._types:

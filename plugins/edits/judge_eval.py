@@ -42,14 +42,6 @@ from .prompts import judge_request, parse_verdict, score_verdict
 from .types import EditType
 
 Mode = Literal["json", "text", "score"]
-#: The judge measured on the embedded model: :func:`evaluate_backend` with
-#: ``per_type=1`` (51 cases: 11 good, 40 corrupted), json and score modes, on
-#: SmolLM2-135M-Instruct through llama.cpp. json said yes to every good case and
-#: to 95% of the corrupted ones; score (P(yes) >= 0.5) did not separate them either,
-#: nor did it through transformers (score 0.489, docs/edits.md).
-MEASURED: dict[str, Any] = {"model": "SmolLM2-135M-Instruct (embedded, llama.cpp)",
-                            "balanced_accuracy": 0.525, "score_balanced_accuracy": 0.526,
-                            "cases": 51}
 #: Objects swapped in for ``object_not_in_caption``; the first one the caption lacks is used.
 STRANGERS = ("giraffe", "piano", "volcano", "submarine")
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from edit_fakes import FAKE, Scripted, jsonl_source
 
 from instructgen.backends.fake import FakeBackend
 from instructgen.manager import make_registry
-from instructgen.plugins.edits.generator import EditOptions
+from instructgen.plan import BuildContext
+from instructgen.plugins.edits.generator import JUDGE_FIGURES, EditOptions
 from instructgen.plugins.edits.judge_eval import (
-    MEASURED,
     evaluate,
     evaluate_backend,
     labelled_set,
@@ -21,6 +22,7 @@ from instructgen.plugins.edits.types import get_edit_types
 from instructgen.text import mentions
 
 TYPES = get_edit_types(make_registry())
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_labelled_set_has_good_cases_and_each_corruption():
@@ -121,15 +123,17 @@ def test_setup_logs_why_the_judge_is_off(judge):
     from instructgen.plugins.edits.generator import EditGenerator
 
     log = _Log()
-    EditGenerator(EditOptions(judge=judge)).setup(RunInfo(None, 1, "h", 0, make_registry(),
-                                                          log=log))
+    EditGenerator(EditOptions(judge=judge)).setup(
+        RunInfo(None, 1, "h", 0, BuildContext(make_registry()), log=log))
     said = [kw["why"] for event, kw in log.lines if event == "edit_judge_off"]
     if judge:
         assert said == []
     else:
         (why,) = said
-        assert f"balanced accuracy on the labelled set is {MEASURED['balanced_accuracy']:.2f}" \
-            in why and "set judge = true" in why
+        # the figures live in the docs section the line names, not in the log
+        assert JUDGE_FIGURES in why and "set judge = true" in why
+        heading = JUDGE_FIGURES.split('"')[1]
+        assert f"## {heading}\n" in (ROOT / "docs" / "benchmarks.md").read_text()
 
 
 @pytest.mark.model
