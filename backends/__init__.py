@@ -1,13 +1,14 @@
-"""LLM backends: the contract, the fake backend, llama.cpp, transformers and OpenAI.
+"""LLM backends: the fake backend, llama.cpp, transformers and OpenAI.
 
-This package's ``__init__`` holds the backends' hook implementations, like every
-builtin plugin family: the backend records and the named models, registered as any
-plugin would (block them with ``-p no:backends``). The backend modules are imported
-here but import their heavy libraries (llama-cpp-python, torch, transformers) only
-when a backend is built. The llamacpp and transformers records resolve ``model`` at
-plan time, against the run's registry (so a model registered through
-``plugins=[...]`` is found); their factories receive a local path, or ``hf:<id>``
-for a hub id the user named.
+The contract they implement is core's (:mod:`instructgen.backend`). This package's
+``__init__`` holds the backends' hook implementations, like every builtin plugin
+family: the backend records (with their crash hints), the named models and the
+``models`` command, registered as any plugin would (block them with
+``-p no:backends``). The backend modules are imported here but import their heavy
+libraries (llama-cpp-python, torch, transformers) only when a backend is built.
+The llamacpp and transformers records resolve ``model`` at plan time, against the
+run's registry (so a model registered through ``plugins=[...]`` is found); their
+factories receive a local path, or ``hf:<id>`` for a hub id the user named.
 """
 
 from __future__ import annotations
@@ -21,19 +22,20 @@ import attrs
 
 from instructgen.errors import ModelNotFoundError
 from instructgen.manager import hookimpl
-from instructgen.plugin import BackendPlugin, ModelSpec
+from instructgen.plugin import BackendPlugin, CommandSpec, ModelSpec
 
-from .base import Backend, file_sha256, json_completion
+from . import cli
 from .fake import FakeBackend, FakeOptions
 from .hf import TransformersBackend, TransformersOptions
 from .llamacpp import LlamaCppBackend, LlamaCppOptions
 from .models import HUB_PREFIX, builtin_models, resolve_model
+from .native import EXTRA_BUFFERS_FIX
 from .openai import OpenAIBackend, OpenAIOptions
 
 if TYPE_CHECKING:
     from instructgen.plan import BuildContext
 
-__all__ = ["Backend", "FakeBackend", "FakeOptions", "file_sha256", "json_completion"]
+__all__ = ["FakeBackend", "FakeOptions"]
 
 Opts = TypeVar("Opts", LlamaCppOptions, TransformersOptions)
 
@@ -56,6 +58,19 @@ def _scores(options: object) -> frozenset[str]:
     return frozenset({"scores"})
 
 
+#: What a worker's death by each signal most likely means, per library (the generic
+#: hints of :func:`instructgen.backend.crash_hint` cover the rest, SIGKILL first).
+_LLAMA_CRASH = ("a crash inside llama.cpp: set the llamacpp option extra_buffers = false, or "
+                "reinstall llama-cpp-python; verbose = true shows llama.cpp's own log")
+LLAMACPP_CRASH_HINTS = {
+    "SIGILL": f"this CPU refuses an instruction llama.cpp was built for: {EXTRA_BUFFERS_FIX}",
+    **dict.fromkeys(("SIGSEGV", "SIGBUS", "SIGABRT", "SIGFPE"), _LLAMA_CRASH),
+}
+TRANSFORMERS_CRASH_HINTS = dict.fromkeys(
+    ("SIGILL", "SIGSEGV", "SIGBUS", "SIGABRT"),
+    "a crash inside torch: reinstall torch built for this machine, or try device = \"cpu\"")
+
+
 @hookimpl
 def instructgen_backends() -> Iterator[BackendPlugin]:
     yield BackendPlugin(
@@ -72,6 +87,7 @@ def instructgen_backends() -> Iterator[BackendPlugin]:
         factory=LlamaCppBackend,
         prepare=functools.partial(prepare_model, "llamacpp"),
         provides=_scores,
+        crash_hints=LLAMACPP_CRASH_HINTS,
     )
     yield BackendPlugin(
         name="openai",
@@ -88,9 +104,16 @@ def instructgen_backends() -> Iterator[BackendPlugin]:
         factory=TransformersBackend,
         prepare=functools.partial(prepare_model, "transformers"),
         provides=_scores,
+        crash_hints=TRANSFORMERS_CRASH_HINTS,
     )
 
 
 @hookimpl
 def instructgen_models() -> Iterator[ModelSpec]:
     yield from builtin_models()
+
+
+@hookimpl
+def instructgen_commands() -> Iterator[CommandSpec]:
+    yield CommandSpec(name="models", register=cli.register,
+                      description="list named models and whether they are present")

@@ -23,16 +23,16 @@ from typing import Any, Literal
 
 import attrs
 
-from instructgen.records import BackendIdentity, Completion, LLMRequest, stable_hash
-
-from .base import (
+from instructgen.backend import (
     Backend,
     FirstTokenScorer,
     ScoringUnsupportedError,
-    first_stop,
     json_completion,
     scored_completion,
 )
+from instructgen.records import BackendIdentity, Completion, LLMRequest, stable_hash
+
+from .base import first_stop
 
 Responder = Callable[[LLMRequest], "str | Completion"]
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")

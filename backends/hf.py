@@ -25,10 +25,11 @@ from typing import Any, Literal
 
 import attrs
 
+from instructgen.backend import Backend, file_sha256, generate_split
 from instructgen.errors import ModelNotFoundError, UserError
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 
-from .base import Backend, checked_prompts, file_sha256, generate_split
+from .base import checked_prompts
 from .chat import ChatTemplate, ChatTemplateError
 from .constrain import Constrainer, hf_tokenizer
 from .hf_decode import forward_names, generate_chunk

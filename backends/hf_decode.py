@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from instructgen.backend import json_completion
 from instructgen.records import Completion, LLMRequest
 
-from .base import first_stop, json_completion
+from .base import first_stop
 from .constrain import JsonConstraint
 
 if TYPE_CHECKING:

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .base import file_sha256
+from instructgen.backend import file_sha256
+
 from .models import converted_cache_dir
 
 #: Written last into a converted folder: what it was made from (and that it is complete).

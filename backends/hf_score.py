@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from instructgen.backend import scored_completion
 from instructgen.records import Completion, LLMRequest
 
-from .base import checked_prompts, label_logprobs, scored_completion
+from .base import checked_prompts, label_logprobs
 
 if TYPE_CHECKING:
     from .hf import TransformersBackend

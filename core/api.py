@@ -20,7 +20,7 @@ from .records import OutputRecord
 from .runner import Runner
 
 if TYPE_CHECKING:
-    from instructgen.backends.base import Backend
+    from instructgen.backend import Backend
 
 RecipeLike = str | Path | Mapping[str, Any]
 

@@ -36,6 +36,20 @@ DISABLE_AUTOLOAD_ENV = "INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD"
 #: Comma-separated plugin names to leave out, like ``-p no:NAME`` on the command line.
 #: Worker processes inherit it, so replicas and Ray actors block the same plugins.
 DISABLE_PLUGINS_ENV = "INSTRUCTGEN_DISABLE_PLUGINS"
+#: The builtin plugin modules, loaded by name through the same path as entry points
+#: (like pytest's ``default_plugins``), so each can be blocked (``-p no:implicit``) or
+#: overridden. Names, not imports: core never imports a plugin family.
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "instructgen.backends",
+    "instructgen.plugins.io",
+    "instructgen.plugins.prompt",
+    "instructgen.plugins.textchecks",
+    "instructgen.plugins.concepts",
+    "instructgen.plugins.datasets",
+    "instructgen.plugins.edits",
+    "instructgen.plugins.implicit",
+    "instructgen.plugins.anyedit",
+)
 
 hookimpl = pluggy.HookimplMarker("instructgen")
 
@@ -195,8 +209,6 @@ def make_registry(
             or just ``implicit``) or entry-point names. ``INSTRUCTGEN_DISABLE_PLUGINS`` adds
             to it; an unknown name is an error, since a typo would silently block nothing.
     """
-    from instructgen.plugins import BUILTIN_PLUGINS
-
     pm = pluggy.PluginManager("instructgen")
     pm.add_hookspecs(hookspecs)
     # Families declare their own hooks (edit types...) when they register, like pytest_addhooks.

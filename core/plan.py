@@ -43,7 +43,7 @@ from .recipe import (
 from .records import stable_hash
 
 if TYPE_CHECKING:
-    from instructgen.backends.base import Backend
+    from instructgen.backend import Backend
 
 T = TypeVar("T")
 B = TypeVar("B")

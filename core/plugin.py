@@ -7,7 +7,7 @@ A registration hook yields records such as::
 
 ``factory(options)`` builds the working object: a :class:`Source`,
 :class:`Generator`, :class:`PostProcessor`, :class:`Sink` or
-:class:`~instructgen.backends.Backend`. A record may also name ``prepare(options,
+:class:`~instructgen.backend.Backend`. A record may also name ``prepare(options,
 ctx)``: called once at plan time with a :class:`~instructgen.plan.BuildContext`, it
 looks names up (a model, edit types) and returns what the factory receives.
 
@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 from attrs import field, frozen
 
+from .backend import CrashHints
 from .catalog import MODEL_NAME, name_validator
 from .records import OutputRecord, SourceItem
 
 if TYPE_CHECKING:
     import argparse
 
-    from instructgen.backends.base import Backend
-
+    from .backend import Backend
     from .context import ItemContext, RunInfo
     from .plan import BuildContext
 
@@ -178,6 +178,10 @@ class BackendPlugin(PluginSpec):
     #: Its capabilities with these options (:data:`CAPABILITIES`); ``None``:
     #: undeclared, so no generator is refused on its account.
     provides: Provides | None = None
+    #: Signal name (``"SIGILL"``) -> the likely fix when a worker of this backend dies
+    #: by it (``backend.isolate``, replicas); signals it leaves out get the generic hints
+    #: of :func:`instructgen.backend.crash_hint`.
+    crash_hints: CrashHints = field(factory=dict, hash=False)
 
 
 PLUGIN_KINDS: dict[str, type[PluginSpec]] = {

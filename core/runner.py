@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from instructgen.logs import Log
 
-from .backends.base import Backend
+from .backend import Backend
 from .cache import CallCache, default_cache_path
 from .commit import Committer
 from .context import RunInfo

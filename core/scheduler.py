@@ -21,7 +21,7 @@ import attrs
 
 from instructgen.logs import Log
 
-from .backends.base import Backend
+from .backend import Backend
 from .cache import CallCache
 from .context import ItemContext, _Ask
 from .counters import Counters

@@ -6,9 +6,10 @@ Enable them in a ``conftest.py``::
 
 Fixtures: ``registry`` (a fresh registry with builtins, entry points off),
 ``registry_with`` (the same plus your plugin objects), ``fake_backend``
-(scripted, recording), ``run_recipe`` (runs a recipe mapping in a temporary
-folder and returns the summary and records). :func:`load_recipe_file` reads a
-recipe file for ``run_recipe``, leaving its output to the temporary folder.
+(the ``fake`` backend plugin: scripted, recording), ``run_recipe`` (runs a
+recipe mapping in a temporary folder and returns the summary and records).
+:func:`load_recipe_file` reads a recipe file for ``run_recipe``, leaving its
+output to the temporary folder.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ from typing import Any
 import attrs
 import pytest
 
-from instructgen.backends.base import Backend
-from instructgen.backends.fake import FakeBackend, FakeOptions, Responder
-
 from .api import run
+from .backend import Backend
 from .counters import RunSummary
 from .manager import PluginRegistry, make_registry
 from .records import OutputRecord, Rejection, converter
@@ -112,11 +111,19 @@ def registry_with() -> Callable[..., PluginRegistry]:
 
 
 @pytest.fixture
-def fake_backend() -> Callable[..., FakeBackend]:
-    """Factory: ``fake_backend(responses={...}, answers=[...], responder=fn)``."""
+def fake_backend() -> Callable[..., Backend]:
+    """Factory: ``fake_backend(responses={...}, answers=[...], responder=fn)``.
 
-    def make(responder: Responder | None = None, **options: Any) -> FakeBackend:
-        return FakeBackend(FakeOptions(**options), responder=responder)
+    Builds the ``fake`` backend plugin found in a fresh registry, as a recipe's
+    ``backend.name = "fake"`` would, so this kit needs no backend module of its own.
+    ``responder`` (a function of the request) answers before any scripted rule.
+    """
+    spec = make_registry(autoload=False).get("backend", "fake")
+    factory: Callable[..., Backend] = spec.factory
+
+    def make(responder: Callable[[Any], Any] | None = None, **options: Any) -> Backend:
+        extra = {} if responder is None else {"responder": responder}
+        return factory(spec.options(**options), **extra)
 
     return make
 

@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 
 import attrs
 
+from instructgen.backend import Backend, refuse_choices
 from instructgen.errors import ContextOverflowError, RunAborted, UserError
 from instructgen.logs import Log, quiet_logger
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 from instructgen.schema import check_schema
 
-from ..base import Backend, refuse_choices
 from . import wire
 from .options import OpenAIOptions
 

@@ -16,9 +16,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from instructgen.backend import json_completion
 from instructgen.records import Completion, LLMRequest
 
-from ..base import first_stop, json_completion
+from ..base import first_stop
 
 #: How a JSON schema reaches the server (see docs/backends.md for which server takes which).
 SCHEMA_MODES = ("response_format", "json_object", "guided_json", "none")

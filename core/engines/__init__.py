@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from instructgen.backends.base import Backend
+from instructgen.backend import Backend
 from instructgen.cache import CallCache
 from instructgen.counters import Counters
 from instructgen.logs import Log

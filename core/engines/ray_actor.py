@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from instructgen.backends.base import Backend
+from instructgen.backend import Backend
 from instructgen.cache import CallCache
 from instructgen.counters import Counters, to_blob
 from instructgen.errors import UserError

@@ -37,10 +37,9 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from instructgen.backends.base import Backend
-from instructgen.backends.native import crash_hint, signal_text
+from instructgen.backend import Backend, CrashHints, crash_hint, signal_text
 from instructgen.errors import BackendCrashed
-from instructgen.plugin import PluginSpec
+from instructgen.plugin import BackendPlugin, PluginSpec
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 
 from .bootstrap import WorkerRegistry
@@ -82,6 +81,9 @@ class ReplicaPool(Backend):
                  slots: Sequence[ReplicaSlot] | None = None, isolate: bool = False,
                  registry: WorkerRegistry | None = None) -> None:
         self.name, self.options = spec.name, options
+        #: What the backend's plugin says a worker's death by each signal means.
+        self.crash_hints: CrashHints = (spec.crash_hints if isinstance(spec, BackendPlugin)
+                                        else {})
         #: The driver's registry, which each worker rebuilds to find the backend by name;
         #: without one, workers call the plugin record's factory (it must pickle).
         self.registry = registry
@@ -196,7 +198,7 @@ class ReplicaPool(Backend):
     def _crashed(self, code: int | None, when: str) -> BackendCrashed:
         signum = -code if code is not None and code < 0 else None
         return BackendCrashed(
-            f"{self._death(code)}, {when}; likely fix: {crash_hint(self.name, signum)}; "
+            f"{self._death(code)}, {when}; likely fix: {crash_hint(signum, self.crash_hints)}; "
             "finished records are kept: rerun the same command to resume",
             backend=self.name, signum=signum)
 

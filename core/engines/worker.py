@@ -16,7 +16,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from instructgen.backends.base import Backend
+from instructgen.backend import Backend
 from instructgen.errors import PluginError
 
 from .bootstrap import WorkerRegistry

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from instructgen.errors import UserError
 
 if TYPE_CHECKING:
-    from instructgen.backends.base import Backend
+    from instructgen.backend import Backend
     from instructgen.plan import Stage
 
     from .pool import ConceptPool, PoolShape

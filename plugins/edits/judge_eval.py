@@ -32,7 +32,7 @@ from typing import Any, Literal, cast
 
 import attrs
 
-from instructgen.backends.base import Backend, ScoringUnsupportedError
+from instructgen.backend import Backend, ScoringUnsupportedError
 from instructgen.errors import InvalidOutput
 from instructgen.records import LLMRequest
 from instructgen.text import mentions

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from instructgen.backends import Backend, FakeBackend, FakeOptions
+from instructgen.backend import Backend
+from instructgen.backends import FakeBackend, FakeOptions
 from instructgen.backends.models import embedded_model_path
 
 N_CTX = 512

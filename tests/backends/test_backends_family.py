@@ -7,8 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from instructgen.manager import make_registry
-from instructgen.plugins import BUILTIN_PLUGINS
+from instructgen.manager import BUILTIN_PLUGINS, make_registry
 
 
 def test_the_package_registers_the_backends_and_models():

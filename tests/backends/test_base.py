@@ -8,8 +8,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from instructgen.backends import Backend, FakeBackend
-from instructgen.backends.base import FirstTokenScorer
+from instructgen.backend import Backend, FirstTokenScorer
+from instructgen.backends import FakeBackend
 from instructgen.backends.llamacpp import LlamaCppBackend
 from instructgen.records import BackendIdentity, Completion, LLMRequest
 from instructgen.testing import run_recipe

@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from instructgen.backends import Backend, FakeBackend
+from instructgen.backend import Backend
+from instructgen.backends import FakeBackend
 from instructgen.errors import ContextOverflowError, SchemaError
 from instructgen.records import LLMRequest
 from instructgen.schema import validate

@@ -14,7 +14,7 @@ import math
 
 import pytest
 
-from instructgen.backends.base import FirstTokenScorer
+from instructgen.backend import FirstTokenScorer
 from instructgen.backends.hf import TransformersBackend
 from instructgen.errors import ContextOverflowError
 from instructgen.manager import make_registry

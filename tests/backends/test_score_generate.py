@@ -14,7 +14,8 @@ import math
 
 import pytest
 
-from instructgen.backends.base import ScoringUnsupportedError, generate_split, label_logprobs
+from instructgen.backend import ScoringUnsupportedError, generate_split
+from instructgen.backends.base import label_logprobs
 from instructgen.backends.fake import FakeBackend, FakeOptions
 from instructgen.cache import CallCache
 from instructgen.manager import make_registry

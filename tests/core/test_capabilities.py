@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import instructgen
 from instructgen import GeneratorPlugin, hookimpl
 from instructgen.api import plan
 from instructgen.cli import main
@@ -91,6 +90,7 @@ def test_only_the_score_judge_requires_scores() -> None:
 
 def test_a_handed_backend_object_is_not_checked_against_the_recipe(tmp_path) -> None:
     """``run(recipe, backend=obj)`` answers with ``obj``; only it can say what it can do."""
+    from instructgen.backend import Backend
     from instructgen.backends.fake import FakeBackend
 
     recipe = _recipe(tmp_path, {"name": "openai", "base_url": "http://127.0.0.1:9/v1",
@@ -99,7 +99,7 @@ def test_a_handed_backend_object_is_not_checked_against_the_recipe(tmp_path) -> 
         plan(recipe)
     resolved, _ = plan(recipe, prepare_backend=False)
     assert resolved.backend.spec.name == "openai"
-    assert isinstance(FakeBackend(), instructgen.backends.Backend)
+    assert isinstance(FakeBackend(), Backend)
 
 
 class _Scorer(Generator):

@@ -14,8 +14,7 @@ import pytest
 
 from instructgen import Generator, GeneratorPlugin, NoOptions, SourcePlugin, hookimpl, hookspecs
 from instructgen.errors import DuplicatePluginError, UnknownPluginError
-from instructgen.manager import PluginLoadWarning, make_registry
-from instructgen.plugins import BUILTIN_PLUGINS
+from instructgen.manager import BUILTIN_PLUGINS, PluginLoadWarning, make_registry
 
 
 class _Echo(Generator):

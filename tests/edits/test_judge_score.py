@@ -85,7 +85,7 @@ def test_a_handed_backend_that_cannot_score_stops_the_run_at_the_first_judge(tmp
     a backend *object* handed to ``run()`` is not the recipe's, so it refuses at the first
     scored request, keeping what was committed before."""
     import instructgen
-    from instructgen.backends.base import ScoringUnsupportedError
+    from instructgen.backend import ScoringUnsupportedError
 
     answer = EDITS["^Caption: .*couch"]
     rows = [{"id": "0", "caption": "", "image_file": "0.jpg"}, *ROWS]  # 0 fails the prefilter

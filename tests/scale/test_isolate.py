@@ -20,10 +20,11 @@ from scale_setup import fake_recipe, manifest, output_files
 
 from instructgen import api
 from instructgen.api import plan
-from instructgen.backends.native import crash_hint, signal_text
+from instructgen.backend import crash_hint, signal_text
 from instructgen.cli import main
 from instructgen.engines.replicas import ReplicaPool
 from instructgen.errors import BackendCrashed, RecipeError
+from instructgen.manager import make_registry
 from instructgen.runner import Runner
 from instructgen.testing import run_recipe
 
@@ -125,7 +126,7 @@ def test_a_worker_dying_twice_ends_the_run_with_exit_4_and_the_rerun_resumes(
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"instructgen: error: crashing worker died with "
                            f"{signal_text(getattr(signal, sig))}, twice on the same batch")
-    hint = crash_hint("crashing", getattr(signal, sig))
+    hint = crash_hint(getattr(signal, sig))  # the test backend declares no hints of its own
     assert f"likely fix: {hint}; finished records are kept" in last
     assert "rerun the same command to resume" in last
     assert "Traceback" not in err
@@ -140,14 +141,20 @@ def test_a_worker_dying_twice_ends_the_run_with_exit_4_and_the_rerun_resumes(
 
 
 def test_the_fix_named_for_each_signal_fits_it():
-    assert "extra_buffers = false" in crash_hint("llamacpp", signal.SIGILL)
-    assert "GGML_NATIVE=OFF" in crash_hint("llamacpp", signal.SIGILL)
-    assert "out-of-memory" in crash_hint("llamacpp", signal.SIGKILL)
-    assert "out-of-memory" in crash_hint("fake", signal.SIGKILL)
-    assert "llama.cpp" in crash_hint("llamacpp", signal.SIGSEGV)
-    assert "torch" in crash_hint("transformers", signal.SIGABRT)
-    assert "another CPU" in crash_hint("mine", signal.SIGILL)
-    assert "reinstall" in crash_hint("mine", signal.SIGSEGV)
+    backends = make_registry(autoload=False).get_backends()
+
+    def hint(name: str, signum: int) -> str:
+        return crash_hint(signum, backends[name].crash_hints)
+
+    assert "extra_buffers = false" in hint("llamacpp", signal.SIGILL)
+    assert "GGML_NATIVE=OFF" in hint("llamacpp", signal.SIGILL)
+    assert "out-of-memory" in hint("llamacpp", signal.SIGKILL)
+    assert "out-of-memory" in hint("fake", signal.SIGKILL)
+    assert "llama.cpp" in hint("llamacpp", signal.SIGSEGV)
+    assert "torch" in hint("transformers", signal.SIGABRT)
+    assert "another CPU" in crash_hint(signal.SIGILL)
+    assert "reinstall" in crash_hint(signal.SIGSEGV)
+    assert "own output" in crash_hint(None, backends["llamacpp"].crash_hints)
 
 
 # -- one death is retried ------------------------------------------------------------------

@@ -1,0 +1,42 @@
+"""The layering holds: core names no plugin family, read from the import graph.
+
+Core (``instructgen``) holds every plugin contract, the backend's included
+(:mod:`instructgen.backend`), so blocking a family (``-p no:backends``) leaves the
+machinery whole. The graph is read from the source with :mod:`ast` (see
+``import_graph.py``): lazy imports and ``TYPE_CHECKING`` imports count too.
+"""
+
+from __future__ import annotations
+
+import import_graph
+import pytest
+
+
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    return import_graph.import_graph()
+
+
+def test_the_graph_sees_every_folder(graph):
+    folders = {import_graph.folder_of(module) for module in graph}
+    assert folders == {"core", "plugins", "backends"}
+    # Relative imports are resolved: the backends family imports its own modules.
+    assert "instructgen.backends.fake" in graph["instructgen.backends"]
+
+
+@pytest.mark.parametrize("family", ["backends", "plugins"])
+def test_core_imports_nothing_from_a_plugin_family(graph, family):
+    arrows = import_graph.arrows(graph, "core", family)
+    assert not arrows, "\n".join(f"{a} imports {b}" for a, b in arrows)
+
+
+def test_the_check_would_see_an_arrow_from_core(tmp_path):
+    for folder in import_graph.FOLDERS:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text("")
+    (tmp_path / "backends" / "fake.py").write_text("")
+    (tmp_path / "core" / "runner.py").write_text(
+        "def build():\n    from .backends.fake import FakeBackend\n")
+    graph = import_graph.import_graph(tmp_path)
+    assert import_graph.arrows(graph, "core", "backends") == [
+        ("instructgen.runner", "instructgen.backends.fake")]
