@@ -133,21 +133,6 @@ class PluginRegistry:
             raise UnknownPluginError(kind, name, found, where)
         return found[name]
 
-    def get_sources(self) -> dict[str, PluginSpec]:
-        return self.plugins("source")
-
-    def get_generators(self) -> dict[str, PluginSpec]:
-        return self.plugins("generator")
-
-    def get_postprocessors(self) -> dict[str, PluginSpec]:
-        return self.plugins("postprocessor")
-
-    def get_sinks(self) -> dict[str, PluginSpec]:
-        return self.plugins("sink")
-
-    def get_backends(self) -> dict[str, PluginSpec]:
-        return self.plugins("backend")
-
     def get_models(self) -> dict[str, ModelSpec]:
         """Named models from every ``instructgen_models`` hook."""
         return self.catalog(MODELS)

@@ -14,15 +14,15 @@ def test_the_package_registers_the_backends_and_models():
     assert "instructgen.backends" in BUILTIN_PLUGINS
     reg = make_registry(autoload=False)
     assert reg.pm.has_plugin("instructgen.backends")
-    assert {"fake", "llamacpp", "openai", "transformers"} <= set(reg.get_backends())
+    assert {"fake", "llamacpp", "openai", "transformers"} <= set(reg.plugins("backend"))
 
 
 def test_short_name_backends_blocks_backends_and_models():
     reg = make_registry(autoload=False, block=["backends"])
     assert not reg.pm.has_plugin("instructgen.backends")
-    assert reg.get_backends() == {}
+    assert reg.plugins("backend") == {}
     assert reg.get_models() == {}
-    assert "edit" in reg.get_generators()
+    assert "edit" in reg.plugins("generator")
 
 
 def test_importing_the_family_loads_no_heavy_library():

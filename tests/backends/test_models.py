@@ -38,7 +38,7 @@ def no_embedded(registered: dict) -> dict:
 
 
 def test_builtin_backends_and_models_are_registered(registered: dict) -> None:
-    backends = make_registry().get_backends()
+    backends = make_registry().plugins("backend")
     assert {"fake", "llamacpp", "transformers"} <= set(backends)
     assert {EMBEDDED_MODEL, "llama3-8b", "mistral-7b"} <= set(registered)
     assert registered[EMBEDDED_MODEL].sha256 == EMBEDDED_SHA256

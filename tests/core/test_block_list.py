@@ -15,14 +15,14 @@ from instructgen.manager import DISABLE_PLUGINS_ENV, make_registry
 def test_short_builtin_name_blocks_the_module():
     reg = make_registry(autoload=False, block=["implicit"])
     assert not reg.pm.has_plugin("instructgen.plugins.implicit")
-    assert "implicit" not in reg.get_generators()
-    assert "edit" in reg.get_generators()
+    assert "implicit" not in reg.plugins("generator")
+    assert "edit" in reg.plugins("generator")
 
 
 def test_environment_variable_adds_to_the_block_list(monkeypatch):
     monkeypatch.setenv(DISABLE_PLUGINS_ENV, " concepts , implicit")
     reg = make_registry(autoload=False)
-    names = set(reg.get_generators())
+    names = set(reg.plugins("generator"))
     assert {"c2cap", "implicit"}.isdisjoint(names)
     assert "prompt" in names
 

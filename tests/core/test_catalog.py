@@ -87,7 +87,7 @@ def test_a_record_of_the_wrong_type_is_refused():
 def test_models_keep_registration_order_and_plugin_kinds_are_sorted():
     reg = make_registry(autoload=False)
     assert next(iter(reg.get_models())) == "smollm2-135m-instruct"
-    assert list(reg.get_sources()) == sorted(reg.get_sources())
+    assert list(reg.plugins("source")) == sorted(reg.plugins("source"))
 
 
 def test_one_name_rule_for_plugins_edit_types_and_commands():
@@ -177,7 +177,7 @@ def test_an_undeclared_hook_is_one_clear_line(tmp_path):
 
 def _hello(sub):
     p = sub.add_parser("hello", help="say hello")
-    p.set_defaults(func=lambda args: print(f"hello, {len(args.registry.get_sources())} sources")
+    p.set_defaults(func=lambda args: print(f"hello, {len(args.registry.plugins('source'))} sources")
                    or 0)
 
 

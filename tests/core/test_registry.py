@@ -35,23 +35,23 @@ def test_builtins_load_through_the_plugin_manager_and_can_be_blocked():
     reg = make_registry(autoload=False)
     for mod in BUILTIN_PLUGINS:
         assert reg.pm.has_plugin(mod), mod
-    assert "jsonl" in reg.get_sources()
+    assert "jsonl" in reg.plugins("source")
     blocked = make_registry(autoload=False, block=["instructgen.plugins.io"])
-    assert "jsonl" not in blocked.get_sources()
-    assert "fake" in blocked.get_backends()
+    assert "jsonl" not in blocked.plugins("source")
+    assert "fake" in blocked.plugins("backend")
 
 
 def test_embedded_plugins_do_not_leak_between_registries():
     a = make_registry([_gen_plugin("only_in_a")], autoload=False)
     b = make_registry(autoload=False)
-    assert "only_in_a" in a.get_generators()
-    assert "only_in_a" not in b.get_generators()
+    assert "only_in_a" in a.plugins("generator")
+    assert "only_in_a" not in b.plugins("generator")
 
 
 def test_duplicate_name_names_both_providers():
     reg = make_registry([_gen_plugin("twin"), _gen_plugin("twin")], autoload=False)
     with pytest.raises(DuplicatePluginError) as err:
-        reg.get_generators()
+        reg.plugins("generator")
     msg = str(err.value)
     assert "'twin'" in msg and msg.count("embedded") == 2
 
@@ -120,12 +120,12 @@ def test_entry_point_plugin_is_found_with_its_distribution(tmp_path, monkeypatch
     _fake_dist(tmp_path, "ig_good_plugin", GOOD)
     monkeypatch.syspath_prepend(str(tmp_path))
     reg = make_registry(autoload=True)
-    spec = reg.get_sources()["counting"]
+    spec = reg.plugins("source")["counting"]
     assert (spec.dist, spec.version) == ("ig_good_plugin", "1.2.3")
     off = make_registry(autoload=False)
-    assert "counting" not in off.get_sources()
+    assert "counting" not in off.plugins("source")
     monkeypatch.setenv("INSTRUCTGEN_DISABLE_PLUGIN_AUTOLOAD", "1")
-    assert "counting" not in make_registry().get_sources()
+    assert "counting" not in make_registry().plugins("source")
 
 
 def test_broken_third_party_plugin_warns_and_the_rest_works(tmp_path, monkeypatch):
@@ -137,7 +137,7 @@ def test_broken_third_party_plugin_warns_and_the_rest_works(tmp_path, monkeypatc
         reg = make_registry(autoload=True)
     msgs = [str(w.message) for w in caught if issubclass(w.category, PluginLoadWarning)]
     assert any("ig_broken_plugin" in m and "boom at import" in m for m in msgs)
-    assert "counting" in reg.get_sources()
+    assert "counting" in reg.plugins("source")
 
 
 def test_cli_lists_an_installed_third_party_plugin(tmp_path):

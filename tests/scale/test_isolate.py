@@ -141,7 +141,7 @@ def test_a_worker_dying_twice_ends_the_run_with_exit_4_and_the_rerun_resumes(
 
 
 def test_the_fix_named_for_each_signal_fits_it():
-    backends = make_registry(autoload=False).get_backends()
+    backends = make_registry(autoload=False).plugins("backend")
 
     def hint(name: str, signum: int) -> str:
         return crash_hint(signum, backends[name].crash_hints)
