@@ -29,10 +29,12 @@ from instructgen.records import BackendIdentity, Completion, LLMRequest
 from .base import Backend, checked_prompts, file_sha256, generate_split
 from .chat import ChatTemplate, ChatTemplateError
 from .constrain import Constrainer, llamacpp_tokenizer
+from .cpu_share import CoreShare
 from .llamacpp_batch import DecodeRun
 from .llamacpp_prefix import PrefixCache, common_prefix
 from .llamacpp_score import choice_tokens, first_token_logprobs
 from .models import EMBEDDED_MODEL, resolve_builtin
+from .native_log import route_native_log
 
 _ALL_LAYERS = 0x7FFFFFFF
 _log = logging.getLogger(__name__)
@@ -63,7 +65,10 @@ class LlamaCppOptions:
     n_batch: int = attrs.field(default=512, validator=attrs.validators.ge(1))
     #: Physical micro-batch size inside a decode call.
     n_ubatch: int = attrs.field(default=512, validator=attrs.validators.ge(1))
-    #: CPU threads; ``None`` uses every core this process may run on.
+    #: CPU threads. ``None``: the cores this process may run on that no other process is
+    #: busy with, looked at again every half second while decoding (so two runs on one
+    #: machine do not spin against each other; see :mod:`instructgen.backends.cpu_share`).
+    #: A number pins the count.
     n_threads: int | None = None
     #: Layers offloaded to the GPU: 0 keeps everything on the CPU, -1 offloads all.
     n_gpu_layers: int = attrs.field(default=0, validator=attrs.validators.ge(-1))
@@ -90,9 +95,7 @@ class LlamaCppBackend(Backend):
                 "backend llamacpp needs llama-cpp-python: pip install 'instructgen[llamacpp]'"
                 " (for CUDA: CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install llama-cpp-python)"
             ) from None
-        import llama_cpp._logger as llama_logger
-
-        llama_logger.set_verbose(options.verbose)
+        route_native_log(llama_cpp, verbose=options.verbose)
         self._lc = lc = llama_cpp
         self.model_path = model_path or _resolve(options.model)
         self._lock = threading.Lock()
@@ -114,11 +117,22 @@ class LlamaCppBackend(Backend):
         self._vocab = lc.llama_model_get_vocab(self._model)
         self.n_vocab = lc.llama_vocab_n_tokens(self._vocab)
 
+        #: The longest sequence (prompt + answer) this backend decodes: ``n_ctx``.
         self.n_ctx = options.n_ctx
+        trained = int(lc.llama_model_n_ctx_train(self._model))
+        if 0 < trained < options.n_ctx:
+            _log.warning(
+                "llamacpp: n_ctx = %d is above the %d tokens %s was trained on; sequences "
+                "longer than that tend to lose coherence, so lower n_ctx unless the model is "
+                "known to extrapolate", options.n_ctx, trained, self.model_path.name)
         self.n_slots = 0  # decoding sequence ids of the current context
+        self.slot_cells = 0  # KV cells the current context holds per decoding sequence
+        self._threads = CoreShare(len(os.sched_getaffinity(0))) if options.n_threads is None \
+            else None
+        self._threads_now = 0
         self._prefixes: PrefixCache | None = None
         if options.n_seq_max is not None:
-            self._open_context(options.n_seq_max)
+            self._open_context(options.n_seq_max, options.n_ctx)
 
         self._pieces = [self._piece(t) for t in range(self.n_vocab)]
         self._eog = frozenset(
@@ -132,23 +146,10 @@ class LlamaCppBackend(Backend):
 
     def _use_extra_buffers(self) -> bool:
         """The option, or for ``"auto"`` the cached verdict of a crash probe (one warning)."""
-        choice = self.options.extra_buffers
-        if isinstance(choice, bool):
-            return choice
-        from .native import EXTRA_BUFFERS_FIX, extra_buffers_verdict
+        from .native import decide_extra_buffers
 
-        # A small fixed model keeps the probe cheap; without it, probe the model itself.
-        try:
-            probe_model, layers = _resolve(EMBEDDED_MODEL), 0
-        except UserError:
-            probe_model, layers = self.model_path, self.options.n_gpu_layers
-        verdict = extra_buffers_verdict(probe_model, n_gpu_layers=layers)
-        if not verdict.ok:
-            _log.warning(
-                "llamacpp: %s (this CPU or its hypervisor faults on them, e.g. AMX on some "
-                "cloud VMs), so the model is loaded without them, which is slower; "
-                "to avoid this: %s", verdict.detail, EXTRA_BUFFERS_FIX)
-        return verdict.ok
+        return decide_extra_buffers(self.options.extra_buffers, self.model_path,
+                                    self.options.n_gpu_layers)
 
     # -- identity ------------------------------------------------------------------------
 
@@ -248,11 +249,16 @@ class LlamaCppBackend(Backend):
             found = self._choice_memo[key] = choice_tokens(self, choices)
         return found
 
-    def _open_context(self, n_slots: int) -> None:
-        """A context with ``n_slots`` decoding sequences plus the prefix cache's ids."""
+    def _open_context(self, n_slots: int, slot_cells: int) -> None:
+        """A context with ``n_slots`` decoding sequences plus the prefix cache's ids.
+
+        ``slot_cells`` KV cells per decoding sequence: what the longest request of the
+        batch can fill (prompt + max_tokens), not ``n_ctx``, because llama.cpp allocates
+        and clears every cell up front, so unused room is resident memory.
+        """
         lc, options = self._lc, self.options
         self._close_context()
-        threads = options.n_threads or len(os.sched_getaffinity(0))
+        threads = options.n_threads or (self._threads.current if self._threads else 1)
         budget = options.prefix_cache_tokens
         max_seq = int(lc.llama_max_parallel_sequences())
         n_cached = min(_CACHE_SLOTS, max_seq - n_slots) if budget else 0
@@ -262,7 +268,7 @@ class LlamaCppBackend(Backend):
         # between sequences, and llama.cpp can put prompt chunks of different
         # lengths in one micro-batch (split KV streams force equal-length
         # splits, which turns prefill into token-by-token steps).
-        cparams.n_ctx = options.n_ctx * n_slots + (budget if n_cached else 0)
+        cparams.n_ctx = slot_cells * n_slots + (budget if n_cached else 0)
         cparams.n_seq_max = n_slots + n_cached
         cparams.kv_unified = True
         cparams.n_batch = max(options.n_batch, n_slots)
@@ -275,10 +281,11 @@ class LlamaCppBackend(Backend):
         if not self._ctx:
             raise UserError(
                 f"llama.cpp could not create a context of {cparams.n_ctx} tokens"
-                f" (n_ctx={options.n_ctx} x n_seq_max={n_slots}"
+                f" ({slot_cells} cells per sequence x n_seq_max={n_slots}"
                 f" + prefix_cache_tokens={budget if n_cached else 0}); lower one of them"
             )
-        self.n_slots = n_slots
+        self.n_slots, self.slot_cells = n_slots, slot_cells
+        self._threads_now = threads
         self.n_batch = lc.llama_n_batch(self._ctx)
         self._memory = lc.llama_get_memory(self._ctx)
         self._batch = lc.llama_batch_init(self.n_batch, 0, 1)
@@ -317,8 +324,11 @@ class LlamaCppBackend(Backend):
                 self.choice_tokens(req.choices)
         with self._lock:
             want = min(len(requests), int(self._lc.llama_max_parallel_sequences()))
-            if self.options.n_seq_max is None and want > self.n_slots:
-                self._open_context(want)  # slots follow the runner's batch size
+            slots = self.n_slots if self.options.n_seq_max is not None else max(want,
+                                                                                 self.n_slots)
+            cells = max(self.slot_cells, slot_cells_for(requests, prompts, self.n_ctx))
+            if slots != self.n_slots or cells != self.slot_cells:
+                self._open_context(slots, cells)  # grows with the runner's batches
             # A scored request runs alone (still reusing the prefix cache): a sequence's
             # logits shift by up to ~0.05 in log-probability with its place in a shared
             # decode, and a verdict must not depend on what it was batched with.
@@ -328,6 +338,16 @@ class LlamaCppBackend(Backend):
                                       [prompts[i] for i in idx]).run(),
                 lambda idx: [DecodeRun(self, [requests[i]], [prompts[i]]).run()[0]
                              for i in idx])
+
+    def fit_threads(self) -> int:
+        """Set the decode threads for the next step from the free cores; the count used."""
+        if self._threads is None or self._ctx is None:
+            return self._threads_now
+        wanted = self._threads.threads()
+        if wanted != self._threads_now:
+            self._lc.llama_set_n_threads(self._ctx, wanted, wanted)
+            self._threads_now = wanted
+        return wanted
 
     def first_token_logprobs(
         self, request: LLMRequest, choices: Mapping[str, Sequence[str]]
@@ -349,6 +369,17 @@ class LlamaCppBackend(Backend):
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown may have freed llama_cpp
             self.close()
+
+
+#: KV cells per sequence are rounded up to this, so batches of similar requests share a size.
+_CELL_STEP = 256
+
+
+def slot_cells_for(requests: Sequence[LLMRequest], prompts: Sequence[Sequence[int]],
+                   n_ctx: int) -> int:
+    """KV cells one decoding sequence may need in this call: prompt + answer, at most ``n_ctx``."""
+    need = max(len(p) + r.max_tokens for r, p in zip(requests, prompts, strict=True))
+    return min(n_ctx, -(-need // _CELL_STEP) * _CELL_STEP)
 
 
 def _resolve(model: str) -> Path:

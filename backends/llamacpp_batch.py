@@ -101,6 +101,7 @@ class DecodeRun:
                 rows = self._fill_batch()
                 if b._batch.n_tokens == 0:
                     raise RuntimeError("llamacpp: no sequence had a token to decode")
+                b.fit_threads()
                 rc = lc.llama_decode(b._ctx, b._batch)
                 if rc != 0:
                     raise RuntimeError(f"llama_decode failed with code {rc}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import platform
 import signal
@@ -248,6 +249,34 @@ def extra_buffers_verdict(model: Path, *, n_gpu_layers: int = 0,
                           "probed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
             _write(cache_path, table)
     return verdict
+
+
+def decide_extra_buffers(choice: bool | str, model: Path, n_gpu_layers: int = 0) -> bool:
+    """Whether a llama.cpp load here may use extra buffer types: ``choice``, or the probe's.
+
+    ``choice`` is the ``extra_buffers`` option: ``True``/``False`` decide, ``"auto"``
+    asks :func:`extra_buffers_verdict` on the small embedded model (else on ``model``
+    itself) and warns once when the answer is no. Every process that loads a model
+    with llama.cpp takes its setting from here: the in-process backend, replica
+    workers and Ray actors (which build that backend), and the OpenAI-compatible
+    server that :mod:`instructgen.backends.openai.local` starts.
+    """
+    if isinstance(choice, bool):
+        return choice
+    from .models import EMBEDDED_MODEL, resolve_builtin
+
+    try:  # a small fixed model keeps the probe cheap
+        found = resolve_builtin(EMBEDDED_MODEL, "llamacpp")
+        probe_model, layers = (found, 0) if isinstance(found, Path) else (model, n_gpu_layers)
+    except Exception:  # the embedded model is not installed: probe the model itself
+        probe_model, layers = model, n_gpu_layers
+    verdict = extra_buffers_verdict(probe_model, n_gpu_layers=layers)
+    if not verdict.ok:
+        logging.getLogger("instructgen.backends.llamacpp").warning(
+            "llamacpp: %s (this CPU or its hypervisor faults on them, e.g. AMX on some cloud "
+            "VMs), so the model is loaded without them, which is slower; to avoid this: %s",
+            verdict.detail, EXTRA_BUFFERS_FIX)
+    return verdict.ok
 
 
 @contextlib.contextmanager

@@ -8,6 +8,10 @@ Used by the backend's tests and benchmark, and handy for trying the
 
 Needs the ``openai`` extra (fastapi, uvicorn, sse-starlette, starlette-context,
 pydantic-settings) next to llama-cpp-python.
+
+The server runs through :mod:`instructgen.backends.openai.serve_llama`, so it
+takes the machine's extra-buffer-types verdict like the in-process backend
+(a CPU that faults on AMX tiles would otherwise kill it at its first decode).
 """
 
 from __future__ import annotations
@@ -42,17 +46,25 @@ def free_port() -> int:
 def start_llama_cpp_server(
     model: str | os.PathLike[str], *, n_ctx: int = 2048, port: int | None = None,
     n_threads: int | None = None, api_key: str | None = None, startup_s: float = 120.0,
+    extra_buffers: str = "auto", log_path: str | os.PathLike[str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the server and wait until it lists its model; (process, base URL ending in /v1)."""
+    """Start the server and wait until it lists its model; (process, base URL ending in /v1).
+
+    ``extra_buffers``: ``auto`` (the probe's verdict), ``on`` or ``off``. ``log_path``
+    keeps the server's output in that file; by default it is read only to explain a
+    server that did not start.
+    """
     port = port or free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
-           "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
+    cmd = [sys.executable, "-m", "instructgen.backends.openai.serve_llama", "--extra-buffers",
+           extra_buffers, "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
+           "--n_ctx", str(n_ctx)]
     if n_threads:
         cmd += ["--n_threads", str(n_threads), "--n_threads_batch", str(n_threads)]
     env = dict(os.environ)
     if api_key:
         env["API_KEY"] = api_key  # through the environment: never on a command line
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, once the server is up
+    # Closed below, once the server is up (or has failed).
+    log = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + startup_s

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from instructgen.api import plan
-from instructgen.logs import Log, make_logger
+from instructgen.logs import Log, forward_library_logs, make_logger
 from instructgen.plan import Plan
 from instructgen.records import converter
 from instructgen.runner import Runner
@@ -66,9 +66,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.ray_address:
         overrides.append(f"engine.ray_address={json.dumps(args.ray_address)}")
     the_plan, registry = plan(args.recipe, overrides=overrides)
-    runner = Runner(the_plan, registry, fresh=args.fresh, log=_logger(args),
+    log = _logger(args)
+    runner = Runner(the_plan, registry, fresh=args.fresh, log=log,
                     progress=False if args.no_progress else None)
-    summary = runner.run()
+    with forward_library_logs(log):  # backend and llama.cpp log lines obey -q like the rest
+        summary = runner.run()
     if summary.status == "already_finished":
         print(summary.message, file=sys.stderr)
         return 0
@@ -107,17 +109,19 @@ def cmd_preview(args: argparse.Namespace) -> int:
         raise UserError("-n: must be at least 1")
     the_plan, registry = plan(args.recipe, overrides=args.overrides)
     _precheck(the_plan)
-    runner = Runner(the_plan, registry, write=False, log=_logger(args), progress=False)
+    log = _logger(args)
+    runner = Runner(the_plan, registry, write=False, log=log, progress=False)
     records = runner.records()
     shown = 0
-    try:
-        for record in records:
-            print(json.dumps(converter.unstructure(record), ensure_ascii=False))
-            shown += 1
-            if shown >= args.n:
-                break
-    finally:
-        records.close()
+    with forward_library_logs(log):
+        try:
+            for record in records:
+                print(json.dumps(converter.unstructure(record), ensure_ascii=False))
+                shown += 1
+                if shown >= args.n:
+                    break
+        finally:
+            records.close()
     if shown < args.n:
         print(f"preview: only {shown} record(s) accepted out of {runner.summary.items} items",
               file=sys.stderr)
