@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("httpx", reason="the openai backend needs httpx: pip install "
                     "'instructgen[openai]'")
 
+from instructgen import LLMRequest
 from instructgen.backends.models import embedded_model_path
 from instructgen.backends.openai import OpenAIBackend, OpenAIOptions, ServerRefusedError
 from instructgen.backends.openai.local import SERVER_MODULES, llama_cpp_server
@@ -80,3 +81,33 @@ def test_a_run_with_an_api_key_keeps_the_key_out_of_every_file(
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
 
+
+
+@pytest.mark.reliability(
+    failure="the OpenAI-compatible llama-cpp-python server on a CPU whose extra buffer types "
+            "fault (AMX on some VMs)",
+    user_sees="nothing: the server is started with extra buffer types off, as the machine's "
+              "probe verdict says, and answers",
+    exit_code=0, kept="everything")
+def test_the_server_takes_the_probes_extra_buffers_fault_verdict(tmp_path, monkeypatch) -> None:
+    from instructgen.backends import native
+
+    missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{missing[0]} is not installed: pip install 'instructgen[test]'")
+    # A stored verdict "extra buffers fault here" for this machine and llama.cpp build: the
+    # server must read it (not probe again) and load without extra buffer types.
+    cache = tmp_path / "probes.json"
+    key = native.probe_key(native.llama_library())
+    cache.write_text(json.dumps({key: {"ok": False, "crash": "SIGSEGV (segmentation fault)",
+                                       "detail": "forced by the test"}}))
+    monkeypatch.setenv("INSTRUCTGEN_PROBE_CACHE", str(cache))
+    log = tmp_path / "server.log"
+    with llama_cpp_server(embedded_model_path(), n_ctx=N_CTX, log_path=log) as url, \
+            OpenAIBackend(OpenAIOptions(base_url=url, schema_mode="json_object")) as backend:
+        answer = backend.generate([LLMRequest(messages=[("user", "Say hi.")], max_tokens=4,
+                                              temperature=0.0)])
+    assert answer[0].completion_tokens > 0
+    text = log.read_text(errors="replace")
+    assert "instructgen-serve: extra buffer types off" in text
+    assert "forced by the test" in text  # the one warning names the stored verdict

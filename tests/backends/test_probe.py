@@ -25,7 +25,10 @@ def runs(marker: Path) -> int:
     return len(marker.read_text().splitlines()) if marker.exists() else 0
 
 
-CRASH = "import os, signal; os.kill(os.getpid(), signal.{})"
+# The child restores the default action first: a suite run under nohup or in a background
+# job ignores SIGINT, children inherit that, and a self-sent SIGINT would then do nothing.
+CRASH = ("import os, signal; signal.signal(signal.{0}, signal.SIG_DFL); "
+         "os.kill(os.getpid(), signal.{0})")
 
 
 @pytest.mark.reliability(

@@ -8,6 +8,11 @@ While ``left`` is positive, a batch holding ``trigger`` in a prompt (``"at":
 sends ``signal`` to the current process, as a native fault in a model library
 would. Replica workers are spawned processes: they import this module by
 name, so it lives beside the tests (on ``sys.path``) rather than inside one.
+
+The ``gated`` backend holds batches instead: while the file ``$IG_GATE_DIR/closed``
+exists, every batch first writes ``$IG_GATE_DIR/entered.<pid>`` and then waits for
+that file to go. A test that sees ``entered.<pid>`` knows worker ``pid`` is inside a
+batch, so a kill lands mid-batch by construction, not by timing.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import contextlib
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -25,6 +31,7 @@ from instructgen.plugin import BackendPlugin
 from instructgen.records import Completion, LLMRequest
 
 CONTROL_ENV = "IG_CRASH_CONTROL"
+GATE_ENV = "IG_GATE_DIR"
 
 
 def _crash_now(at: str, text: str = "") -> None:
@@ -57,7 +64,21 @@ class CrashingBackend(FakeBackend):
         return super().generate(requests)
 
 
+class GatedBackend(FakeBackend):
+    """The fake backend, holding each batch while ``$IG_GATE_DIR/closed`` exists."""
+
+    def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
+        gate = Path(os.environ.get(GATE_ENV, "")) if os.environ.get(GATE_ENV) else None
+        if gate is not None and (gate / "closed").exists():
+            (gate / f"entered.{os.getpid()}").write_text("")
+            while (gate / "closed").exists():
+                time.sleep(0.01)
+        return super().generate(requests)
+
+
 @hookimpl
 def instructgen_backends() -> Iterator[BackendPlugin]:
     yield BackendPlugin(name="crashing", description="The fake backend that kills its process.",
                         options=FakeOptions, factory=CrashingBackend)
+    yield BackendPlugin(name="gated", description="The fake backend that holds batches.",
+                        options=FakeOptions, factory=GatedBackend)

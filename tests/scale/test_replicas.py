@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 
+import crash_backend
 import pytest
 from scale_setup import (
     check_counts,
@@ -119,30 +120,40 @@ def test_a_run_started_with_replicas_resumes_with_one(tmp_path):
     assert output_files(second.run_dir) == output_files(full.run_dir)
 
 
-def test_a_worker_killed_mid_batch_is_replaced_and_its_batch_retried(tmp_path):
-    reference = run_recipe(fake_recipe(tmp_path, "ref", delay=0.25), tmp_path)
-    recipe = fake_recipe(tmp_path, "killed", delay=0.25, backend={"replicas": 2})
-    the_plan, registry = plan(recipe, autoload=False)
+def test_a_worker_killed_mid_batch_is_replaced_and_its_batch_retried(tmp_path, monkeypatch):
+    reference = run_recipe(fake_recipe(tmp_path, "ref", backend={"name": "gated"}), tmp_path,
+                           plugins=[crash_backend])  # no gate: an uninterrupted run
+    # The gated backend holds every batch while gate/closed exists and names the worker
+    # that entered one, so the kill strikes a worker that is inside a batch for certain.
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    (gate / "closed").touch()
+    monkeypatch.setenv(crash_backend.GATE_ENV, str(gate))
+    recipe = fake_recipe(tmp_path, "killed", backend={"name": "gated", "replicas": 2})
+    the_plan, registry = plan(recipe, plugins=[crash_backend], autoload=False)
     runner = Runner(the_plan, registry)
     killed: list[int] = []
 
-    def kill_one_busy_worker():  # while the main thread consumes records
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            pool = getattr(runner.engine, "backend", None)
-            busy = pool.busy_pids if pool is not None and sum(pool.served.values()) else []
-            if busy:
-                os.kill(busy[0], signal.SIGKILL)
-                killed.append(busy[0])
-                return
-            time.sleep(0.01)
+    def kill_the_first_worker_inside_a_batch() -> None:
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not killed:
+                for entered in sorted(gate.glob("entered.*")):
+                    pid = int(entered.suffix.lstrip("."))
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    break
+                else:
+                    time.sleep(0.01)
+        finally:
+            (gate / "closed").unlink()  # open the gate: the retry and the rest go through
 
-    killer = threading.Thread(target=kill_one_busy_worker, daemon=True)
+    killer = threading.Thread(target=kill_the_first_worker_inside_a_batch, daemon=True)
     killer.start()
     got = list(runner.records())
     killer.join()
     pool = runner.engine.backend
-    assert killed, "no worker was ever busy"
+    assert killed, "no worker ever entered a batch"
     assert pool.retried_batches >= 1 and pool.restarts >= 1
     assert runner.summary.status == "finished" and runner.summary.items == 40
     assert [r.id for r in got] == [r.id for r in reference.records]  # nothing lost or doubled
