@@ -39,8 +39,11 @@ _SHOWN = frozenset({"edit", "input", "output", "edit_type", "image_file"})
 #: Payload keys that only say how a record was made; a reviewer does not need them.
 _BOOKKEEPING = frozenset({"few_shot", "prefilter"})
 _ROWS_PER_CHUNK = 2000
-#: Keys holding the instruction-like text when a payload has no ``edit``.
-_TEXT_KEYS = ("edit", "instruction", "caption", "text")
+#: Keys holding the card's main text, in order: instructions, then captions and phrases.
+_TEXT_KEYS = ("edit", "instruction", "caption", "text", "backgrounds")
+#: Keys holding the caption before and after the edit (edit and implicit generators).
+_INPUT_KEYS = ("input", "original_caption")
+_OUTPUT_KEYS = ("output", "target_caption")
 
 
 @attrs.frozen
@@ -73,17 +76,35 @@ class ReviewResult:
     size_bytes: int
 
 
-def _text(data: Mapping[str, Any]) -> str:
+def _first(data: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, str]:
+    """The first of ``keys`` the payload has as text (a list of phrases joined), and its text."""
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return key, value
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return key, "; ".join(value)
+    return None, ""
+
+
+def _record_texts(data: Mapping[str, Any]) -> tuple[str, str, str, set[str]]:
+    """A record's main text, caption before and after, and the keys they came from."""
     turns = data.get("turns")
     if isinstance(turns, list) and turns:
-        return "\n".join(f"{k}. {t.get('edit', '')}" for k, t in enumerate(turns, 1)
-                         if isinstance(t, Mapping))
-    return next((str(data[k]) for k in _TEXT_KEYS if isinstance(data.get(k), str)), "")
+        used: tuple[str | None, str] = ("turns", "\n".join(
+            f"{k}. {t.get('edit', '')}" for k, t in enumerate(turns, 1)
+            if isinstance(t, Mapping)))
+    else:
+        used = _first(data, _TEXT_KEYS)
+    before, after = _first(data, _INPUT_KEYS), _first(data, _OUTPUT_KEYS)
+    keys = {k for k in (used[0], before[0], after[0]) if k}
+    return used[1], before[1], after[1], keys
 
 
-def _fields(data: Mapping[str, Any]) -> dict[str, Any] | int:
+def _fields(data: Mapping[str, Any], shown: set[str]) -> dict[str, Any] | int:
     out = {k: v for k, v in data.items()
-           if k not in _SHOWN and k not in _BOOKKEEPING and v is not None and k != "turns"}
+           if k not in _SHOWN and k not in shown and k not in _BOOKKEEPING and v is not None
+           and k != "turns"}
     turns = data.get("turns")
     if isinstance(turns, list):
         for k, turn in enumerate(turns, 1):
@@ -203,9 +224,9 @@ def review_rows(run: RunData, images: _Images, types: _Table, reasons: _Table,
             continue
         data = payload(rec)
         image = data.get("image_file")
-        rows.append([str(rec.get("id")), 0, types.code(edit_type_of(rec)), _text(data),
-                     data.get("input") or data.get("caption") or "", data.get("output") or "",
-                     _fields(data), -1, "", "", images.src(image),
+        text, before, after, shown = _record_texts(data)
+        rows.append([str(rec.get("id")), 0, types.code(edit_type_of(rec)), text, before, after,
+                     _fields(data, shown), -1, "", "", images.src(image),
                      image if isinstance(image, str) else ""])
     for n, (rid, rej) in enumerate(zip(rejection_ids(run.rejections), run.rejections,
                                        strict=True), len(run.records)):

@@ -161,3 +161,25 @@ def test_bad_options_are_one_line(judged_run, tmp_path, capsys, argv, message):
 def test_a_folder_that_is_no_run_is_refused(tmp_path):
     with pytest.raises(UserError, match="not a run directory"):
         write_review(tmp_path)
+
+
+@pytest.mark.parametrize("data, text, before, after", [
+    ({"concept": "kite", "caption": "A red kite over a beach."}, "A red kite over a beach.", "",
+     ""),
+    ({"concept": "kite", "backgrounds": ["a beach", "a park"]}, "a beach; a park", "", ""),
+    ({"instruction": "What if it rained?", "original_caption": "A dry street.",
+      "target_caption": "A wet street."}, "What if it rained?", "A dry street.",
+     "A wet street."),
+    ({"edit_type": "multi_turn", "input": "a tree", "output": "a blue bush",
+      "turns": [{"edit": "Replace the tree with a bush."}, {"edit": "Make the bush blue."}]},
+     "1. Replace the tree with a bush.\n2. Make the bush blue.", "a tree", "a blue bush"),
+])
+def test_other_generators_cards_take_their_own_fields(tmp_path, data, text, before, after):
+    run = write_run(tmp_path / "run", [{"id": "r", "item_id": "r", "generator": "x",
+                                        "data": data}])
+    (row,) = embedded(write_review(run).path.read_text())[1]
+    assert (row[COL["edit"]], row[COL["input"]], row[COL["output"]]) == (text, before, after)
+    fields = row[COL["fields"]] or {}
+    shown = {k for k, v in data.items() if v in (text, before, after) or k == "backgrounds"}
+    assert not shown & set(fields)
+    assert ("concept" in fields) == ("concept" in data)
