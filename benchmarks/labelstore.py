@@ -116,11 +116,17 @@ def add_paths(kind: str, rows: Iterable[Mapping[str, Any]]) -> None:
 
 def sheet(kind: str, seed: int = 27) -> Path:
     """A blind sheet of the pending records: shuffled, without the ``paths`` column."""
-    rows = [{k: v for k, v in r.items() if k != "paths"}
-            for r in read(LABELS / f"pending-{kind}.jsonl")]
-    random.Random(seed).shuffle(rows)
     out = LABELS / f"sheet-{kind}.jsonl"
-    write(out, ({**r, "label": None, "reason": None} for r in rows))
+    pending = read(LABELS / f"pending-{kind}.jsonl")
+    keys = {r["key"] for r in pending}
+    # Rows already on the sheet keep their place and what was filled in; new pending
+    # records are shuffled onto the end, so labelling can go on while runs finish.
+    kept = [r for r in read(out) if r["key"] in keys]
+    have = {r["key"] for r in kept}
+    rows = [{k: v for k, v in r.items() if k != "paths"} for r in pending
+            if r["key"] not in have]
+    random.Random(seed + len(kept)).shuffle(rows)
+    write(out, [*kept, *({**r, "label": None, "reason": None} for r in rows)])
     return out
 
 
