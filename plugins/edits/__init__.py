@@ -71,7 +71,7 @@ def edit_keys(options: EditOptions, ctx: BuildContext) -> PayloadKeys:
         keys = PayloadKeys.one_of(PayloadKeys((*EDIT_KEYS, *t.fields)) for t in types)
         if options.judge and options.judge_format == "score":
             keys = keys.plus(always=("judge_p_yes",))
-    return keys.plus(always=("prefilter",), may=ITEM_KEYS)
+    return keys.plus(always=("prefilter",), may=(*ITEM_KEYS, "compose"))
 
 
 def edit_requires(options: EditOptions) -> dict[str, str]:

@@ -35,8 +35,10 @@ from instructgen.records import SourceItem
 from instructgen.text import normalize
 
 from .checks import prose_instruction, short_instruction, uses_a_verb
+from .compose import ComposeFailure, compose_turn, composes, path_for, result_of
 from .constraints import NoCandidates, explain, item_schema
 from .coupling import couple, parse_fields
+from .fallback import first_usable
 from .prefilter import CaptionAnalyzer, make_analyzer
 from .prompts import (
     edit_request,
@@ -47,7 +49,7 @@ from .prompts import (
     score_verdict,
 )
 from .sense import sense_checks
-from .types import EDIT_TYPES, EditType, select_edit_types
+from .types import EDIT_TYPES, Check, EditType, select_edit_types
 
 #: Where the judge's measured accuracy is, for the log line that says it is off.
 JUDGE_FIGURES = 'docs/benchmarks.md, "Edit judge"'
@@ -135,6 +137,17 @@ class EditOptions:
     #: Reject instructions that use none of their type's verbs ("The dog jumps" is
     #: a caption, not an instruction).
     require_verb: bool = True
+    #: Who writes the edit and the output caption. ``model``: the model writes both (few-shot
+    #: JSON, the flow above); ``rules``: the model only chooses the fields from closed
+    #: options (an object of the caption, a colour, a new object, ...) and rules write the
+    #: instruction (a bank of phrasings) and the output (the input with one change);
+    #: ``auto``: the path measured best for the model (``compose/auto.py``; ``rules`` for
+    #: the embedded model and for models not measured). Types the rules cannot write
+    #: (registered by other plugins) use ``model`` (see docs/edits.md, "Paths").
+    compose: Literal["auto", "model", "rules"] = "auto"
+    #: Under ``rules``, let the model reword each rendered instruction; the rewording is kept
+    #: only when it keeps the object and the value and passes every check.
+    paraphrase: bool = False
     #: ``auto``: spaCy POS tags when en_core_web_sm is installed, else word lists;
     #: ``heuristic``: always word lists; ``off``: no prefilter.
     prefilter: Literal["auto", "spacy", "heuristic", "off"] = "auto"
@@ -167,6 +180,7 @@ class EditGenerator(Generator):
         self._weights: list[float] = []
         self._analyzer: CaptionAnalyzer | None = None
         self._logged = False
+        self._compose = "model" if options.compose == "model" else "rules"
 
     # -- setup ------------------------------------------------------------------------
 
@@ -189,6 +203,10 @@ class EditGenerator(Generator):
                               "so no turn but the last could be filled; add a local type or "
                               "set global_last = false")
         self._analyzer = make_analyzer(opts.prefilter)
+        if opts.compose == "auto":
+            self._compose, why = path_for(None)  # RunInfo does not name the backend's model
+            if run.log is not None:
+                run.log.info("edit_compose", compose=self._compose, why=why)
         if not opts.judge and run.log is not None:
             run.log.info("edit_judge_off", why=(
                 "the judge is off (generator.judge = false, the default): on the embedded "
@@ -272,6 +290,8 @@ class EditGenerator(Generator):
             return TurnFailure("prefilter", f"missing_{etype.needs}",
                                f"the caption has no {etype.needs.replace('_', ' ')} "
                                f"({self._analyzer.method} prefilter)")
+        if self._compose == "rules" and composes(etype):
+            return await self._composed(etype, caption, ctx)
         schema = None
         if opts.constrain:
             try:
@@ -281,6 +301,7 @@ class EditGenerator(Generator):
                 return TurnFailure("prefilter", f"no_{exc.field}_candidates",
                                    f"the caption offers nothing to use as {exc.field}")
         examples = sample_examples(etype, opts.examples, ctx.rng, sets=opts.example_sets)
+        narrowed = schema
         if schema is not None and opts.couple != "off":  # tie the fields together
             def ask(s: dict[str, Any]) -> Any:
                 return ctx.ask(edit_request(etype, caption, examples, max_tokens=opts.max_tokens,
@@ -291,10 +312,13 @@ class EditGenerator(Generator):
                                       etype.verbs if opts.require_verb else (), ask)
             except Reject as rej:
                 return TurnFailure("generate", rej.reason, rej.detail, rej.raw)
+        if schema is not None and narrowed is not None:  # one item's schema never stops a run
+            schema = first_usable([("coupled" if schema is not narrowed else "item", schema),
+                                   ("item", narrowed), ("plain", etype.schema())], ctx,
+                                  f"{etype.name} edit")
         request = edit_request(etype, caption, examples, max_tokens=opts.max_tokens,
                                temperature=opts.temperature, schema=schema)
-        checks = (*etype.checks, *((uses_a_verb(etype.verbs),) if opts.require_verb else ()),
-                  short_instruction(), prose_instruction(), *sense_checks(etype))
+        checks = self._checks(etype)
         try:
             result = await ctx.ask(request, validate=parse_edit(etype), stage="generate")
         except Reject as rej:  # invalid JSON even after the runner's retries
@@ -302,6 +326,32 @@ class EditGenerator(Generator):
             if why is not None:  # outside the narrowed schema: name the check it fails
                 return TurnFailure(why[0], why[1], why[2], rej.raw)
             return TurnFailure("generate", rej.reason, rej.detail, rej.raw)
+        return await self._accept(etype, caption, result, checks, ctx,
+                                  {"few_shot": [f"{etype.name}-{i}" for i, _ in examples]})
+
+    def _checks(self, etype: EditType) -> tuple[Check, ...]:
+        """Every check an answer of ``etype`` must pass, on every path."""
+        opts = self.options
+        return (*etype.checks, *((uses_a_verb(etype.verbs),) if opts.require_verb else ()),
+                short_instruction(), prose_instruction(), *sense_checks(etype))
+
+    async def _composed(self, etype: EditType, caption: str,
+                        ctx: ItemContext) -> dict[str, Any] | TurnFailure:
+        """The ``rules`` path: the model chooses the fields, rules write edit and output."""
+        checks = self._checks(etype)
+        made = await compose_turn(etype, caption, self._analyzer, ctx,
+                                  temperature=self.options.temperature,
+                                  paraphrase=self.options.paraphrase, checks=checks)
+        if isinstance(made, ComposeFailure):
+            return TurnFailure(made.stage, made.reason, made.detail, made.raw)
+        return await self._accept(etype, caption, result_of(made), checks, ctx,
+                                  {"few_shot": [], "compose": "rules"})
+
+    async def _accept(self, etype: EditType, caption: str, result: Mapping[str, str],
+                      checks: Sequence[Check], ctx: ItemContext,
+                      extra: Mapping[str, Any]) -> dict[str, Any] | TurnFailure:
+        """Run the checks and the judge on one answer; the turn's record, or why it failed."""
+        opts = self.options
         raw = _raw(result, etype)
         for check in checks:
             problem = check(caption, result)
@@ -330,8 +380,7 @@ class EditGenerator(Generator):
                                    raw)
         fields = {f: result[f] for f in etype.fields}
         return {"edit_type": etype.name, "edit": result["edit"], "input": caption,
-                "output": result["output"], **fields, "judge": verdict, **scored,
-                "few_shot": [f"{etype.name}-{i}" for i, _ in examples]}
+                "output": result["output"], **fields, "judge": verdict, **scored, **extra}
 
 
 def balanced_weights(types: Sequence[EditType], weights: Sequence[float],
