@@ -178,8 +178,8 @@ def render(runs: Sequence[RunMetrics], charts: ChartSet, options: ReportOptions)
         out += ["## Precision (human labels)", "",
                 "Of the accepted records a person labelled with `instructgen review`, the share "
                 "labelled good, with its 95% Wilson score interval. The judge's balanced "
-                "accuracy is the mean of the good candidates it passed and the bad ones it "
-                "failed (its `judge_no` rejection lines count as failed).", ""]
+                "accuracy is the mean of the share of good candidates it passed and the share "
+                "of bad ones it failed (its `judge_no` rejection lines count as failed).", ""]
         out += precision_rows(runs)
         out.append("")
 
