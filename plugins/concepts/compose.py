@@ -30,10 +30,11 @@ from instructgen.text import dedup_key, mentions, words
 
 from .captions import CaptionRules, ask_caption, ask_template, at_least_one, caption_request
 from .fields import pair_schema, read_look, read_relation
+from .lexicon import fits_setting
 from .phrases import PLACE_WORDS as _PLACE_WORDS
 from .phrases import indefinite, starts_with_preposition
 from .prompts import pair_caption_prompt, pair_look_prompt
-from .templates import pair_caption, setting_phrase
+from .templates import pair_caption, place_head, setting_phrase
 
 _SCENE_START = re.compile(
     r"\b(?:next to|in front of|" + "|".join(_PLACE_WORDS) + r")\s+"
@@ -150,6 +151,8 @@ class PairCaptions(Generator):
                      "background_appended": False, "has_scene": has_scene(caption, concepts)}]
         # One entry per distinct background, so no two variants share one.
         pool = distinct(b for b in item.data.get("backgrounds", []) if isinstance(b, str))
+        if opts.path("cc2cap") == "template":  # no giraffe on a breakfast tray
+            pool = [b for b in pool if all(fits_setting(c, place_head(b)) for c in concepts)]
         if not pool:  # nothing to append from: keep the caption as it is
             return [{**base, "caption": caption, "base_caption": caption, "background": None,
                      "background_appended": False, "has_scene": False}]

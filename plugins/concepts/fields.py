@@ -4,9 +4,10 @@ One request per caption asks for a small JSON object whose every property is
 an ``enum``, so a constrained decoder can only pick, never write. What the
 lists hold depends on the concept's kind (:func:`~.lexicon.kind_of`), and
 every option fits any concept of that kind: a made thing gets a colour and a
-size, a creature a pose that fits its kind (:func:`~.lexicon.poses_for`), a
-food a state, a plant a size. ``cc2cap`` asks for a colour per made thing and
-how the two concepts are placed (:data:`~.lexicon.RELATIONS`).
+size (a thing whose colour everyone knows, a size only), a creature a pose
+that fits its kind (:func:`~.lexicon.poses_for`), a food a state, a plant a
+size. ``cc2cap`` asks for a colour per made thing and how the two concepts
+are placed (:data:`~.lexicon.RELATIONS`).
 The answer becomes :class:`~.templates.Look` records that
 :mod:`.templates` turns into a sentence.
 """
@@ -44,6 +45,8 @@ def look_properties(concept: str, prefix: str = "") -> dict[str, dict[str, Any]]
     kind = kind_of(concept)
     if kind == "thing":
         return {f"{prefix}colour": _enum(COLOURS), f"{prefix}size": _enum(SIZES)}
+    if kind == "fixed_colour":
+        return {f"{prefix}size": _enum(SIZES)}
     if kind == "food":
         return {f"{prefix}size": _enum(FOOD_STATES)}
     if kind == "plant":

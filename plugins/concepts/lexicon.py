@@ -33,8 +33,12 @@ PLANT_SIZES: tuple[str, ...] = ("none", "small", "tall", "young")
 #: How a lone thing is shown, with no other object named (c2cap).
 VIEWS: tuple[str, ...] = (
     "seen from the side", "seen from above", "seen from the front", "in close-up",
-    "on a plain white background", "on a plain grey background", "in bright daylight",
-    "in soft window light", "against a dark background",
+    "in bright daylight",
+)
+#: Studio shots: for a thing alone, never a creature ("a horse on a plain white
+#: background" reads as a cut-out, not a photo).
+STUDIO_VIEWS: tuple[str, ...] = (
+    "on a plain white background", "on a plain grey background", "against a dark background",
 )
 
 #: Poses or actions per kind of creature, as participles ("a horse grazing").
@@ -126,6 +130,14 @@ PLANTS = frozenset({
 })
 
 
+#: Made things with one colour everyone expects ("a blue snowman" reads wrong): offered
+#: a size only.
+FIXED_COLOUR = frozenset({
+    "snowman", "fire truck", "fire engine", "school bus", "taxi", "stop sign",
+    "fire hydrant", "traffic cone", "scarecrow", "mailbox", "police car", "ambulance",
+})
+
+
 def concept_key(concept: str) -> str:
     """Lower case, words joined by one space, the last word singular."""
     ws = [w.lower() for w in words(concept)]
@@ -144,12 +156,14 @@ def creature_kind(concept: str) -> str | None:
 
 
 def kind_of(concept: str) -> str:
-    """``thing``, ``food``, ``plant``, or the creature kind (``bird``, ``person``, ...)."""
+    """``thing``, ``fixed_colour``, ``food``, ``plant``, or the creature kind (``bird``, ...)."""
     key = concept_key(concept)
     if key in FOODS:
         return "food"
     if key in PLANTS:
         return "plant"
+    if key in FIXED_COLOUR:
+        return "fixed_colour"
     return creature_kind(concept) or "thing"
 
 
@@ -176,7 +190,9 @@ ON_SETTINGS = frozenset({
     "lawn", "porch", "balcony", "stage", "track", "slope", "hill", "summit", "coast", "shore",
     "cliff", "island", "floor", "grass", "sand", "ice", "snow", "railing", "windowsill",
     "ledge", "mountain", "runway", "highway", "seat", "step", "steps", "plate", "rock",
-    "river", "lake", "sea", "ocean", "pond", "top", "edge", "surface",
+    "river", "lake", "sea", "ocean", "pond", "top", "edge", "surface", "coastline",
+    "shoreline", "waterfront", "riverbank", "boardwalk", "promenade", "seafront", "blanket",
+    "sofa", "bed", "dashboard", "nightstand",
 })
 AT_SETTINGS = frozenset({
     "stop", "entrance", "station", "gate", "corner", "fair", "festival",
@@ -187,3 +203,54 @@ MASS_SETTINGS = frozenset({
     "grass", "snow", "sand", "water", "mud", "fog", "rain", "sunlight", "moonlight",
     "traffic", "shade", "darkness",
 })
+
+
+#: Things too big for a table or a room: vehicles, buildings and large animals
+#: (the grazers and big mammals above count too). Matched on the whole concept.
+LARGE = frozenset({
+    "car", "bus", "truck", "fire truck", "fire engine", "school bus", "tractor", "train",
+    "tram", "helicopter", "airplane", "plane", "jet", "boat", "ship", "sailboat", "yacht",
+    "hot air balloon", "lighthouse", "windmill", "fountain", "bridge", "tower", "house",
+    "castle", "barn", "church", "temple", "statue", "traffic light", "crane", "tent",
+    "elephant", "rhinoceros", "hippopotamus", "bear", "polar bear", "brown bear", "whale",
+    "shark", "dolphin", "crocodile", "alligator", "camel", "lion", "tiger",
+})
+#: Settings that are a surface or a container for small things ("breakfast tray"):
+#: nothing large and no animal bigger than a cat stands there. Matched on the head noun.
+SMALL_SETTINGS = frozenset({
+    "table", "tray", "desk", "shelf", "counter", "windowsill", "roof", "blanket", "plate",
+    "vase", "drawer", "box", "basket", "bowl", "bag", "pocket", "nightstand", "dashboard",
+    "bench", "seat", "sofa", "bed", "cushion", "pillow",
+})
+#: Rooms and shops: nothing large fits inside, and wild animals are not found there.
+INDOOR_SETTINGS = frozenset({
+    "room", "kitchen", "bedroom", "bathroom", "office", "shop", "store", "lobby", "bar",
+    "cafe", "restaurant", "library", "classroom", "studio", "hallway", "attic", "basement",
+    "garage", "corner", "apartment", "hotel", "terminal", "lounge", "bakery", "market",
+})
+#: Creatures that live with people and fit a room or a table.
+PETS = frozenset({"dog", "cat", "puppy", "kitten", "hamster", "mouse", "rabbit", "parrot",
+                  "goldfish", "fish", "bird", "butterfly", "bee", "ladybug"})
+
+
+def is_large(concept: str) -> bool:
+    """A vehicle, a building or a large animal: too big for a table or a room."""
+    key = concept_key(concept)
+    return key in LARGE or creature_kind(concept) == "grazer"
+
+
+def fits_setting(concept: str, setting_head: str) -> bool:
+    """Whether ``concept`` can be photographed in a setting with this head noun.
+
+    Large things fit neither surfaces nor rooms; animals other than pets and
+    people fit no surface and no room ("a giraffe on a car roof", "a penguin
+    in an antique shop"); everything else fits anywhere.
+    """
+    head = singular(setting_head.lower())
+    small, indoor = head in SMALL_SETTINGS, head in INDOOR_SETTINGS
+    if is_large(concept):
+        return not (small or indoor)
+    kind = creature_kind(concept)
+    if kind and kind != "person" and concept_key(concept) not in PETS:
+        return not (small or indoor)
+    return True

@@ -109,6 +109,8 @@ _LOOK_SYSTEM = (
 _LOOK_SHOTS: dict[str, tuple[tuple[str, str], ...]] = {
     "thing": (("Subject: lantern", '{"colour":"black","size":"small"}'),
               ("Subject: canoe", '{"colour":"red","size":"none"}')),
+    "fixed_colour": (("Subject: lantern", '{"size":"small"}'),
+                     ("Subject: canoe", '{"size":"none"}')),
     "food": (("Subject: lemon", '{"size":"sliced"}'),
              ("Subject: bagel", '{"size":"none"}')),
     "plant": (("Subject: tulip", '{"size":"none"}'),

@@ -24,7 +24,7 @@ import attrs
 
 from instructgen.text import word_count, words
 
-from .lexicon import AT_SETTINGS, COLOURS, MASS_SETTINGS, ON_SETTINGS, VIEWS
+from .lexicon import AT_SETTINGS, COLOURS, MASS_SETTINGS, ON_SETTINGS, STUDIO_VIEWS, VIEWS
 from .phrases import (
     PREPOSITIONS,
     indefinite,
@@ -88,6 +88,16 @@ def setting_head(place: str) -> tuple[str, bool]:
             return head, word == "of"
         head = word
     return head, False
+
+
+def place_head(background: str) -> str:
+    """The head noun of a background, singular, past a leading preposition and article
+    ("on the shipbuilding area" → "area", "lake at sunset" → "lake")."""
+    ws = words(background.lower())
+    while ws and (ws[0] in PREPOSITIONS or ws[0] in ("to", "of", "front", "a", "an", "the")):
+        ws = ws[1:]
+    head, _ = setting_head(" ".join(ws))
+    return singular(head) if head else ""
 
 
 def setting_phrase(background: str) -> str:
@@ -179,7 +189,7 @@ def concept_caption(concept: str, look: Look, max_words: int, rng: random.Random
 
     Under a tight word limit the bare noun phrase ("A red teapot.") is the last resort.
     """
-    view = rng.choice(VIEWS)
+    view = rng.choice(VIEWS if look.pose else (*VIEWS, *STUDIO_VIEWS))
     try:
         return pick(lambda keep: single_forms(concept, look, keep, view), max_words, rng)
     except NoCaption:

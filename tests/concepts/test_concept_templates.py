@@ -205,3 +205,37 @@ def test_template_path_asks_for_closed_fields_only(pool_file, run_recipe, fake_b
         concepts = rec.get("concepts") or [rec["concept"]]
         assert all(mentions(rec["caption"], c) for c in concepts), rec
         assert caption_problem(rec["caption"], concepts, [rec.get("background") or ""]) is None
+
+
+def test_large_things_and_wild_animals_get_no_table_or_room():
+    from instructgen.plugins.concepts.lexicon import fits_setting
+    from instructgen.plugins.concepts.templates import place_head
+
+    assert place_head("on the shipbuilding area") == "area"
+    assert place_head("vase on a table") == "vase"
+    for concept in ("giraffe", "helicopter", "penguin"):
+        assert not fits_setting(concept, place_head("breakfast tray")), concept
+        assert not fits_setting(concept, place_head("antique shop")), concept
+        assert fits_setting(concept, place_head("rocky shore")), concept
+    assert fits_setting("teapot", place_head("breakfast tray"))
+    assert fits_setting("kitten", place_head("living room"))
+
+
+def test_cc2cap_template_appends_only_backgrounds_both_concepts_fit(pool_file, run_recipe,
+                                                                   fake_backend):
+    from concept_answers import field_answer
+
+    path = pool_file({"giraffe": ["savanna"], "teapot": ["breakfast tray", "kitchen shelf"],
+                      "cup": ["breakfast tray"]})
+    result = run_recipe({"source": {"name": "concept_pairs", "path": str(path),
+                                    "shape": "concept_backgrounds"},
+                         "generator": {"name": "cc2cap", "compose": "template",
+                                       "append_backgrounds": 3},
+                         "backend": {"name": "fake"}, "seed": 2},
+                        backend=fake_backend(responder=field_answer))
+    by_pair = {}
+    for rec in result.data:
+        by_pair.setdefault(tuple(rec["concepts"]), set()).add(rec["background"])
+    assert by_pair[("giraffe", "teapot")] == {"savanna"}
+    assert by_pair[("teapot", "cup")] == {"breakfast tray", "kitchen shelf"}
+    assert any("on a breakfast tray" in r["caption"] for r in result.data)
