@@ -31,6 +31,7 @@ ALIASES: dict[str, str] = {
     "textual": "textual_change",
     "visual_segmentation": "visual_segment",
     "material_transfer": "visual_material_transfer",
+    "outpaint": "outpainting",
 }
 
 #: Directions AnyEdit's relation stage understands.
@@ -81,6 +82,19 @@ def _t(name: str, made_by: Any, *keys: Key, note: str = "", **common: str) -> Ty
     return TypeContract(name=name, keys=keys, made_by=made_by, common_from=common, note=note)
 
 
+def _cond_obj() -> Key:
+    # The visual condition stage spells it without the "-ed" (its records are copied
+    # from the remove/replace stage's output, which writes "edit object").
+    return Key("edit object", "edited_object", meaning="the object the condition marks")
+
+
+def _edited_file() -> Key:
+    return Key("edited_file", "edited_file",
+               meaning="the image AnyEdit's remove/replace stage drew (its output JSON)")
+
+
+_AFTER_STAGE = ("comes after AnyEdit's remove/replace image stage: made from that stage's "
+                "output JSON (source `anyedit_records`)")
 _LLM = "edit"
 _RULES = "edit_rules"
 
@@ -113,11 +127,9 @@ CONTRACTS: dict[str, TypeContract] = {c.name: c for c in (
     _t("visual_material_transfer", _RULES, _obj(),
        Key("visual_input", "visual_input", meaning="path of the material exemplar image"),
        Key("material", "material", required=False, meaning="the exemplar's material")),
-    _t("visual_sketch", _RULES, _obj(), _new(required=False)),
-    _t("visual_scribble", _RULES, _obj(), _new(required=False)),
-    _t("visual_segment", _RULES, _obj(), _new(required=False)),
-    _t("visual_depth", _RULES, _obj(), _new(required=False)),
-    _t("visual_bbox", _RULES, _obj(), _new(required=False)),
+    *(_t(name, _RULES, _cond_obj(), _edited_file(), _new(required=False), note=_AFTER_STAGE)
+      for name in ("visual_sketch", "visual_scribble", "visual_segment", "visual_depth",
+                   "visual_bbox")),
     _t("material_change", _RULES, _obj(),
        Key("material", "material", required=False, meaning="the material category")),
     _t("style_change", _RULES),
@@ -126,8 +138,10 @@ CONTRACTS: dict[str, TypeContract] = {c.name: c for c in (
            meaning="the reference object (absent for a plain move)"),
        Key("direction", "direction", meaning="swap, left, right, down or upper")),
     _t("rotation_change", _RULES, _obj(),
-       Key("direction", "direction", required=False, meaning="left or right")),
-    _t("outpaint", _RULES,
+       Key("direction", "direction", required=False,
+           meaning="clockwise or counterclockwise"),
+       note="the edit says clockwise or counterclockwise"),
+    _t("outpainting", _RULES,
        Key("direction", "direction", required=False, meaning="where the canvas grows")),
     _t("implicit_change", "implicit", note="image_file is null: the image is drawn first",
        edit="instruction", input="original_caption", output="target_caption"),

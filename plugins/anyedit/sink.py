@@ -20,13 +20,23 @@ straight in. The native ``records.jsonl`` keeps the clean names.
 * A record that lacks a key its type needs stops the run with a one-line
   error naming the record, the type and the key, instead of a file that
   AnyEdit's stage would stop on later.
+* With ``stage_rules = "check"`` (the default) every record is checked again, as
+  written, against AnyEdit's downstream rules (:mod:`.stage_rules`); one that a
+  filter or stage would skip or rewrite wrongly is left out of the file and
+  counted by rule in ``anyedit_stage_rules.json`` (one stderr line when any is
+  dropped). ``records.jsonl`` keeps every accepted record either way.
+* textual_change records get ``image_file`` and ``edited_file`` as the textual
+  stage joins them under its root: ``input_img/<name>`` and ``edited_img/<name>``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import attrs
@@ -36,6 +46,10 @@ from instructgen.plugin import Sink
 from instructgen.records import OutputRecord
 
 from .contract import ALIASES, CONTRACTS, TypeContract
+from .stage_rules import first_failure
+
+#: The file the sink writes its stage-rule counts to, beside its line file.
+STAGE_REPORT = "anyedit_stage_rules.json"
 
 #: Fields written under AnyEdit's name for edit types without a contract (plugins' own).
 GENERIC_KEYS: dict[str, str] = {
@@ -70,6 +84,9 @@ class AnyEditOptions:
     multi_turn: Literal["object", "array"] = "object"
     #: Extension of the ``edited_file`` name written for records without an image.
     edited_file_ext: str = ".jpg"
+    #: ``check``: leave out (and count) records AnyEdit's filters or stages would skip
+    #: or rewrite wrongly (:mod:`~.stage_rules`); ``off``: write every record.
+    stage_rules: Literal["check", "off"] = "check"
 
 
 class AnyEditSink(Sink):
@@ -79,7 +96,48 @@ class AnyEditSink(Sink):
         self.options = options
         self.filename = options.filename
 
-    def encode(self, record: OutputRecord) -> str:
+    def encode(self, record: OutputRecord) -> str | None:
+        obj = self.anyedit_record(record)
+        if self.options.stage_rules == "check" and self.failure(obj) is not None:
+            return None  # counted in finalize, over the whole run (resumes included)
+        return _dumps(obj)
+
+    def failure(self, obj: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(rule name, why) of the first stage rule a written record (or a turn) fails."""
+        if isinstance(obj, list):  # the reference's array form: the caption, then turns
+            parts = obj[1:]
+        else:
+            parts = obj["turns"] if isinstance(obj.get("turns"), list) else [obj]
+        for part in parts:
+            failed = first_failure(part)
+            if failed is not None:
+                return failed[0].name, failed[1]
+        return None
+
+    def finalize(self, run_dir: Path, records: Callable[[], Iterator[OutputRecord]]) -> None:
+        """Count, by rule, the records the stage rules left out, over the whole run."""
+        if self.options.stage_rules != "check":
+            return
+        from instructgen.rundir import write_json_atomic
+
+        checked, dropped = 0, Counter[str]()
+        for record in records():
+            checked += 1
+            failed = self.failure(self.anyedit_record(record))
+            if failed is not None:
+                dropped[failed[0]] += 1
+        total = sum(dropped.values())
+        write_json_atomic(run_dir / STAGE_REPORT, {
+            "file": self.filename, "checked": checked, "written": checked - total,
+            "dropped": total, "dropped_by_rule": dict(sorted(dropped.items()))})
+        if total:
+            rules = ", ".join(f"{name} {n}" for name, n in dropped.most_common())
+            sys.stderr.write(f"sink anyedit: {total} of {checked} records left out of "
+                             f"{self.filename} by AnyEdit's stage rules ({rules}); "
+                             f"see {STAGE_REPORT}\n")
+
+    def anyedit_record(self, record: OutputRecord) -> Any:
+        """The record as AnyEdit reads it: an object, or the reference's array for a chain."""
         data = record.data
         turns = data.get("turns")
         if isinstance(turns, list):
@@ -89,14 +147,14 @@ class AnyEditSink(Sink):
             converted = [self.convert(t, record, f"turns[{i}]", image=image)
                          for i, t in enumerate(turns) if isinstance(t, Mapping)]
             if array:
-                return _dumps([{"input": data.get("input"), **image}, *converted])
+                return [{"input": data.get("input"), **image}, *converted]
             obj = {"id": record.id, **self.convert(data, record, "", image=None),
                    "turns": converted}
         else:
             obj = {"id": record.id, **self.convert(data, record, "", image=None)}
         if data.get("url") is not None:
             obj["url"] = data["url"]
-        return _dumps(obj)
+        return obj
 
     def _image(self, data: Mapping[str, Any], record: OutputRecord) -> dict[str, Any]:
         image = data.get("image_file") or data.get("url")
@@ -126,6 +184,8 @@ class AnyEditSink(Sink):
                         if data.get(ours) is not None})
         out["edit_type"] = self.options.edit_type_names.get(etype, etype)
         out.update(image if image is not None else self._image(data, record))
+        if etype == "textual_change":
+            out.update(_textual_files(out, data, record))
         if self.options.keep_other_fields:
             used = {*common.values(), "edit", "input", "output", "edit_type", "turns",
                     "image_file", "url", "edited_file"}
@@ -165,6 +225,18 @@ class AnyEditSink(Sink):
             if isinstance(what, str) and what.strip():
                 return f"{slug(what)}/{slug(record.item_id)}.jpg"
         return None
+
+
+def _textual_files(out: Mapping[str, Any], data: Mapping[str, Any],
+                   record: OutputRecord) -> dict[str, str]:
+    """``image_file`` and ``edited_file`` as AnyEdit's textual stage joins them under its
+    root: ``input_img/<name>`` and ``edited_img/<name>``. The stage draws both images from
+    the captions, so the name is all it needs of the source image."""
+    given = data.get("edited_file") if isinstance(data.get("edited_file"), str) else None
+    image = out.get("image_file") or out.get("edited_file") or f"{slug(record.id)}.jpg"
+    name = str(image).rsplit("/", 1)[-1]
+    return {"image_file": f"input_img/{name}",
+            "edited_file": given or f"edited_img/{name}"}
 
 
 def _dumps(obj: Any) -> str:

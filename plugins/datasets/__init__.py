@@ -1,4 +1,5 @@
-"""Caption datasets as sources: COCO, LLaVA-CC3M, generic tables, AnyWord-3M, run records.
+"""Caption datasets as sources: COCO, LLaVA-CC3M, generic tables, AnyWord-3M, run records,
+and AnyEdit's own instruction files.
 
 Every source yields items whose ``data`` has ``caption`` and, where the
 dataset has them, ``image_file`` and ``url``; fields no generator needs go to
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from instructgen.manager import hookimpl
 from instructgen.plugin import SourcePlugin
 
+from .anyedit_records import AnyEditRecordsOptions, AnyEditRecordsSource
 from .anyword import AnyWordOptions, AnyWordSource
 from .captions import CaptionsOptions, CaptionsSource
 from .coco import CocoOptions, CocoSource
@@ -37,9 +39,15 @@ def instructgen_sources() -> Iterator[SourcePlugin]:
     yield SourcePlugin(name="records", options=RecordsOptions, factory=RecordsSource,
                        description="Records of an earlier instructgen run (records.jsonl), "
                                    "e.g. c2cap captions or remove/replace edits.")
+    yield SourcePlugin(name="anyedit_records", options=AnyEditRecordsOptions,
+                       factory=AnyEditRecordsSource,
+                       description="AnyEdit's own instruction files (keys with spaces; JSON "
+                                   "lines, a JSON list, multi-turn arrays), including the "
+                                   "remove/replace image stage's output for visual_* records.")
 
 
 __all__ = [
+    "AnyEditRecordsSource",
     "AnyWordSource",
     "CaptionsSource",
     "CocoSource",

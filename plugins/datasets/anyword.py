@@ -37,6 +37,9 @@ class AnyWordOptions:
     caption_text: Literal["quote", "keep"] = "quote"
     #: Texts longer than this many words are dropped (long paragraphs make poor edits).
     max_text_words: int = attrs.field(default=6, validator=attrs.validators.ge(1))
+    #: ``one``: keep only images with exactly one kept text, as the reference kept only
+    #: captions with one quoted text (its ``count("'") == 2``); ``all``: any number.
+    texts_per_caption: Literal["all", "one"] = "all"
 
 
 class AnyWordSource(Source):
@@ -83,6 +86,9 @@ class AnyWordSource(Source):
                 texts.append(text.strip())
             if not texts:
                 self._skip("no_kept_text")
+                continue
+            if options.texts_per_caption == "one" and len(texts) > 1:
+                self._skip("several_texts")
                 continue
             if options.caption_text == "quote" and isinstance(caption, str):
                 caption = quote_texts(caption, texts)

@@ -93,12 +93,13 @@ RULE_KEYS: dict[str, PayloadKeys] = {
     "visual_material_transfer": PayloadKeys({"edited_object", "material", "visual_input",
                                              "reference"}),
     "material_change": PayloadKeys({"edited_object", "material"}),
-    **{name: PayloadKeys({"edited_object", "condition"}, {"new_object"}) for name in CONDITIONS},
+    **{name: PayloadKeys({"edited_object", "condition", "edited_file"}, {"new_object"})
+       for name in CONDITIONS},
     "style_change": PayloadKeys({"style"}),
     "relation": PayloadKeys({"edited_object", "direction", "relation_before"},
                             {"target_object"}),
     "rotation_change": PayloadKeys({"edited_object", "direction"}),
-    "outpaint": PayloadKeys({"direction"}),
+    "outpainting": PayloadKeys({"direction"}),
 }
 
 

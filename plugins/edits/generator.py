@@ -31,6 +31,7 @@ import attrs
 from instructgen.context import ItemContext, RunInfo
 from instructgen.errors import RecipeError, Reject
 from instructgen.plugin import Generator
+from instructgen.plugins.anyedit.stage_rules import answer_checks, strip_final_punctuation
 from instructgen.records import SourceItem
 from instructgen.text import normalize
 
@@ -326,14 +327,16 @@ class EditGenerator(Generator):
             if why is not None:  # outside the narrowed schema: name the check it fails
                 return TurnFailure(why[0], why[1], why[2], rej.raw)
             return TurnFailure("generate", rej.reason, rej.detail, rej.raw)
+        result = {**result, "edit": strip_final_punctuation(result["edit"])}  # AnyEdit's form
         return await self._accept(etype, caption, result, checks, ctx,
                                   {"few_shot": [f"{etype.name}-{i}" for i, _ in examples]})
 
     def _checks(self, etype: EditType) -> tuple[Check, ...]:
         """Every check an answer of ``etype`` must pass, on every path."""
         opts = self.options
-        return (*etype.checks, *((uses_a_verb(etype.verbs),) if opts.require_verb else ()),
-                short_instruction(), prose_instruction(), *sense_checks(etype))
+        checks = (*etype.checks, *((uses_a_verb(etype.verbs),) if opts.require_verb else ()),
+                  short_instruction(), prose_instruction(), *sense_checks(etype))
+        return (*checks, *answer_checks(etype.name))  # AnyEdit's stage rules
 
     async def _composed(self, etype: EditType, caption: str,
                         ctx: ItemContext) -> dict[str, Any] | TurnFailure:

@@ -10,17 +10,22 @@
 * ``visual_material_transfer``: from ``replace`` records and a material list.
 * ``material_change``: from ``remove`` records and a material list (by name).
 * ``visual_sketch``, ``visual_scribble``, ``visual_segment``,
-  ``visual_depth``, ``visual_bbox``: templates over ``replace`` and ``remove``
-  records.
+  ``visual_depth``, ``visual_bbox``: over ``replace`` and ``remove`` records that
+  AnyEdit's remove/replace image stage has drawn (they carry its ``edited_file``);
+  these come after that stage, so a record without it is declined with that reason.
 * ``style_change``: from a style list (:data:`~.vocab.STYLES`).
 * ``relation``: from COCO instance boxes (``objects``): swap two objects, or
   move one to the left/right of, above or below another, or to one side.
 * ``rotation_change``: templates over an object of a ``remove`` record or of
   the item's ``objects``.
-* ``outpaint``: templates over the whole scene of a caption.
+* ``outpainting``: templates over the whole scene of a caption.
 
-Old names (``visual_segmentation``, ``material_transfer``) still work, with a
-notice.
+Old names (``visual_segmentation``, ``material_transfer``, ``outpaint``) still work,
+with a notice.
+
+Every record is checked against AnyEdit's downstream rules for its type
+(:mod:`instructgen.plugins.anyedit.stage_rules`) before it is kept; one that a
+stage would skip is rejected under the rule's name.
 
 The record-based rules are in :mod:`.rules_records`, the caption- and
 instance-based ones in :mod:`.rules_scenes`, their shared helpers in
@@ -35,7 +40,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -43,12 +48,15 @@ from instructgen.context import ItemContext
 from instructgen.errors import RecipeError, did_you_mean
 from instructgen.plugin import Generator
 from instructgen.plugins.anyedit.contract import canonical_type
+from instructgen.plugins.anyedit.stage_rules import anyedit_view, first_failure, rules_for
 from instructgen.records import SourceItem
 from instructgen.text import normalize
 
 from .generator import image_of
 from .rules_records import (
+    AFTER_IMAGE_STAGE,
     CONDITIONS,
+    ReferencePool,
     condition_rule,
     material_change,
     material_transfer,
@@ -56,7 +64,7 @@ from .rules_records import (
     resize,
     visual_reference,
 )
-from .rules_scenes import counting, outpaint, relation, rotation_change, style_change
+from .rules_scenes import counting, outpainting, relation, rotation_change, style_change
 
 
 @attrs.frozen
@@ -67,6 +75,8 @@ class RuleContext:
     caption: str | None
     rng: random.Random
     options: RulesOptions
+    #: visual_reference's pool of reference images, when the options name one.
+    references: ReferencePool | None = None
 
 
 Rule = Callable[[RuleContext], "dict[str, Any] | None"]
@@ -87,6 +97,15 @@ class RulesOptions:
     #: Stands for the reference image in visual_reference and visual_material_transfer
     #: edits; AnyEdit's visual stages look for ``[V*]``.
     reference_token: str = "[V*]"
+    #: visual_reference: a folder of reference images (the reference's crawled pool);
+    #: empty: a placeholder path per record. Needs ``reference_mapping``.
+    reference_images: str = ""
+    #: visual_reference: JSON or JSONL mapping each image's file name to its category,
+    #: as a string or the reference's ``{"animals": [category, ...]}`` form.
+    reference_mapping: str = ""
+    #: ``category``: an image whose category fits the new object (else no record);
+    #: ``any``: any image of the pool, the reference's random draw.
+    reference_match: Literal["category", "any"] = "category"
 
 
 class RulesGenerator(Generator):
@@ -101,17 +120,29 @@ class RulesGenerator(Generator):
         if problems:
             raise RecipeError("; ".join(problems))
         self.options = attrs.evolve(options, types=names)
+        self.references = (ReferencePool.load(options.reference_images, options.reference_mapping)
+                           if options.reference_images or options.reference_mapping else None)
 
     async def generate(self, item: SourceItem, ctx: ItemContext) -> Sequence[Mapping[str, Any]]:
         data = item.data
         caption = data.get(self.options.caption_field, data.get("input"))
         caption = normalize(caption) if isinstance(caption, str) and caption.strip() else None
-        rc = RuleContext(item, caption, ctx.rng, self.options)
+        rc = RuleContext(item, caption, ctx.rng, self.options, self.references)
         out = []
         for name in self.options.types:
             made = RULES[name](rc)
-            if made is not None:
-                out.append({"edit_type": name, **made, **image_of(item)})
+            if made is None:
+                if name in CONDITIONS and data.get("edit_type") in ("remove", "replace") \
+                        and not data.get("edited_file"):
+                    ctx.reject("visual_after_image_stage", AFTER_IMAGE_STAGE, stage="rules")
+                continue
+            failed = first_failure(anyedit_view(name, made["input"], made),
+                                   rules_for(name, "answer"))
+            if failed is not None:  # AnyEdit's stages would skip it, or rewrite it wrongly
+                ctx.reject(failed[0].name, failed[1], stage="stage_rules",
+                           data={"edit_type": name, **made})
+                continue
+            out.append({"edit_type": name, **made, **image_of(item)})
         if not out:
             ctx.reject("no_rule_applies", f"none of {', '.join(self.options.types)} applies "
                        f"(edit_type={data.get('edit_type')!r}, caption={caption!r})",
@@ -131,5 +162,5 @@ RULES: dict[str, Rule] = {
     "style_change": style_change,
     "relation": relation,
     "rotation_change": rotation_change,
-    "outpaint": outpaint,
+    "outpainting": outpainting,
 }

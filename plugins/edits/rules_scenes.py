@@ -1,7 +1,7 @@
 """Rule-derived edits over a caption and the item's COCO instances.
 
 ``counting`` (from a number in the caption, or true instance counts),
-``style_change``, ``relation``, ``rotation_change`` and ``outpaint``.
+``style_change``, ``relation``, ``rotation_change`` and ``outpainting``.
 """
 
 from __future__ import annotations
@@ -58,16 +58,17 @@ def counting(rc: RuleContext) -> dict[str, Any] | None:
             output = (caption[:tok.start()] + count_text + middle + new_noun
                       + caption[tokens[j].end():])
             k_text = str(k) if digit else NUMBER_NAMES[k]
-            one = singular(noun)
+            # The edit names the object as the caption does ("men", not "man"): AnyEdit's
+            # local stage skips a counting record whose object is not a substring of it.
             edit = rc.rng.choice((
-                f"Remove {k_text} of the {noun}.",
+                f"Remove {k_text} of the {noun}",
                 f"Reduce the number of {noun} from {tok.group().lower()} to "
-                f"{count_text.lower()}.",
-                f"Take away {k_text} {one if k == 1 else noun} so that {count_text.lower()} "
-                f"{'remains' if left == 1 else 'remain'}.",
+                f"{count_text.lower()}",
+                f"Take away {k_text} of the {noun} so that {count_text.lower()} "
+                f"{'remains' if left == 1 else 'remain'}",
             ))
             match = caption[tok.start():tokens[j].end()]
-            return {"edit": edit, "input": caption, "output": output, "edited_object": one,
+            return {"edit": edit, "input": caption, "output": output, "edited_object": noun,
                     "remove_number": k, "count_before": n, "count_after": left,
                     "derived_from": derived(rc.item, rule="number_before_noun", match=match)}
     return None
@@ -93,15 +94,15 @@ def _counting_from_instances(rc: RuleContext, caption: str) -> dict[str, Any] | 
     k = rc.rng.randint(1, n - 1)
     left = n - k
     many = plural(name)
-    edit = rc.rng.choice((f"Remove {NUMBER_NAMES[k]} of the {NUMBER_NAMES[n]} {many}.",
+    edit = rc.rng.choice((f"Remove {NUMBER_NAMES[k]} of the {NUMBER_NAMES[n]} {many}",
                           f"Reduce the number of {many} from {NUMBER_NAMES[n]} to "
-                          f"{NUMBER_NAMES[left]}.",
-                          f"Take away {NUMBER_NAMES[k]} {name if k == 1 else many}."))
+                          f"{NUMBER_NAMES[left]}",
+                          f"Take away {NUMBER_NAMES[k]} of the {many}"))
     noun = name if left == 1 else many
     output = _recount(caption, name, many, left)
     if output is None:
         output = f"{caption.rstrip('. ')}, with only {NUMBER_NAMES[left]} {noun}."
-    return {"edit": edit, "input": caption, "output": output, "edited_object": name,
+    return {"edit": edit, "input": caption, "output": output, "edited_object": many,
             "remove_number": k, "count_before": n, "count_after": left,
             "derived_from": derived(rc.item, rule="instance_counts", category=name, count=n)}
 
@@ -130,9 +131,9 @@ def style_change(rc: RuleContext) -> dict[str, Any] | None:
     if rc.caption is None:
         return None
     style = rc.rng.choice(rc.options.styles or STYLES)
-    edit = rc.rng.choice((f"Turn the picture into {article(style)}.",
-                          f"Make it look like {article(style)}.",
-                          f"Render the scene as {article(style)}."))
+    edit = rc.rng.choice((f"Turn the picture into {article(style)}",
+                          f"Make it look like {article(style)}",
+                          f"Render the scene as {article(style)}"))
     body = rc.caption.rstrip(". ")
     first = body.split()[0] if body.split() else ""
     if not (len(first) > 1 and first.isupper()):  # keep acronyms such as "NYC"
@@ -188,13 +189,13 @@ def relation(rc: RuleContext) -> dict[str, Any] | None:
     kind, a, b, direction, before = rc.rng.choice(choices)
     body = rc.caption.rstrip(". ")
     if kind == "swap":
-        edit = f"Swap the positions of the {a} and the {b}."
+        edit = f"Swap the positions of the {a} and the {b}"
         output = f"{body}, with the {a} and the {b} in each other's places."
     elif kind == "move":
-        edit = f"Move the {a} {_SIDE_PHRASE[direction]} the {b}."
+        edit = f"Move the {a} {_SIDE_PHRASE[direction]} the {b}"
         output = f"{body}, with the {a} {_SIDE_PHRASE[direction]} the {b}."
     else:
-        edit = f"Move the {a} to the {direction}."
+        edit = f"Move the {a} to the {direction}"
         output = f"{body}, with the {a} on the {direction} side."
     boxes = {name: box for name, box in single if name in (a, b)}
     return {"edit": edit, "input": rc.caption, "output": output, "edited_object": a,
@@ -203,10 +204,11 @@ def relation(rc: RuleContext) -> dict[str, Any] | None:
             "derived_from": derived(rc.item, rule="coco_instance_boxes", boxes=boxes)}
 
 
-_ROTATIONS = (("left", "Rotate the {obj} to face left."),
-              ("right", "Rotate the {obj} to face right."),
-              ("left", "Turn the {obj} 90 degrees to the left."),
-              ("right", "Turn the {obj} 90 degrees to the right."))
+#: AnyEdit's rotation edits say clockwise or counterclockwise ("Rotate the chair clockwise").
+_ROTATIONS = (("counterclockwise", "Rotate the {obj} counterclockwise"),
+              ("clockwise", "Rotate the {obj} clockwise"),
+              ("counterclockwise", "Turn the {obj} 90 degrees counterclockwise"),
+              ("clockwise", "Turn the {obj} 90 degrees clockwise"))
 
 
 def rotation_change(rc: RuleContext) -> dict[str, Any] | None:
@@ -227,14 +229,14 @@ def rotation_change(rc: RuleContext) -> dict[str, Any] | None:
             "edited_object": obj, "direction": direction, "derived_from": derived(rc.item)}
 
 
-_OUTPAINTS = (("left", "Extend the image to the left."),
-              ("right", "Extend the image to the right."),
-              ("up", "Extend the picture upwards to show more above."),
-              ("down", "Extend the picture downwards to show more below."),
-              ("all", "Zoom out to show more of the surroundings."))
+_OUTPAINTS = (("left", "Extend the image to the left"),
+              ("right", "Extend the image to the right"),
+              ("up", "Extend the picture upwards to show more above"),
+              ("down", "Extend the picture downwards to show more below"),
+              ("all", "Zoom out to show more of the surroundings"))
 
 
-def outpaint(rc: RuleContext) -> dict[str, Any] | None:
+def outpainting(rc: RuleContext) -> dict[str, Any] | None:
     """Grow the canvas around the whole scene of a caption."""
     if rc.caption is None:
         return None

@@ -9,6 +9,7 @@ from instructgen.records import OutputRecord
 
 
 def encode(data, **options):
+    options.setdefault("stage_rules", "off")  # these tests are about keys; see the rule tests
     sink = AnyEditSink(AnyEditOptions(**options))
     return json.loads(sink.encode(OutputRecord(id="r", item_id="i", generator="edit",
                                                data=data)))
@@ -33,7 +34,9 @@ def test_background_tone_textual_and_url():
                  edit_type_names={"textual": "textual_change"})
     assert (out["edited object"], out["new object"]) == ("OPEN", "SHUT")
     assert out["edit_type"] == "textual_change"
-    assert out["image_file"] == out["url"] == "http://x/1.jpg"
+    # The textual stage joins both files under its root; the url stays as it was.
+    assert out["url"] == "http://x/1.jpg"
+    assert (out["image_file"], out["edited_file"]) == ("input_img/1.jpg", "edited_img/1.jpg")
 
 
 def test_multi_turn_keeps_every_turn_and_other_fields_on_request():

@@ -37,7 +37,8 @@ def test_counting_removes_k_of_n(seed):
     word = {1: "One", 2: "Two", 3: "Three"}[left]
     noun = "boat" if left == 1 else "boats"
     assert out["output"] == f"{word} {noun} floating in a calm harbor."
-    assert out["edited_object"] == "boat"
+    # The edit names the object as the caption does; AnyEdit's stage needs it in the edit.
+    assert out["edited_object"] == "boats" and "boats" in out["edit"]
     assert out["derived_from"] == {"item_id": "it", "rule": "number_before_noun",
                                    "match": "Four boats"}
 
@@ -46,7 +47,7 @@ def test_counting_handles_digits_adjectives_and_irregular_plurals():
     out = counting(rc("A plate with 2 small pickles on a table."))
     assert out["output"] == "A plate with 1 small pickle on a table."
     out = counting(rc("Three children playing in the snow.", seed=4))
-    assert out["edited_object"] == "child"
+    assert out["edited_object"] == "children" and "children" in out["edit"]
     assert counting(rc("A dog on a couch.")) is None
     assert counting(rc("One dog on a couch.")) is None
     assert counting(rc("A bus with 12 seats.")) is None  # only 2 to 10
@@ -64,10 +65,12 @@ def test_singular_and_material_helpers():
 
 REMOVE = {"edit_type": "remove", "input": "A dog sitting next to a fire hydrant.",
           "output": "A dog sitting.", "edited_object": "the fire hydrant",
-          "record_id": "r1", "record_generator": "edit", "image_file": "1.jpg"}
+          "record_id": "r1", "record_generator": "edit", "image_file": "1.jpg",
+          "edited_file": "anyedit/remove/edited_img/1_0.jpg"}
 REPLACE = {"edit_type": "replace", "input": "A cat on a wooden chair.",
            "output": "A cat on a sofa.", "edited_object": "chair", "new_object": "sofa",
-           "record_id": "r2", "record_generator": "edit", "image_file": "2.jpg"}
+           "record_id": "r2", "record_generator": "edit", "image_file": "2.jpg",
+           "edited_file": "anyedit/replace/edited_img/2.jpg"}
 
 
 @pytest.mark.parametrize("name", ["movement", "resize"])
@@ -82,8 +85,9 @@ def test_movement_and_resize_come_from_remove_records(name):
 
 def test_visual_reference_and_material_transfer_come_from_replace_records():
     ref = RULES["visual_reference"](rc(**REPLACE))
-    # AnyEdit's visual stages name the reference image [V*] (was "[reference image]").
-    assert "[V*]" in ref["edit"] and ref["output"] == REPLACE["output"]
+    # AnyEdit's visual stages name the reference image [V*] (was "[reference image]"),
+    # in the edit and, in place of the object, in the output.
+    assert "[V*]" in ref["edit"] and ref["output"] == "A cat on a wooden [V*]."
     assert ref["new_object"] == "sofa" and ref["derived_from"]["record_id"] == "r2"
     mat = RULES["visual_material_transfer"](rc(**REPLACE))
     assert mentions(mat["output"], f"{mat['material']} chair")
@@ -139,9 +143,9 @@ def test_example_rules_recipe_from_records(tmp_path, run_recipe, monkeypatch):
     recipe = tomllib.loads((EXAMPLES / "rules_from_records.toml").read_text())
     recipe.update(backend=FAKE, output_dir=str(tmp_path / "out"))
     res = run_recipe(recipe, backend=FakeBackend())
-    # 2 remove records × (movement, resize, 5 conditions) + 3 replace × (reference,
-    # material, 5 conditions); the colour record is filtered out by the source.
-    assert res.summary.accepted == 2 * 7 + 3 * 7
+    # 2 remove records × (movement, resize) + 3 replace × (reference, material); the
+    # colour record is filtered out by the source.
+    assert res.summary.accepted == 2 * 2 + 3 * 2
     kinds = {r.data["edit_type"] for r in res.records}
     assert kinds == set(recipe["generator"]["types"])
     assert all(r.data["derived_from"]["record_id"] == r.item_id for r in res.records)
@@ -149,3 +153,29 @@ def test_example_rules_recipe_from_records(tmp_path, run_recipe, monkeypatch):
     assert len(lines) == res.summary.accepted
     assert "edited object" in json.loads(lines[0])
     assert res.manifest["source_stats"] == {"skipped_other_edit_type": 1}
+
+
+def test_example_rules_recipe_from_the_image_stage(tmp_path, run_recipe, monkeypatch):
+    """visual_* come from the remove/replace image stage's output, with its edited_file."""
+    monkeypatch.chdir(EXAMPLES.parents[1])
+    recipe = tomllib.loads((EXAMPLES / "rules_from_stage.toml").read_text())
+    recipe.update(backend=FAKE, output_dir=str(tmp_path / "out"))
+    res = run_recipe(recipe, backend=FakeBackend())
+    assert res.summary.accepted == 5 * 5  # 2 remove + 3 replace records, 5 conditions each
+    lines = [json.loads(x) for x in (tmp_path / "out" / "anyedit.jsonl").read_text().splitlines()]
+    assert len(lines) == 25
+    for obj in lines:
+        assert obj["edit object"] and "edited object" not in obj
+        assert {"remove", "replace"} & set(obj["edited_file"].split("/"))
+
+
+def test_visual_conditions_without_the_image_stage_say_why(tmp_path, run_recipe, monkeypatch):
+    monkeypatch.chdir(EXAMPLES.parents[1])
+    recipe = tomllib.loads((EXAMPLES / "rules_from_records.toml").read_text())
+    recipe["generator"]["types"] = ["visual_depth"]
+    recipe.update(backend=FAKE, output_dir=str(tmp_path / "out"))
+    res = run_recipe(recipe, backend=FakeBackend())
+    assert res.summary.accepted == 0
+    assert res.summary.rejection_reasons["visual_after_image_stage"] == 5
+    why = next(r.detail for r in res.rejections if r.reason == "visual_after_image_stage")
+    assert "after AnyEdit's remove/replace image stage" in why
