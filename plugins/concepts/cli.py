@@ -109,6 +109,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="keep concepts whose answer was neither yes nor no")
     p.set_defaults(func=cmd_filter)
 
+    p = sub.add_parser(
+        "curate", help="the reference's rule filters: nouns, no names or models, categories",
+        description="Drop concepts that are person names, proper nouns or models, or whose "
+                    "head word is not a noun; collapse fine-grained classes into their "
+                    "category; drop concepts with fewer than --min-backgrounds backgrounds. "
+                    "Every drop is written with its filter and reason.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
+                   help="pool files in any accepted shape")
+    p.add_argument("--pool-shape", default="auto", metavar="SHAPE",
+                   choices=("auto", "concept_backgrounds", "dataset_classes"),
+                   help="how a {key: [strings]} input is read: concept_backgrounds (SynCLR) "
+                        "or dataset_classes (classname.json); auto refuses that shape")
+    _output_args(p)
+    p.add_argument("--keep-non-nouns", action="store_true",
+                   help="skip the noun-only filter")
+    p.add_argument("--keep-proper-nouns", action="store_true",
+                   help="skip the person-name, proper-noun and model filter")
+    p.add_argument("--no-collapse", action="store_true",
+                   help="keep fine-grained classes instead of merging them into their category")
+    p.add_argument("--min-backgrounds", type=int, default=5, metavar="N",
+                   help="drop concepts with fewer backgrounds (default 5, as the reference; "
+                        "0: keep all)")
+    p.add_argument("--dropped", type=Path, default=None,
+                   help="JSONL of every dropped concept (default: OUTPUT with .dropped.jsonl)")
+    p.set_defaults(func=cmd_curate)
+
 
 def _output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="pool file to write")
@@ -264,4 +290,30 @@ def cmd_filter(args: argparse.Namespace) -> int:
     print(f"filter: asked about {len(pool)} concepts: {tally['yes']} yes, {tally['no']} no, "
           f"{tally['unclear']} unclear; kept {len(kept)} -> {args.output} "
           f"(answers in {answers_path})")
+    return 0
+
+
+def cmd_curate(args: argparse.Namespace) -> int:
+    from instructgen.plugins.concepts.tools import curate_pool
+
+    if args.min_backgrounds < 0:
+        raise UserError(f"--min-backgrounds must be 0 or more, got {args.min_backgrounds}")
+    _check_output(args)
+    pool = _load(args.inputs, args.pool_shape)
+    kept, report = curate_pool(pool, nouns=not args.keep_non_nouns,
+                               proper_nouns=not args.keep_proper_nouns,
+                               collapse=not args.no_collapse,
+                               min_backgrounds=args.min_backgrounds)
+    dropped_path = args.dropped or args.output.with_suffix(".dropped.jsonl")
+    try:
+        dropped_path.parent.mkdir(parents=True, exist_ok=True)
+        dropped_path.write_text("".join(json.dumps(d.as_json(), ensure_ascii=False) + "\n"
+                                        for d in report.dropped), encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{dropped_path}: cannot write the dropped concepts ({exc})") from None
+    _write(kept, args)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts().items())) or "none"
+    print(f"curate: {report.before} concepts -> {report.after}; dropped: {counts}; "
+          f"collapsed {len(report.collapsed)} into their category; word list: "
+          f"{report.word_list} (dropped concepts in {dropped_path})")
     return 0

@@ -148,10 +148,16 @@ def photographable_prompt(concept: str) -> tuple[Message, ...]:
     """The yes/no question of ``instructgen concepts filter --llm``."""
     return messages(
         ("system", "Answer whether the named thing is a concrete object that can be "
-                   "photographed. Answer with JSON only."),
+                   "photographed. Say no to a proper noun or a person's name, to a species "
+                   "or a breed named as such, and to a product model or brand: the concept "
+                   "should be a general kind of thing. Answer with JSON only."),
         ("user", "Is \"bicycle\" a concrete object that can be photographed?"),
         ("assistant", '{"answer":"yes"}'),
         ("user", "Is \"freedom\" a concrete object that can be photographed?"),
+        ("assistant", '{"answer":"no"}'),
+        ("user", "Is \"Boeing 737 MAX\" a concrete object that can be photographed?"),
+        ("assistant", '{"answer":"no"}'),
+        ("user", "Is \"eastern bluebird\" a concrete object that can be photographed?"),
         ("assistant", '{"answer":"no"}'),
         ("user", f"Is \"{concept}\" a concrete object that can be photographed?"),
     )

@@ -218,3 +218,185 @@ def ask_photographable(
             yield name, parse_yes_no(answer), answer.text
         if on_batch is not None:
             on_batch(start + len(chunk))
+
+
+# -- curate: the reference's rule filters ---------------------------------------------------
+#
+# The reference curated its concept pool with spaCy (nouns only, no PERSON entities),
+# NLTK's English word list and WordNet lemmas, then asked GPT-4o to drop proper nouns,
+# species and models, and collapsed fine-grained classes by their last word. spaCy's
+# English model and NLTK's data are not on PyPI, so these filters are word-shape
+# heuristics plus the English word list of ``pyspellchecker`` (extra ``sense``), used
+# when it is installed. They judge the name alone, without a tagger: see
+# docs/concepts.md for what that misses.
+
+#: Words that are never a concept's head noun.
+_NOT_NOUN_TEXT = """
+a an the this that these those some any each every no and or but of in on at to for with
+from by as into onto over under above below near behind very too so not is are was were be
+been being have has had do does did can could will would should may might must it its they
+them their he she his her we our you your i me my one two three four five six seven eight
+nine ten
+"""
+_NOT_NOUNS = frozenset(_NOT_NOUN_TEXT.split())
+#: Endings of adjectives and adverbs ("beautiful", "quickly"); a head word with one is
+#: not taken for a noun.
+_NOT_NOUN_ENDINGS = ("ly", "ous", "ful", "ive", "able", "ible", "less", "ish", "ical")
+#: How common (pyspellchecker's count) a capitalised word must be, lower-cased, to be
+#: taken for an ordinary word written with a capital ("Motor") rather than a name ("Ford").
+COMMON_WORD_COUNT = 2000
+
+
+@attrs.frozen
+class Dropped:
+    """One concept a curation filter left out, and why."""
+
+    name: str
+    filter: str
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"concept": self.name, "filter": self.filter, "reason": self.reason}
+
+
+@attrs.define
+class CurationReport:
+    """What :func:`curate_pool` dropped (by filter) and which classes it collapsed."""
+
+    before: int = 0
+    after: int = 0
+    dropped: list[Dropped] = attrs.field(factory=list)
+    #: (category, fine-grained name) per collapsed class.
+    collapsed: list[tuple[str, str]] = attrs.field(factory=list)
+    #: Which word list judged English words ("pyspellchecker", or "none: ...").
+    word_list: str = ""
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in self.dropped:
+            out[d.filter] = out.get(d.filter, 0) + 1
+        return out
+
+
+def _word_counts() -> dict[str, int] | None:
+    from instructgen.plugins.sense import _dictionary
+
+    return _dictionary()
+
+
+def not_a_noun(name: str, lexicon: dict[str, int] | None) -> str | None:
+    """Why ``name``'s head (its last word) is not a noun, or ``None``."""
+    ws = name.split()
+    head = ws[-1].lower() if ws else ""
+    if not head.isalpha():
+        return f"its last word {head!r} is not a word"
+    if head in _NOT_NOUNS:
+        return f"its last word {head!r} is a function word"
+    if head.endswith(_NOT_NOUN_ENDINGS) and len(head) > 5:
+        return f"its last word {head!r} ends like an adjective or adverb"
+    if lexicon is not None and not any(f in lexicon for f in _noun_forms(head)):
+        return f"{head!r} is not in the English word list"
+    return None
+
+
+def _noun_forms(word: str) -> tuple[str, ...]:
+    forms = [word]
+    if word.endswith("ies"):
+        forms.append(word[:-3] + "y")
+    if word.endswith("es"):
+        forms.append(word[:-2])
+    if word.endswith("s"):
+        forms.append(word[:-1])
+    return tuple(forms)
+
+
+def proper_noun(name: str, lexicon: dict[str, int] | None) -> str | None:
+    """Why ``name`` is a person's name, a proper noun or a model, or ``None``.
+
+    A word with a digit is a model ("Boeing 747"); a capitalised word whose lower case
+    is not a common English word is a name ("Ford Motor", "Winter Wren", "Ada Lovelace").
+    """
+    for word in name.split():
+        if any(ch.isdigit() for ch in word):
+            return f"{word!r} has a digit: a model or a number, not a kind of thing"
+    for word in name.split():
+        if word[:1].isupper() and not word.isupper():
+            low = word.lower()
+            count = lexicon.get(low, 0) if lexicon is not None else 0
+            if count < COMMON_WORD_COUNT:
+                return (f"{word!r} is capitalised and not a common English word: a person's "
+                        "name or a proper noun")
+    return None
+
+
+def curate_pool(
+    pool: ConceptPool,
+    *,
+    nouns: bool = True,
+    proper_nouns: bool = True,
+    collapse: bool = True,
+    min_backgrounds: int = 5,
+) -> tuple[ConceptPool, CurationReport]:
+    """The reference's curation, each step switchable, every drop reported with a reason.
+
+    Steps, in order: ``proper_nouns`` (person names, proper nouns, models), ``nouns``
+    (the head word can be a noun, and is English when the word list is installed),
+    ``collapse`` (a multi-word concept whose last word is another concept of the pool,
+    or the last word of two or more, merges into that category: "golden retriever" and
+    "labrador retriever" into "retriever"), then ``min_backgrounds`` (a concept needs
+    that many backgrounds of its own or the pool's; 0 turns it off).
+    """
+    lexicon = _word_counts()
+    report = CurationReport(before=len(pool), word_list="pyspellchecker" if lexicon else
+                            "none: pyspellchecker is not installed (extra 'sense'); the "
+                            "noun filter used word shapes only")
+    kept: list[Concept] = []
+    for concept in pool:
+        why = proper_noun(concept.name, lexicon) if proper_nouns else None
+        if why is not None:
+            report.dropped.append(Dropped(concept.name, "proper_noun", why))
+            continue
+        why = not_a_noun(concept.name, lexicon) if nouns else None
+        if why is not None:
+            report.dropped.append(Dropped(concept.name, "noun_only", why))
+            continue
+        kept.append(concept)
+    target = _categories(kept) if collapse else {}
+    out = ConceptPool()
+    out.shared_backgrounds = list(pool.shared_backgrounds)
+    for concept in kept:
+        category = target.get(concept.name)
+        if category is not None:
+            report.collapsed.append((category, concept.name))
+            merged = out.add(category, concept.backgrounds, concept.sources)
+            merged.notes.setdefault("collapsed_from", []).append(concept.name)
+        else:
+            out.add(concept.name, concept.backgrounds, concept.sources, concept.notes)
+    out.merged_duplicates = 0
+    if min_backgrounds > 0:
+        final = ConceptPool()
+        final.shared_backgrounds = list(out.shared_backgrounds)
+        for concept in out:
+            n = len(out.backgrounds_for(concept)[0])
+            if n < min_backgrounds:
+                report.dropped.append(Dropped(concept.name, "min_backgrounds",
+                                              f"{n} background(s), fewer than "
+                                              f"{min_backgrounds}"))
+                continue
+            final.add(concept.name, concept.backgrounds, concept.sources, concept.notes)
+        final.merged_duplicates = 0
+        out = final
+    report.after = len(out)
+    return out, report
+
+
+def _categories(concepts: Sequence[Concept]) -> dict[str, str]:
+    """Fine-grained name -> its category (the shared last word), for collapsible names."""
+    names = {c.name.lower() for c in concepts}
+    by_head: dict[str, list[str]] = {}
+    for c in concepts:
+        ws = c.name.split()
+        if len(ws) > 1:
+            by_head.setdefault(ws[-1].lower(), []).append(c.name)
+    return {name: head for head, members in by_head.items()
+            if head in names or len(members) > 1 for name in members}
