@@ -115,6 +115,14 @@ def test_action_swaps_the_verb_phrase_and_keeps_the_place():
     assert rw.moving(cap, rw.verb_after(cap, man))
 
 
+def test_action_after_a_present_tense_verb_stays_in_the_present_tense():
+    cap = "A cyclist rides past parked cars on a street."
+    assert rw.change_action(cap, obj(cap, "cyclist"), "running") == \
+        "A cyclist runs past parked cars on a street."
+    assert [rw.present_tense(a) for a in ("dancing", "lying down", "clapping", "crouching")] \
+        == ["dances", "lies down", "claps", "crouches"]
+
+
 def test_background_swaps_the_place_phrase_or_appends_one():
     assert rw.set_background("Two giraffes standing near a tree in a grassy field.",
                              "on a sandy beach") == \

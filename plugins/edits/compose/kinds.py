@@ -36,6 +36,7 @@ from .lexicon import (
     LOOKS,
     MATERIALS,
     MATERIALS_FOR,
+    OUTDOOR,
     PATTERNS,
     SWAPS,
     TEXTS,
@@ -50,8 +51,10 @@ from .phrasings import KIND_WORDS, possessive, render, usable
 OFFERED = 8
 #: Where an added object goes, relative to an object of the caption.
 RELATIONS = ("next to", "beside", "near", "behind", "in front of")
-#: Movements, for an action whose caption goes on to say where it goes ("down a street").
-MOVING = ("walking", "running", "jogging", "strolling")
+#: Movements by class, for an action whose caption goes on to say where it goes ("down a
+#: street"): only a movement reads well in its place.
+MOVING = {"person": ("walking", "running", "jogging", "strolling"),
+          "animal": ("walking", "running", "trotting", "wandering")}
 
 
 @frozen
@@ -113,6 +116,14 @@ def _by_phrase(objs: Sequence[Found], phrase: str) -> Found | None:
     return next((o for o in objs if o.phrase == phrase), None)
 
 
+def _picked(objs: Sequence[Found], options: Mapping[str, Sequence[str]],
+            choice: Mapping[str, str], field: str) -> tuple[Found, str] | None:
+    """The chosen object and value, when the value is one offered for that object."""
+    o = _by_phrase(objs, choice["edited_object"])
+    v = choice[field]
+    return (o, v) if o is not None and v in options.get(o.phrase, ()) else None
+
+
 def _person_like(noun: str) -> bool:
     """Whether AnyEdit's replace filter would read ``noun`` as a person: its last word ends
     like "teacher", "tourist" or "employee" (a suffix test, so "tractor" and "tree" too)."""
@@ -123,6 +134,7 @@ def _in_text(caption: str, values: Sequence[str]) -> set[str]:
     """The values that occur anywhere in the caption's text, even inside a word ("red" in
     "covered"): AnyEdit's colour filter replaces the colour as text, so it must be unique."""
     low = caption.lower()
+    low += " gray" if "grey" in low else " grey" if "gray" in low else ""  # one colour
     return {v for v in values if v in low}
 
 
@@ -138,7 +150,8 @@ def _add(caption: str, objs: Sequence[Found], rng: random.Random) -> Plan | str:
         return "no known object to place the new one by"
     anchor, rel = rng.choice(list(objs)), rng.choice(RELATIONS)
     words = _caption_words(caption)
-    offered = _draw(rng, [v for v in ADD_NEAR[anchor.cls] if v.split()[-1] not in words], set())
+    near = ADD_NEAR["outdoor" if singular(anchor.phrase.split()[-1]) in OUTDOOR else anchor.cls]
+    offered = _draw(rng, [v for v in near if v.split()[-1] not in words], set())
 
     def write(choice: Mapping[str, str]) -> Composed | None:
         v = choice["edited_object"]
@@ -183,10 +196,10 @@ def _replace(caption: str, objs: Sequence[Found], rng: random.Random) -> Plan | 
         return "no object of the caption has a known stand-in"
 
     def write(choice: Mapping[str, str]) -> Composed | None:
-        o = _by_phrase(ok, choice["edited_object"])
-        v = choice["new_object"]
-        if o is None or v not in options[o.phrase]:
+        picked = _picked(ok, options, choice, "new_object")
+        if picked is None:
             return None
+        o, v = picked
         slots = {**object_slots(o), "v": v,
                  "a_v": plural(v) if o.plural else with_article(v)}
         return Composed(render("replace", slots, rng), rewrite.substitute(caption, o, v),
@@ -217,10 +230,10 @@ def _attribute(kind: str) -> Callable[[str, Sequence[Found], random.Random], Pla
         offered = sorted({v for vs in options.values() for v in vs})
 
         def write(choice: Mapping[str, str]) -> Composed | None:
-            o = _by_phrase(ok, choice["edited_object"])
-            v = choice[field]
-            if o is None or v not in options[o.phrase]:
+            picked = _picked(ok, options, choice, field)
+            if picked is None:
                 return None
+            o, v = picked
             slots = {**object_slots(o), "v": v}
             if kind == "color_alter":
                 out = rewrite.put_before_noun(caption, o, v, frozenset(ALL_COLOURS),
@@ -267,7 +280,7 @@ def _action(caption: str, objs: Sequence[Found], rng: random.Random) -> Plan | s
     for o in ok:
         span = spans[o.phrase]
         assert span is not None
-        pool = MOVING if rewrite.moving(caption, span) else ACTIONS[o.cls]
+        pool = MOVING[o.cls] if rewrite.moving(caption, span) else ACTIONS[o.cls]
         # An action the caption already shows (any form) is one AnyEdit's filter drops.
         options[o.phrase] = [a for a in _draw(rng, pool, set(), 6)
                              if not _stem(a.split()[0]) & seen]
@@ -276,17 +289,20 @@ def _action(caption: str, objs: Sequence[Found], rng: random.Random) -> Plan | s
         return "every fitting action is one the caption already shows"
 
     def write(choice: Mapping[str, str]) -> Composed | None:
-        o = _by_phrase(ok, choice["edited_object"])
-        v = choice["action"]
-        if o is None or v not in options[o.phrase]:
+        picked = _picked(ok, options, choice, "action")
+        if picked is None:
             return None
+        o, v = picked
         span = spans[o.phrase]
         assert span is not None
         out = rewrite.change_action(caption, o, v)
         if out is None:
             return None
-        slots = {**object_slots(o), "v": v, "old": w.core(span[0])}
-        return Composed(render("action_change", slots, rng), out, {"edited_object": o.phrase})
+        slots = {**object_slots(o), "v": v}
+        if w.core(span[0]).endswith("ing"):  # "from riding to walking"; not "from rides"
+            slots["old"] = w.core(span[0])
+        return Composed(render("action_change", slots, rng, usable("action_change", slots)),
+                        out, {"edited_object": o.phrase})
 
     offered = sorted({v for vs in options.values() for v in vs})
     return Plan(_branches("edited_object", ok, "action", options),

@@ -44,6 +44,8 @@ COMPOUNDS: frozenset[str] = frozenset({
     "fire hydrant", "teddy bear", "hot dog", "traffic light", "lamp post", "stop sign",
     "cell phone", "potted plant", "street sign", "parking meter", "coffee cup",
 })
+#: Things that stand outdoors: what is added beside them is found outdoors too.
+OUTDOOR = word_set("hydrant sign fence statue fountain mailbox tent kite door bench")
 #: Scenery: where things are, never an object to recolour, remove or replace.
 SCENERY = word_set("""street road sidewalk field grass beach sand water ocean sea lake river
     harbor harbour park room kitchen city town area background sky snow yard garden forest
@@ -65,8 +67,9 @@ SWAPS: tuple[tuple[str, ...], ...] = (
     ("apple", "banana", "orange", "pear", "peach", "lemon"), ("carrot", "broccoli", "cucumber"),
     ("cake", "donut", "doughnut", "cookie", "pie", "cupcake", "muffin", "croissant", "waffle"),
     ("cup", "mug", "teacup", "glass"), ("plate", "bowl", "tray"),
-    ("vase", "jar", "bottle", "pot", "teapot", "pitcher"), ("basket", "box", "bag", "bucket"),
-    ("umbrella", "parasol"), ("kite", "balloon"), ("ball", "frisbee"), ("laptop", "book"),
+    ("vase", "jar", "pot"), ("bottle", "jar", "flask"), ("teapot", "kettle"),
+    ("basket", "box", "bag", "bucket"),
+    ("umbrella", "parasol"), ("kite", "balloon"), ("ball", "frisbee"), ("laptop", "tablet"),
     ("lamp", "candle", "lantern"), ("hat", "cap", "helmet"), ("backpack", "suitcase", "bag"),
     ("pillow", "cushion"), ("blanket", "towel", "rug"), ("clock", "mirror", "painting"),
     ("skateboard", "surfboard", "snowboard"), ("sign", "poster", "banner"),
@@ -90,6 +93,7 @@ ADD_NEAR: Mapping[str, tuple[str, ...]] = {
     "container": ("cup of coffee", "glass of water", "fork", "spoon", "napkin", "apple",
                   "candle", "teapot", "book"),
     "thing": ("cat", "dog", "lamp", "potted plant", "book", "backpack", "bird", "candle"),
+    "outdoor": ("dog", "cat", "bird", "pigeon", "bench", "bicycle", "traffic cone", "squirrel"),
     "fabric": ("cat", "book", "lamp", "teddy bear", "pair of glasses", "cup of coffee"),
     "plant": ("bird", "bench", "dog", "squirrel", "rabbit", "flower pot", "butterfly",
               "watering can"),
@@ -124,7 +128,7 @@ MATERIALS_FOR: Mapping[str, frozenset[str]] = {
     "container": word_set("glass ceramic porcelain wood metal plastic paper clay copper "
                           "silver gold crystal bamboo wicker steel stone ice"),
     "thing": word_set("wood glass metal plastic paper gold silver stone rubber cardboard "
-                      "crystal ice bronze copper marble brick concrete"),
+                      "crystal ice bronze copper marble"),
     "fabric": word_set("leather denim velvet wool paper plastic rubber"),
     "plant": word_set("paper plastic glass gold stone crystal ice"),
 }

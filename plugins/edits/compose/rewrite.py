@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ..prefilter import _ING_NOUNS, word_set
+from ..prefilter import _ING_NOUNS, _VERBS, word_set
 from ..rule_helpers import plural
 from .caption import DETERMINERS, MODIFIERS, Words
 from .lexicon import TONE_WORDS
@@ -32,11 +32,15 @@ PLACES = word_set("""street road sidewalk field beach harbor harbour park room k
     yard garden forest mountain hill desert shore lake river ocean sea court track highway
     meadow pasture station airport market square alley lot parking bathroom bedroom office
     restaurant store shop classroom stadium farm village countryside traffic""")
+#: Participles whose verb ends in a silent "e" that "-ing" dropped.
+_SILENT_E = word_set("dancing waving hiding riding sliding skating diving")
+_ATTACHING = word_set("cut made filled topped dressed full")
 _CLAUSES = word_set("while as and or but")
 _PATHS = word_set("down up across past through into onto along toward towards from around over")
 _SETTING_PREPS = word_set("in on at by near beside behind under inside along across through "
                           "over against")
-_PLACE_PREPS = word_set("in on at near by along down across through over beside under inside")
+_PLACE_PREPS = word_set("in on at near by along down across through over beside under inside "
+                        "to")
 _TONE_PREPS = word_set("at in during on under")
 _TONE_TAILS = word_set("day time light sky weather era times season")
 
@@ -109,8 +113,23 @@ def delete(caption: str, found: Found) -> str | None:
             continue
         if conn == ("with",) and end < len(w) and not w.closed(end - 1) and w.core(end) == "and":
             return w.splice(start, end + 1, "").text()  # "with a cup and a plate" -> "with a plate"
+        if conn == ("with",) and w.parts(k - 1)[2].startswith(","):
+            return _drop_clause(w, k)  # ", with a bird beside the kite": the whole clause
         return w.splice(k, end, "").text()
     return None
+
+
+def _drop_clause(w: Words, k: int) -> str:
+    """The caption without the comma clause that starts at word ``k`` (up to the next
+    punctuation or the end); the clause's closing mark goes to the word before it."""
+    e = k
+    while e < len(w) - 1 and not w.closed(e):
+        e += 1
+    lead, word, tail = w.parts(k - 1)
+    toks = list(w.toks)
+    toks[k - 1] = lead + word + tail.replace(",", "", 1) + w.parts(e)[2].lstrip(",")
+    del toks[k:e + 1]
+    return Words(tuple(toks)).text()
 
 
 def add_object(caption: str, new: str, relation: str, anchor: Found) -> str:
@@ -135,7 +154,7 @@ def verb_after(caption: str, found: Found) -> tuple[int, int] | None:
     k = found.end
     if k < len(w) and w.core(k) in ("is", "are") and not w.closed(k):
         k += 1
-    if k >= len(w) or not _participle(w.core(k)):
+    if k >= len(w) or not (_participle(w.core(k)) or _present(w.core(k))):
         return None
     j = k + 1
     while j < len(w) and not w.closed(j - 1) and w.core(j) not in BREAKS:
@@ -153,8 +172,33 @@ def moving(caption: str, span: tuple[int, int]) -> bool:
     return j < len(w) and not w.closed(j - 1) and w.core(j) in _PATHS
 
 
+def _attached(word: str) -> bool:
+    """Whether a preposition after ``word`` belongs to it ("covered in", "cut in half")."""
+    return word.endswith("ed") or word in _ATTACHING
+
+
 def _participle(word: str) -> bool:
     return len(word) > 4 and word.endswith("ing") and word not in _ING_NOUNS
+
+
+def _present(word: str) -> bool:
+    """A verb in the present tense after its subject ("a cyclist rides past ...")."""
+    return word in _VERBS and word.endswith("s") and not word.endswith("ss")
+
+
+def present_tense(action: str) -> str:
+    """"walking" -> "walks", "lying down" -> "lies down": an action after a subject that
+    takes the present tense."""
+    verb, _, rest = action.partition(" ")
+    stem = verb[:-3]
+    if verb == "lying":
+        stem = "lie"
+    elif len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "ls":
+        stem = stem[:-1]  # running -> run, clapping -> clap
+    elif stem.endswith(("c", "v", "z")) or verb in _SILENT_E:
+        stem += "e"  # dancing -> dance, waving -> wave
+    ending = "es" if stem.endswith(("ch", "sh", "s", "x")) else "s"
+    return " ".join(p for p in (stem + ending, rest) if p)
 
 
 def change_action(caption: str, found: Found, action: str) -> str | None:
@@ -162,7 +206,10 @@ def change_action(caption: str, found: Found, action: str) -> str | None:
     span = verb_after(caption, found)
     if span is None:
         return None
-    return Words.of(caption).splice(span[0], span[1], action).text()
+    w = Words.of(caption)
+    if _present(w.core(span[0])):
+        action = present_tense(action)
+    return w.splice(span[0], span[1], action).text()
 
 
 def set_background(caption: str, phrase: str) -> str:
@@ -181,12 +228,15 @@ def set_background(caption: str, phrase: str) -> str:
         if w.core(q) in PLACES or w.core(q).rstrip("s") in PLACES:
             best = (p, q + 1, prep)
     if best is None:  # no known place: the setting is what follows the first preposition
-        first = next((p for p in range(1, len(w) - 1)
-                      if w.core(p) in _SETTING_PREPS and not w.closed(p)), None)
+        first = next((p for p in range(1, len(w) - 1)  # not "covered in", "cut in half"
+                      if w.core(p) in _SETTING_PREPS and not w.closed(p)
+                      and not _attached(w.core(p - 1))), None)
         if first is None:
             return _end_sentence(caption, phrase)
         best = (first, len(w), True)
     p, end, prep = best
+    if w.core(p) == "to" and w.core(p - 1) == "next":  # "next to a road": both words go
+        p -= 1
     if prep:
         return w.splice(p, end, phrase).text()
     return w.splice(p + 1, end, phrase.split(" ", 1)[1]).text()  # "crossing a sandy beach"
