@@ -52,6 +52,7 @@ def _subparsers(parser):
             yield from action.choices.items()
 
 
+@pytest.mark.slow
 def test_version_and_every_command_and_option_has_help():
     assert _run("--version").stdout.strip() == f"instructgen {__version__}"
     parser = build_parser()
@@ -68,6 +69,7 @@ def test_version_and_every_command_and_option_has_help():
     assert seen >= 5
 
 
+@pytest.mark.slow
 def test_run_then_rerun_says_nothing_to_do(recipe, tmp_path):
     path = recipe()
     first = _run("run", path, "--no-progress")
@@ -79,6 +81,7 @@ def test_run_then_rerun_says_nothing_to_do(recipe, tmp_path):
     assert second.returncode == 0 and "nothing to do" in second.stderr
 
 
+@pytest.mark.slow
 def test_json_logs_carry_the_run_events(recipe):
     out = _run("--log-format", "json", "-v", "run", recipe(), "--no-progress")
     events = [json.loads(line)["event"] for line in out.stderr.splitlines()
@@ -143,12 +146,14 @@ def test_bad_input_exits_2_with_one_line_and_leaves_no_output(recipe, tmp_path, 
     failure="a recipe file that does not exist",
     user_sees="one line: `…/nope.toml: recipe file not found`", exit_code=2,
     kept="nothing is written")
+@pytest.mark.slow
 def test_missing_recipe_file_exits_2(tmp_path):
     result = _run("validate", tmp_path / "nope.toml")
     assert result.returncode == 2 and "nope.toml: recipe file not found" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_plugins_json_lists_kinds_and_options():
     rows = json.loads(_run("plugins", "--json").stdout)
     kinds = {r["kind"] for r in rows}
@@ -159,6 +164,7 @@ def test_plugins_json_lists_kinds_and_options():
             "help": "Most tokens in the answer."} in prompt["options"]
 
 
+@pytest.mark.slow
 def test_progress_bar_on_a_terminal_only(recipe, tmp_path):
     import shutil
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from instructgen import hookspecs
 from instructgen.introspect import describe_options
 from instructgen.manager import make_registry
@@ -15,6 +17,7 @@ from instructgen.plugin import PLUGIN_KINDS
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_generated_reference_pages_are_up_to_date():
     result = subprocess.run([sys.executable, str(ROOT / "docs" / "generate.py"), "--check"],
                             capture_output=True, text=True)

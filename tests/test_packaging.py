@@ -70,6 +70,7 @@ print(json.dumps({"kinds": kinds, "accepted": summary.accepted}))
 """
 
 
+@pytest.mark.slow
 def test_base_install_works_without_any_optional_library(tmp_path):
     """Only pluggy, attrs, cattrs, structlog and rich: every plugin loads, a run works."""
     items = tmp_path / "items.jsonl"
@@ -87,6 +88,7 @@ def test_base_install_works_without_any_optional_library(tmp_path):
     assert {"edit", "c2cap", "implicit", "prompt"} <= set(result["kinds"]["generator"])
 
 
+@pytest.mark.slow
 def test_import_does_not_pull_heavy_dependencies():
     code = ("import sys, instructgen, instructgen.backends, instructgen.plugins;"
             "reg = instructgen.make_registry(); reg.plugins('backend'); reg.plugins('generator');"

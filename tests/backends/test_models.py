@@ -174,6 +174,7 @@ def test_model_rows(no_embedded: dict, tmp_path: Path, monkeypatch: pytest.Monke
     ("instructgen.backends.llamacpp", "LlamaCppBackend", "LlamaCppOptions", "llama_cpp"),
     ("instructgen.backends.hf", "TransformersBackend", "TransformersOptions", "transformers"),
 ])
+@pytest.mark.slow
 def test_backends_refuse_a_missing_model(
     tmp_path: Path, module: str, backend_cls: str, options_cls: str, needs: str
 ) -> None:

@@ -280,6 +280,7 @@ def test_context_overflow_names_the_servers_window(server: FakeServer) -> None:
 @pytest.mark.reliability(failure="an OpenAI-compatible server stays unreachable",
                          user_sees="one line: no answer after max_attempts attempts; rerun to "
                          "resume", exit_code=3, kept="records finished before it")
+@pytest.mark.slow
 def test_server_gone_stops_with_one_line_and_a_rerun_resumes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from instructgen.cli import main
@@ -345,6 +346,7 @@ def test_server_gone_message_is_one_line(capsys: pytest.CaptureFixture[str]) -> 
 @pytest.mark.reliability(failure="an OpenAI-compatible server is killed mid-run and restarted",
                          user_sees="retry warnings; the run finishes", exit_code=0,
                          kept="everything")
+@pytest.mark.slow
 def test_server_killed_mid_run_and_restarted(tmp_path: Path, run_recipe) -> None:
     port = free_port()
     proc = spawn(port, "--die-after", "6")

@@ -48,6 +48,7 @@ def _cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.Comp
                           text=True, env=env, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_p_no_name_leaves_the_plugin_out():
     out = _cli("-p", "no:implicit", "plugins", "--kind", "generator", "--json")
     assert out.returncode == 0, out.stderr
@@ -58,6 +59,7 @@ def test_cli_p_no_name_leaves_the_plugin_out():
 @pytest.mark.reliability(failure="-p no:NAME with a misspelt plugin name",
                          user_sees="cannot block plugin 'implcit': ... did you mean 'implicit'?",
                          exit_code=2, kept="nothing is run")
+@pytest.mark.slow
 def test_cli_block_typo_exits_2_with_one_line():
     out = _cli("-p", "no:implcit", "plugins")
     assert out.returncode == 2

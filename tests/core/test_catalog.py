@@ -133,6 +133,7 @@ def test_the_edit_types_hook_comes_from_the_edits_family():
                                    "declares: … (blocked: instructgen.plugins.edits); fix the "
                                    "name, or block this plugin too (-p no:…)",
                          exit_code=2, kept="nothing is run")
+@pytest.mark.slow
 def test_an_undeclared_hook_is_one_clear_line(tmp_path):
     # Installed for real: an entry-point plugin with edit types, and the edits family blocked.
     (tmp_path / "ig_weather.py").write_text(
@@ -215,6 +216,7 @@ def test_concepts_is_a_command_of_the_concepts_family():
     assert "concepts" not in commands(make_registry(autoload=False, block=["concepts"]))
 
 
+@pytest.mark.slow
 def test_cli_block_flag_is_read_before_the_commands_are_built():
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "instructgen", *args], capture_output=True,

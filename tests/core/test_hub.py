@@ -53,6 +53,7 @@ def _no_token_anywhere(*trees):
                 assert TOKEN.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_push_uploads_parquet_card_and_report_in_one_commit(tmp_path, hub_env, monkeypatch,
                                                             capsys):
     from instructgen.testing import run_recipe
@@ -98,6 +99,7 @@ def test_push_uploads_parquet_card_and_report_in_one_commit(tmp_path, hub_env, m
                          user_sees="instructgen: error: push: URL answered 401 Unauthorized for "
                                    "OWNER/NAME (the token was refused; a write token is needed)",
                          exit_code=2, kept="the run directory, unchanged")
+@pytest.mark.slow
 def test_a_refused_token_is_one_line_and_exit_2(tmp_path, hub_env, monkeypatch, capsys):
     from instructgen.testing import run_recipe
 
@@ -119,6 +121,7 @@ def test_a_refused_token_is_one_line_and_exit_2(tmp_path, hub_env, monkeypatch, 
                          user_sees="instructgen: error: push: cannot reach URL (ConnectError: "
                                    "...); check the network or HF_ENDPOINT",
                          exit_code=2, kept="the run directory, unchanged")
+@pytest.mark.slow
 def test_an_unreachable_hub_is_one_line_and_exit_2(tmp_path, hub_env, monkeypatch, capsys):
     from instructgen.testing import run_recipe
 
@@ -162,6 +165,7 @@ def test_the_hub_sink_pushes_when_the_run_finishes(tmp_path, hub_env, monkeypatc
     assert not any(f.endswith(".png") for f in hub.files)
 
 
+@pytest.mark.slow
 def test_the_hub_sink_names_the_retry_command_when_the_push_fails(tmp_path, hub_env,
                                                                   monkeypatch):
     from instructgen.errors import UserError

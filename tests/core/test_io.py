@@ -64,6 +64,7 @@ def test_parquet_sink_matches_the_records(tmp_path):
     assert json.loads(table.column("extra").to_pylist()[3]) == {"meta": {"k": 3}}
 
 
+@pytest.mark.slow
 def test_hf_dataset_sink(tmp_path):
     datasets = pytest.importorskip("datasets", reason="the datasets extra is not installed")
     if not hasattr(datasets, "load_from_disk"):  # a folder named datasets on sys.path

@@ -140,6 +140,7 @@ def test_broken_third_party_plugin_warns_and_the_rest_works(tmp_path, monkeypatc
     assert "counting" in reg.plugins("source")
 
 
+@pytest.mark.slow
 def test_cli_lists_an_installed_third_party_plugin(tmp_path):
     _fake_dist(tmp_path, "ig_good_plugin", GOOD)
     env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}

@@ -18,6 +18,7 @@ def _generator():
     return module
 
 
+@pytest.mark.slow
 def test_the_table_has_at_least_30_rows_each_on_an_existing_test():
     rows = _generator().collect_reliability()
     assert len(rows) >= 30

@@ -31,6 +31,7 @@ def _cmd(recipe: Path) -> list[str]:
     exit_code=137,
     kept="every item committed before the kill; the rerun's files are byte-identical to an "
          "uninterrupted run")
+@pytest.mark.slow
 def test_kill_9_at_random_points_then_resume_gives_identical_files(tmp_path):
     recipe, out = _setup(tmp_path, "clean")
     subprocess.run(_cmd(recipe), check=True, timeout=120)
@@ -74,6 +75,7 @@ def test_kill_9_at_random_points_then_resume_gives_identical_files(tmp_path):
     exit_code=130,
     kept="every item finished before Ctrl-C; the rerun's files are byte-identical to an "
          "uninterrupted run")
+@pytest.mark.slow
 def test_ctrl_c_saves_finished_work_and_the_rerun_completes(tmp_path):
     recipe, out = _setup(tmp_path, "clean")
     subprocess.run(_cmd(recipe), check=True, timeout=120)

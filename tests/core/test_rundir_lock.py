@@ -30,6 +30,7 @@ from instructgen.runner import Runner
     exit_code=2,
     kept="the first run goes on and writes exactly one record per item; the second writes "
          "nothing")
+@pytest.mark.slow
 def test_a_second_run_on_the_same_directory_is_refused_and_the_first_finishes(tmp_path):
     recipe, out = setup(tmp_path, "run", n=60)
     started, release = tmp_path / "started", tmp_path / "release"
@@ -67,6 +68,7 @@ def test_a_second_run_on_the_same_directory_is_refused_and_the_first_finishes(tm
     user_sees="nothing: the kernel dropped the lock with the process; rerunning resumes",
     exit_code=0,
     kept="every committed item; the resumed files are byte-identical to an uninterrupted run")
+@pytest.mark.slow
 def test_a_lock_file_left_by_a_killed_run_does_not_block_the_resume(tmp_path):
     recipe, out = setup(tmp_path, "clean", n=30)
     subprocess.run(cli("-q", "run", recipe, "--no-progress"), check=True, timeout=120)

@@ -43,6 +43,7 @@ def _state_matches_files(out):
         kept="every item finished before the signal; the rerun's files are byte-identical to "
              "an uninterrupted run")),
 ])
+@pytest.mark.slow
 def test_a_termination_signal_saves_finished_work_like_ctrl_c(tmp_path, sig, code):
     recipe, out = setup(tmp_path, "clean", n=40)
     subprocess.run(cli("-q", "run", recipe, "--no-progress"), check=True, timeout=120)
@@ -70,6 +71,7 @@ def test_a_termination_signal_saves_finished_work_like_ctrl_c(tmp_path, sig, cod
     assert files(out) == expected
 
 
+@pytest.mark.slow
 def test_sigterm_at_random_points_then_resume_gives_identical_files(tmp_path):
     recipe, out = setup(tmp_path, "clean", n=120, delay=0.05)
     subprocess.run(cli("-q", "run", recipe, "--no-progress"), check=True, timeout=120)
@@ -218,6 +220,7 @@ def _commit_lines(recipe, monkeypatch):
     return list(dict.fromkeys(seen))
 
 
+@pytest.mark.slow
 def test_a_signal_at_any_line_of_a_commit_keeps_the_files_exact(tmp_path, monkeypatch):
     """Terminated raised before each line a commit runs; the run saves, the rerun is exact."""
     monkeypatch.setattr(runner_module, "_COMMIT_EVERY_S", 0.0)  # a commit after each item

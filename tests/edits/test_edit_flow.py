@@ -313,6 +313,7 @@ def test_global_types_only_in_the_last_turn(tmp_path, run_recipe):
     assert any(t["edit_type"] == "tone_transfer" for r in res.data for t in r["turns"])
 
 
+@pytest.mark.slow
 def test_weighted_mix_follows_the_weights(tmp_path, run_recipe):
     rows = [{"id": str(i), "caption": f"A cat{i} sleeping on a couch.", "image_file": "x.jpg"}
             for i in range(200)]

@@ -60,6 +60,7 @@ def test_report_figures_are_computed_from_the_run_files(edit_run):
     assert top_reason[0] in md.split("### Rejection reasons, ranked")[1].split("\n| 1 |")[1]
 
 
+@pytest.mark.slow
 def test_charts_are_pngs_linked_from_the_report(edit_run):
     pytest.importorskip("matplotlib")
     res = edit_run()

@@ -115,6 +115,7 @@ def assert_clean_prefix(run_dir: Path, full: dict[str, str]) -> None:
                   "this is most often the out-of-memory killer …\"",
         exit_code=4, kept="every finished record; the rerun completes the files byte-identically")),
 ])
+@pytest.mark.slow
 def test_a_worker_dying_twice_ends_the_run_with_exit_4_and_the_rerun_resumes(
         tmp_path, monkeypatch, capsys, cli_with_crashing_backend, sig):
     full = reference(tmp_path)
@@ -165,6 +166,7 @@ def test_the_fix_named_for_each_signal_fits_it():
     user_sees="one warning: \"crashing worker died with SIGSEGV (segmentation fault); its batch "
               "of 4 requests goes to a fresh worker\"; the run goes on",
     exit_code=0, kept="everything: the batch is answered by the fresh worker")
+@pytest.mark.slow
 def test_one_death_is_retried_in_a_fresh_worker_and_the_run_finishes(tmp_path, monkeypatch,
                                                                       caplog):
     full = reference(tmp_path)
@@ -190,6 +192,7 @@ def test_one_death_is_retried_in_a_fresh_worker_and_the_run_finishes(tmp_path, m
     user_sees="\"crashing worker died with SIGILL (illegal instruction), while loading the "
               "backend; likely fix: ...\"",
     exit_code=4, kept="the output directory as it was (nothing started)")
+@pytest.mark.slow
 def test_a_crash_while_loading_is_exit_4_with_the_signal(tmp_path, monkeypatch, capsys,
                                                          cli_with_crashing_backend):
     control(tmp_path, monkeypatch, "SIGILL", left=1, at="load")
@@ -202,6 +205,7 @@ def test_a_crash_while_loading_is_exit_4_with_the_signal(tmp_path, monkeypatch, 
 # -- isolation is invisible in the results -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_isolate_is_a_runtime_key_with_the_same_records_and_resume(tmp_path):
     inproc = run_recipe(crash_recipe(tmp_path, "inproc", isolate=False), tmp_path,
                         plugins=[crash_backend])

@@ -84,6 +84,7 @@ def test_bad_replica_count_is_a_recipe_error(tmp_path):
 # -- the pool on the fake backend --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_replicas_give_the_records_cache_and_hash_of_one(tmp_path):
     one = run_recipe(fake_recipe(tmp_path, "one"), tmp_path)
     two_recipe = fake_recipe(tmp_path, "two", backend={"replicas": 2})
@@ -108,6 +109,7 @@ def test_two_replicas_give_the_records_cache_and_hash_of_one(tmp_path):
     assert output_files(again.run_dir) == output_files(one.run_dir)
 
 
+@pytest.mark.slow
 def test_a_run_started_with_replicas_resumes_with_one(tmp_path):
     full = run_recipe(fake_recipe(tmp_path, "full"), tmp_path)
     part = fake_recipe(tmp_path, "split", backend={"replicas": 2}, limit=17)
@@ -120,6 +122,7 @@ def test_a_run_started_with_replicas_resumes_with_one(tmp_path):
     assert output_files(second.run_dir) == output_files(full.run_dir)
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_batch_is_replaced_and_its_batch_retried(tmp_path, monkeypatch):
     reference = run_recipe(fake_recipe(tmp_path, "ref", backend={"name": "gated"}), tmp_path,
                            plugins=[crash_backend])  # no gate: an uninterrupted run
@@ -160,6 +163,7 @@ def test_a_worker_killed_mid_batch_is_replaced_and_its_batch_retried(tmp_path, m
     assert output_files(tmp_path / "killed") == output_files(reference.run_dir)
 
 
+@pytest.mark.slow
 def test_a_batch_that_kills_every_worker_fails_the_run_instead_of_looping(tmp_path):
     spec = make_registry(autoload=False).get("backend", "fake")
     pool = ReplicaPool(spec, FakeOptions(delay=5.0), 2)
@@ -224,6 +228,7 @@ def slow_loading_fake(options: FakeOptions):
     return FakeBackend(options)
 
 
+@pytest.mark.slow
 def test_replicas_load_in_parallel_and_report_their_load_times(tmp_path, monkeypatch):
     from instructgen.plugin import BackendPlugin
 
@@ -245,6 +250,7 @@ def test_replicas_load_in_parallel_and_report_their_load_times(tmp_path, monkeyp
     assert all(1.5 <= s < 30 for s in pool.load_times.values()), pool.load_times
 
 
+@pytest.mark.slow
 def test_the_manifest_and_log_record_each_workers_model_load_time(tmp_path):
     from instructgen.logs import quiet_logger
 
