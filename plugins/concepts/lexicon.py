@@ -194,6 +194,9 @@ ON_SETTINGS = frozenset({
     "shoreline", "waterfront", "riverbank", "boardwalk", "promenade", "seafront", "blanket",
     "sofa", "bed", "dashboard", "nightstand",
 })
+#: Settings that take "by" ("by a roadside").
+BY_SETTINGS = frozenset({"roadside", "wayside", "fireside", "poolside", "lakeside",
+                         "riverside", "seaside", "bedside", "window"})
 AT_SETTINGS = frozenset({
     "stop", "entrance", "station", "gate", "corner", "fair", "festival",
     "picnic", "party", "concert", "wedding", "airport", "campsite", "site",
@@ -220,17 +223,32 @@ LARGE = frozenset({
 SMALL_SETTINGS = frozenset({
     "table", "tray", "desk", "shelf", "counter", "windowsill", "roof", "blanket", "plate",
     "vase", "drawer", "box", "basket", "bowl", "bag", "pocket", "nightstand", "dashboard",
-    "bench", "seat", "sofa", "bed", "cushion", "pillow",
+    "bench", "seat", "sofa", "bed", "cushion", "pillow", "case", "crate", "cabinet",
 })
 #: Rooms and shops: nothing large fits inside, and wild animals are not found there.
 INDOOR_SETTINGS = frozenset({
     "room", "kitchen", "bedroom", "bathroom", "office", "shop", "store", "lobby", "bar",
     "cafe", "restaurant", "library", "classroom", "studio", "hallway", "attic", "basement",
     "garage", "corner", "apartment", "hotel", "terminal", "lounge", "bakery", "market",
+    "stall", "greenhouse", "museum", "gallery", "mall", "theater", "theatre", "gym",
+    "stage",
 })
 #: Creatures that live with people and fit a room or a table.
 PETS = frozenset({"dog", "cat", "puppy", "kitten", "hamster", "mouse", "rabbit", "parrot",
-                  "goldfish", "fish", "bird", "butterfly", "bee", "ladybug"})
+                  "bird", "butterfly", "bee", "ladybug"})
+#: Settings that are open water: only what floats or swims is photographed on or in them.
+WATER_SETTINGS = frozenset({"lake", "river", "sea", "ocean", "pond", "water", "fountain",
+                            "aquarium", "tank", "pool", "stream", "canal", "bay", "lagoon"})
+#: Made things that float ("a sailboat on a lake").
+FLOATING = frozenset({"boat", "ship", "sailboat", "rowboat", "canoe", "kayak", "yacht",
+                      "raft", "ferry", "buoy", "surfboard", "paddle board"})
+#: Where a boat out of the water is still photographed.
+SHORE_SETTINGS = frozenset({"harbor", "harbour", "marina", "boatyard", "dock", "pier",
+                            "beach", "coast", "shore", "shoreline", "coastline", "jetty",
+                            "waterfront", "port", "boathouse", "riverbank", "bank"})
+#: Birds at home on water.
+WATER_BIRDS = frozenset({"duck", "goose", "swan", "penguin", "pelican", "seagull", "gull",
+                         "heron", "flamingo"})
 
 
 def is_large(concept: str) -> bool:
@@ -242,15 +260,22 @@ def is_large(concept: str) -> bool:
 def fits_setting(concept: str, setting_head: str) -> bool:
     """Whether ``concept`` can be photographed in a setting with this head noun.
 
-    Large things fit neither surfaces nor rooms; animals other than pets and
+    Open water holds only what floats or swims, a fish is only in water and a
+    boat only on water or at the shore;
+    large things fit neither surfaces nor rooms; animals other than pets and
     people fit no surface and no room ("a giraffe on a car roof", "a penguin
     in an antique shop"); everything else fits anywhere.
     """
     head = singular(setting_head.lower())
     small, indoor = head in SMALL_SETTINGS, head in INDOOR_SETTINGS
+    key, kind = concept_key(concept), creature_kind(concept)
+    aquatic = kind == "fish"
+    if head in WATER_SETTINGS or aquatic:  # water holds only what floats or swims
+        return head in WATER_SETTINGS and (aquatic or key in FLOATING or key in WATER_BIRDS)
+    if key in FLOATING and key not in ("surfboard", "paddle board"):
+        return head in SHORE_SETTINGS  # no sailboat in a skate park
     if is_large(concept):
         return not (small or indoor)
-    kind = creature_kind(concept)
-    if kind and kind != "person" and concept_key(concept) not in PETS:
+    if kind and kind != "person" and key not in PETS:
         return not (small or indoor)
     return True

@@ -24,7 +24,15 @@ import attrs
 
 from instructgen.text import word_count, words
 
-from .lexicon import AT_SETTINGS, COLOURS, MASS_SETTINGS, ON_SETTINGS, STUDIO_VIEWS, VIEWS
+from .lexicon import (
+    AT_SETTINGS,
+    BY_SETTINGS,
+    COLOURS,
+    MASS_SETTINGS,
+    ON_SETTINGS,
+    STUDIO_VIEWS,
+    VIEWS,
+)
 from .phrases import (
     PREPOSITIONS,
     indefinite,
@@ -111,7 +119,8 @@ def setting_phrase(background: str) -> str:
     bare = strip_article(place)
     written, of_phrase = setting_head(bare)
     head = singular(written) if written else ""
-    prep = "on" if head in ON_SETTINGS else "at" if head in AT_SETTINGS else "in"
+    prep = ("on" if head in ON_SETTINGS else "at" if head in AT_SETTINGS
+            else "by" if head in BY_SETTINGS else "in")
     if of_phrase:  # "the top of a hill", "the edge of a lake"
         return f"{prep} the {bare}"
     if (word_count(bare) == 1 and head in MASS_SETTINGS) or (written and head != written):

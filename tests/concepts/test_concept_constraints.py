@@ -11,6 +11,7 @@ import pytest
 from instructgen.errors import InvalidOutput
 from instructgen.plugins.concepts.captions import C2capOptions, caption_request, check_caption
 from instructgen.plugins.concepts.constraints import caption_pattern
+from instructgen.plugins.concepts.fluency import CAPTION_SENSE_REASONS, caption_problem
 from instructgen.records import Completion
 from instructgen.schema import validate
 
@@ -168,16 +169,45 @@ _AFTER_ONLY = re.compile(r"subjective word")
                                        {"name": "cc2cap", "append_backgrounds": 0}])
 def test_constrained_captions_of_the_embedded_model_pass_the_checks(model, pool_file,
                                                                     run_recipe, generator):
+    """The model path: what the pattern cannot hold is a check after the answer only
+    (opinion words, and the sense checks: a repeated word, a non-word)."""
     path = pool_file({"teapot": ["kitchen shelf"], "bicycle": ["city street"],
                       "lighthouse": ["rocky coast"]})
     source = "concept_pairs" if generator["name"] == "cc2cap" else "concept_pool"
     result = run_recipe({"source": {"name": source, "path": str(path),
                                     "shape": "concept_backgrounds"},
-                         "generator": generator, "backend": {"name": "llamacpp"},
+                         "generator": {**generator, "compose": "model"},
+                         "backend": {"name": "llamacpp"},
                          "seed": 5, "max_retries": 0, "cache": {"enabled": False}},
                         backend=model)
     assert result.data
-    assert all(_AFTER_ONLY.search(r.detail) for r in result.rejections), result.rejections
+    assert all(_AFTER_ONLY.search(r.detail) or r.reason in CAPTION_SENSE_REASONS
+               for r in result.rejections), result.rejections
     for rec in result.data:
         concepts = rec["concepts"] if "concepts" in rec else [rec["concept"]]
         assert _check_ok(rec["caption"], concepts, C2capOptions(max_words=12)), rec
+        assert caption_problem(rec["caption"], concepts, [rec.get("background") or ""]) is None
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("generator", [{"name": "c2cap"}, {"name": "cb2cap", "k": 1},
+                                       {"name": "cc2cap", "append_backgrounds": 1}])
+def test_template_captions_of_the_embedded_model_pass_every_check(model, pool_file,
+                                                                  run_recipe, generator):
+    """The template path: the model picks closed-list fields, so every item is accepted,
+    and every accepted caption passes the caption rules and the sense checks."""
+    path = pool_file({"teapot": ["kitchen shelf"], "horse": ["green meadow"],
+                      "strawberry": ["picnic blanket"], "snowman": ["snowy yard"]})
+    source = "concept_pairs" if generator["name"] == "cc2cap" else "concept_pool"
+    result = run_recipe({"source": {"name": source, "path": str(path),
+                                    "shape": "concept_backgrounds"},
+                         "generator": {**generator, "compose": "template"},
+                         "backend": {"name": "llamacpp"},
+                         "seed": 5, "max_retries": 0, "cache": {"enabled": False}},
+                        backend=model)
+    assert result.data and not result.rejections, result.rejections
+    for rec in result.data:
+        concepts = rec["concepts"] if "concepts" in rec else [rec["concept"]]
+        base = rec.get("base_caption", rec["caption"])
+        assert _check_ok(base, concepts, C2capOptions(max_words=12)), rec
+        assert caption_problem(rec["caption"], concepts, [rec.get("background") or ""]) is None

@@ -51,6 +51,7 @@ def test_setting_phrases_pick_a_preposition_and_an_article():
     assert setting_phrase("rocky cliffs") == "on rocky cliffs"
     assert setting_phrase("lake at sunset") == "on a lake at sunset"
     assert setting_phrase("top of a hill") == "on the top of a hill"
+    assert setting_phrase("roadside") == "by a roadside"
     assert setting_phrase("On the shipbuilding area") == "on the shipbuilding area"
 
 
@@ -219,6 +220,13 @@ def test_large_things_and_wild_animals_get_no_table_or_room():
         assert fits_setting(concept, place_head("rocky shore")), concept
     assert fits_setting("teapot", place_head("breakfast tray"))
     assert fits_setting("kitten", place_head("living room"))
+    # Water holds what floats or swims; a fish is only in water, a boat only near it.
+    assert not fits_setting("suitcase", place_head("lake at sunset"))
+    assert fits_setting("sailboat", place_head("lake at sunset"))
+    assert not fits_setting("sailboat", place_head("skate park"))
+    assert fits_setting("sailboat", place_head("boatyard"))
+    assert not fits_setting("goldfish", place_head("cafe table"))
+    assert fits_setting("goldfish", place_head("garden pond"))
 
 
 def test_cc2cap_template_appends_only_backgrounds_both_concepts_fit(pool_file, run_recipe,
