@@ -155,3 +155,15 @@ def test_anyword_one_text_per_caption_keeps_single_text_images():
     several = [i for i in every if len(i.data["texts"]) > 1]
     assert len(one) == len(every) - len(several)
     assert source.stats().get("skipped_several_texts", 0) == len(several)
+
+
+def test_anyedit_files_feed_the_edit_generator_their_captions(tmp_path, run_recipe):
+    path = tmp_path / "mscoco.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in (REMOVE, REPLACE)) + "\n")
+    res = run_recipe({"seed": 2, "backend": FAKE,
+                      "source": {"name": "anyedit_records", "path": str(path)},
+                      "generator": {"name": "edit", "types": ["add"], "attempts": 1}},
+                     backend=FakeBackend())
+    seen = [r.data["input"] for r in res.records] + [
+        r.data["input"] for r in res.rejections if r.data and "input" in r.data]
+    assert sorted(set(seen)) == sorted({REMOVE["input"], REPLACE["input"]})

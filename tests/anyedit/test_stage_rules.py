@@ -7,8 +7,11 @@ table names this test for each rule.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from instructgen import Generator, GeneratorPlugin, hookimpl
 from instructgen.plugins.anyedit.stage_rules import (
     STAGE_RULES,
     answer_checks,
@@ -118,3 +121,44 @@ def test_the_docs_table_names_each_rule_and_its_test():
     for rule in STAGE_RULES:
         assert f"`{rule.name}`" in table
         assert f"test_each_rule_passes_and_fails[{rule.name}]" in table
+
+
+class _Replay(Generator):
+    """Yields each item's data as it is: records a generator without the checks made."""
+
+    async def generate(self, item, ctx):
+        return [{k: v for k, v in item.data.items() if k != "id"}]
+
+
+class _ReplayPlugin:
+    @hookimpl
+    def instructgen_generators(self):
+        yield GeneratorPlugin(name="replay", description="test", factory=lambda o: _Replay())
+
+
+def test_the_sink_leaves_out_and_counts_what_the_stage_rules_drop(tmp_path, run_recipe, capsys):
+    good = {**_COLOUR, "edited_object": "car"}
+    rows = [{"id": "good", **good},
+            {"id": "period", **good, "edit": "Change the car to blue."},
+            {"id": "background", **_REMOVE, "edited_object": "pillow",
+             "edit": "Remove the pillow in the background"}]
+    for row in rows:
+        row.pop("edited object", None)
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = {"seed": 1, "backend": {"name": "fake"}, "generator": {"name": "replay"},
+              "source": {"name": "jsonl", "path": str(path)}, "sink": {"name": "anyedit"}}
+    res = run_recipe(recipe, plugins=[_ReplayPlugin()])
+    assert res.summary.accepted == 3  # records.jsonl keeps them all
+    lines = (res.run_dir / "anyedit.jsonl").read_text().splitlines()
+    assert [json.loads(x)["edit"] for x in lines] == [good["edit"]]
+    report = json.loads((res.run_dir / "anyedit_stage_rules.json").read_text())
+    assert report == {"file": "anyedit.jsonl", "checked": 3, "written": 1, "dropped": 2,
+                      "dropped_by_rule": {"stage_background_in_local_edit": 1,
+                                          "stage_edit_final_punctuation": 1}}
+    assert "2 of 3 records left out of anyedit.jsonl" in capsys.readouterr().err
+    off = run_recipe({**recipe, "output_dir": str(tmp_path / "off"),
+                      "sink": {"name": "anyedit", "stage_rules": "off"}},
+                     plugins=[_ReplayPlugin()])
+    assert len((off.run_dir / "anyedit.jsonl").read_text().splitlines()) == 3
+    assert not (off.run_dir / "anyedit_stage_rules.json").exists()
