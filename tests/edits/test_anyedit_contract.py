@@ -194,7 +194,8 @@ def test_old_type_names_are_aliases_with_one_notice(tmp_path, run_recipe, capsys
 
     res = run_recipe({"seed": 3, "backend": FAKE, "sink": {"name": "anyedit"},
                       "source": jsonl_source(tmp_path / "in.jsonl", rows),
-                      "generator": {"name": "edit", "types": ["textual"], "attempts": 1}},
+                      "generator": {"name": "edit", "types": ["textual"], "attempts": 1,
+                                    "compose": "model"}},
                      backend=FakeBackend(responder=Scripted(edit=good)))
     assert [r.data["edit_type"] for r in res.records] == ["textual_change"]
     line = json.loads((res.run_dir / "anyedit.jsonl").read_text().splitlines()[0])
@@ -257,7 +258,8 @@ def test_colour_edit_without_to_is_rejected_with_a_reason(tmp_path, run_recipe):
 
     res = run_recipe({"seed": 3, "backend": FAKE,
                       "source": jsonl_source(tmp_path / "in.jsonl", rows),
-                      "generator": {"name": "edit", "types": ["color_alter"], "attempts": 1}},
+                      "generator": {"name": "edit", "types": ["color_alter"], "attempts": 1,
+                                    "compose": "model"}},
                      backend=FakeBackend(responder=Scripted(edit=no_to)))
     assert [r.reason for r in res.rejections] == ["no_colour_after_to"]
 
@@ -339,7 +341,7 @@ def test_chain_false_edits_the_original_caption_and_array_form(tmp_path, run_rec
                       "sink": {"name": "anyedit", "multi_turn": "array"},
                       "source": jsonl_source(tmp_path / "in.jsonl", rows),
                       "generator": {"name": "edit", "types": ["replace"], "turns": 3,
-                                    "chain": False, "examples": 1}},
+                                    "chain": False, "examples": 1, "compose": "model"}},
                      backend=FakeBackend(responder=Scripted()))
     (rec,) = res.records
     assert rec.data["chain"] is False
