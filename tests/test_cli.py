@@ -132,6 +132,7 @@ def test_validate_and_preview_write_nothing(recipe, tmp_path, capsys):
                      user_sees="one line: `source.path: file not found: /nonexistent/items.jsonl`",
                      exit_code=2, kept="nothing is written; no output directory is created")),
 ])
+@pytest.mark.slow
 def test_bad_input_exits_2_with_one_line_and_leaves_no_output(recipe, tmp_path, mutate,
                                                               expected):
     path = recipe(mutate(GOOD))

@@ -38,6 +38,7 @@ def open_page(browser):
         context.close()
 
 
+@pytest.mark.slow
 def test_filter_label_with_keys_export_import_and_report(judged_run, open_page, tmp_path,
                                                          capsys):
     res = judged_run()
@@ -89,6 +90,7 @@ def test_filter_label_with_keys_export_import_and_report(judged_run, open_page, 
     assert f"| accepted records labelled | {len(lines)} |" in report
 
 
+@pytest.mark.slow
 def test_j_and_k_cross_pages_and_a_click_labels(judged_run, open_page):
     res = judged_run()
     page = open_page(write_review(res.run_dir, options=ReviewOptions(page_size=2)).path)
