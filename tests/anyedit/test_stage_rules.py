@@ -8,6 +8,7 @@ table names this test for each rule.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -118,6 +119,9 @@ def test_final_punctuation_is_stripped_to_anyedit_form():
 
 def test_the_docs_table_names_each_rule_and_its_test():
     table = stage_rules_table()
+    page = Path(__file__).resolve().parents[2] / "docs" / "anyedit.md"
+    assert table in page.read_text(encoding="utf-8"), \
+        "regenerate it: python -m instructgen.plugins.anyedit.stage_rules"
     for rule in STAGE_RULES:
         assert f"`{rule.name}`" in table
         assert f"test_each_rule_passes_and_fails[{rule.name}]" in table
