@@ -25,7 +25,7 @@ from ..vocab import COLOURS as ALL_COLOURS
 from ..vocab import MATERIALS as ALL_MATERIALS
 from ..vocab import TEXTURES as ALL_TEXTURES
 from . import rewrite
-from .caption import Words, with_article
+from .caption import DETERMINERS, Words, with_article
 from .lexicon import (
     ACTIONS,
     ADD_NEAR,
@@ -103,13 +103,29 @@ def _line(field: str, values: Sequence[str]) -> str:
     return f"{field}: one of {', '.join(values)}"
 
 
-def object_slots(o: Found) -> dict[str, str]:
-    """The object's slots, with the pronoun and verb forms that agree with it."""
+def object_slots(o: Found, caption: str = "", rng: random.Random | None = None,
+                 ) -> dict[str, str]:
+    """The object's slots, with the pronoun and verb forms that agree with it.
+
+    With ``caption`` and ``rng``, half the time the object is named with the words the
+    caption puts before it ("the small brown dog"), as people refer to things.
+    """
     the, many = f"the {o.phrase}", o.plural
+    if caption and rng is not None and rng.random() < 0.5:
+        the = f"the {described(caption, o)}"
     return {"o": o.phrase, "the_o": the, "o_s": possessive(the, many),
             "is": "are" if many else "is", "it": "they" if many else "it",
             "its": "their" if many else "its", "them": "them" if many else "it",
             "looks": "look" if many else "looks", "one": "ones" if many else "one"}
+
+
+def described(caption: str, o: Found) -> str:
+    """``o`` with the adjectives the caption gives it ("small brown dog"), as written."""
+    w = Words.of(caption)
+    k = w.phrase_start(o.start)
+    while k < o.start and w.core(k) in DETERMINERS:
+        k += 1
+    return " ".join([w.core(i) for i in range(k, o.start)] + [o.phrase])
 
 
 def _by_phrase(objs: Sequence[Found], phrase: str) -> Found | None:
@@ -174,7 +190,7 @@ def _remove(caption: str, objs: Sequence[Found], rng: random.Random) -> Plan | s
         out = rewrite.delete(caption, o) if o else None
         if o is None or out is None:
             return None
-        return Composed(render("remove", object_slots(o), rng), out,
+        return Composed(render("remove", object_slots(o, caption, rng), rng), out,
                         {"edited_object": o.phrase})
 
     return Plan(_obj({"edited_object": _enum(names)}), (_line("edited_object", names),), write)
@@ -200,7 +216,7 @@ def _replace(caption: str, objs: Sequence[Found], rng: random.Random) -> Plan | 
         if picked is None:
             return None
         o, v = picked
-        slots = {**object_slots(o), "v": v,
+        slots = {**object_slots(o, caption, rng), "v": v,
                  "a_v": plural(v) if o.plural else with_article(v)}
         return Composed(render("replace", slots, rng), rewrite.substitute(caption, o, v),
                         {"edited_object": o.phrase, "new_object": v})
@@ -234,7 +250,9 @@ def _attribute(kind: str) -> Callable[[str, Sequence[Found], random.Random], Pla
             if picked is None:
                 return None
             o, v = picked
-            slots = {**object_slots(o), "v": v}
+            # An appearance edit must not name a colour or material, as "the brown dog" does.
+            slots = {**object_slots(o, caption if kind != "appearance_alter" else "", rng),
+                     "v": v}
             if kind == "color_alter":
                 out = rewrite.put_before_noun(caption, o, v, frozenset(ALL_COLOURS),
                                               frozenset(ALL_MATERIALS) | frozenset(ALL_TEXTURES))
@@ -298,7 +316,7 @@ def _action(caption: str, objs: Sequence[Found], rng: random.Random) -> Plan | s
         out = rewrite.change_action(caption, o, v)
         if out is None:
             return None
-        slots = {**object_slots(o), "v": v}
+        slots = {**object_slots(o, caption, rng), "v": v}
         if w.core(span[0]).endswith("ing"):  # "from riding to walking"; not "from rides"
             slots["old"] = w.core(span[0])
         return Composed(render("action_change", slots, rng, usable("action_change", slots)),
