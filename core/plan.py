@@ -112,7 +112,7 @@ class Plan:
     #: ends the run with a message (off by default: see docs/backends.md for its cost).
     isolate: bool = False
     #: What the stages were prepared with; handed to ``setup`` through ``RunInfo``.
-    context: BuildContext | None = attrs.field(default=None, eq=False, repr=False)
+    context: BuildContext = attrs.field(kw_only=True, eq=False, repr=False)
 
     @property
     def stages(self) -> tuple[Stage[Any], ...]:
@@ -203,7 +203,7 @@ def resolve(recipe: Recipe, registry: PluginRegistry, *, prepare_backend: bool =
         raise _combined(errors)
     assert source and generator and backend
     return Plan(recipe, source, generator, backend, tuple(p for p in post if p), sink, replicas,
-                isolate, BuildContext(registry))
+                isolate, context=BuildContext(registry))
 
 
 def payload_keys(generator: Stage[Generator], ctx: BuildContext) -> PayloadKeys | None:
