@@ -1,19 +1,26 @@
-"""Rendering chat messages with a model's own Jinja chat template.
+"""A chat turn in and out: the prompt from a model's own template, and where an answer ends.
 
 GGUF files carry the template under ``tokenizer.chat_template``; rendering it
 ourselves (in a sandbox) keeps prompts identical to what the model was
 trained on, without llama.cpp's built-in template guesses.
+
+Every decoding loop (llamacpp's, transformers', the openai client's stop
+strings) ends an answer by the same rules, kept here once: :class:`AnswerEnd`
+and :func:`first_stop`.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from instructgen.errors import UserError
-from instructgen.records import Message
+from instructgen.records import LLMRequest, Message
+
+if TYPE_CHECKING:
+    from .constrain import JsonConstraint
 
 
 class ChatTemplateError(UserError):
@@ -60,3 +67,64 @@ def _compile(source: str) -> Any:
 
 def _raise(message: str) -> None:
     raise ChatTemplateError(f"chat template refused the messages: {message}")
+
+
+# -- where an answer ends ---------------------------------------------------------------
+
+
+def first_stop(text: str, stop: Sequence[str], checked: int) -> int | None:
+    """Where the earliest stop string starts in ``text``, or ``None``.
+
+    ``checked`` is how much of ``text`` was already searched; only the tail
+    that a stop string could newly complete is scanned, so streaming stays linear.
+    """
+    longest = max((len(s) for s in stop), default=0)
+    start = max(0, checked - longest + 1)
+    cuts = [i for s in stop if s and (i := text.find(s, start)) >= 0]
+    return min(cuts) if cuts else None
+
+
+class AnswerEnd:
+    """Decides when one request's answer ends, token by token, and keeps its cut text.
+
+    After an end-of-generation token (the loop's own check) the rules are, in
+    order: the first stop string (the text is cut before it), a JSON constraint
+    that is complete, then ``max_tokens`` or the context window used up
+    (``"length"``). The text is rendered at each token only for a request with
+    stop strings; the others render it once, at the end (:meth:`text`).
+    """
+
+    def __init__(self, request: LLMRequest, constraint: JsonConstraint | None,
+                 n_ctx: int) -> None:
+        self.request = request
+        self.constraint = constraint
+        self.n_ctx = n_ctx
+        self._text = ""
+
+    def after(self, token: int, n_out: int, context_used: int,
+              render: Callable[[], str]) -> Literal["stop", "length"] | None:
+        """Why the answer ends now that ``token`` joined it, or ``None`` if it goes on.
+
+        ``n_out``: answer tokens so far, ``token`` included; ``context_used``: the
+        sequence's tokens in the context once ``token`` is in; ``render()``: the
+        answer's whole text so far.
+        """
+        request = self.request
+        if self.constraint is not None:
+            self.constraint.consume(token)
+        if request.stop:
+            before = len(self._text)
+            self._text = render()
+            cut = first_stop(self._text, request.stop, before)
+            if cut is not None:
+                self._text = self._text[:cut]
+                return "stop"
+        if self.constraint is not None and self.constraint.finished:
+            return "stop"
+        if n_out >= request.max_tokens or context_used >= self.n_ctx:
+            return "length"
+        return None
+
+    def text(self, render: Callable[[], str]) -> str:
+        """The answer's final text: cut at its stop string, else all of ``render()``."""
+        return self._text if self.request.stop else render()

@@ -32,7 +32,7 @@ from instructgen.backend import (
 )
 from instructgen.records import BackendIdentity, Completion, LLMRequest, stable_hash
 
-from .base import first_stop
+from .chat import first_stop
 
 Responder = Callable[[LLMRequest], "str | Completion"]
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")

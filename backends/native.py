@@ -35,6 +35,8 @@ from typing import Any
 
 import attrs
 
+from instructgen.backend import signal_text
+
 #: The fix printed when extra buffer types crash: what the user can do instead of the probe.
 EXTRA_BUFFERS_FIX = ('set the llamacpp option extra_buffers = false, or '
                      'rebuild llama-cpp-python without native CPU tuning: CMAKE_ARGS='
@@ -81,27 +83,6 @@ one = (lc.llama_token * 1)(prompt[1])
 ok = ok and lc.llama_decode(ctx, lc.llama_batch_get_one(one, 1)) == 0
 sys.exit(0 if ok else 4)
 """
-
-_SIGNAL_TEXT = {
-    "SIGILL": "illegal instruction",
-    "SIGSEGV": "segmentation fault",
-    "SIGABRT": "aborted",
-    "SIGBUS": "bus error",
-    "SIGFPE": "floating-point exception",
-    "SIGKILL": "killed; often the out-of-memory killer",
-    "SIGTERM": "terminated",
-}
-
-
-def signal_text(signum: int) -> str:
-    """``"SIGILL (illegal instruction)"`` for a signal number."""
-    try:
-        name = signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
-    what = _SIGNAL_TEXT.get(name)
-    return f"{name} ({what})" if what else name
-
 
 @attrs.frozen
 class ProbeVerdict:
@@ -317,30 +298,3 @@ def _write(path: Path, table: dict[str, Any]) -> None:
         os.replace(tmp, path)
     with contextlib.suppress(OSError):
         tmp.unlink()
-
-
-# -- what to tell a user whose backend worker died ---------------------------------------------
-
-
-def crash_hint(backend: str, signum: int | None) -> str:
-    """The likely fix for a backend worker that died by ``signum`` (None: no signal)."""
-    name = ""
-    if signum is not None:
-        with contextlib.suppress(ValueError):
-            name = signal.Signals(signum).name
-    if name == "SIGKILL":
-        return ("this is most often the out-of-memory killer (see dmesg): lower batch_size, "
-                "n_ctx or n_seq_max, use fewer replicas or a smaller model")
-    if backend == "llamacpp" and name == "SIGILL":
-        return f"this CPU refuses an instruction llama.cpp was built for: {EXTRA_BUFFERS_FIX}"
-    if backend == "llamacpp" and name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGFPE"):
-        return ("a crash inside llama.cpp: set the llamacpp option extra_buffers = false, or "
-                "reinstall llama-cpp-python; verbose = true shows llama.cpp's own log")
-    if backend == "transformers" and name in ("SIGILL", "SIGSEGV", "SIGBUS", "SIGABRT"):
-        return ("a crash inside torch: reinstall torch built for this machine, or try "
-                "device = \"cpu\"")
-    if name == "SIGILL":
-        return "the model library was built for another CPU: reinstall it on this machine"
-    if name:
-        return "a crash inside the model library: update or reinstall it"
-    return "the worker's own output above says why"

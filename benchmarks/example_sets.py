@@ -197,7 +197,7 @@ def shared_tokens(type_name: str, sets: list[int], seed: int) -> str:
     data = json.loads((ROOT / "examples/edits/coco_captions.json").read_text())
     caps = [a["caption"] for a in data["annotations"]]
     backend = LlamaCppBackend(LlamaCppOptions(n_threads=1))
-    bare = [backend.prompt_tokens(edit_request(etype, c, [], max_tokens=64, temperature=0.7))
+    bare = [backend.loaded.prompt_tokens(edit_request(etype, c, [], max_tokens=64, temperature=0.7))
             for c in ("a dog", "the cat")]
     lines = [f"Shared prompt tokens per request, type `{type_name}`, the "
              f"{len(caps)} example COCO captions in file order, 5 examples, tokenized with the "
@@ -215,7 +215,7 @@ def shared_tokens(type_name: str, sets: list[int], seed: int) -> str:
             examples = sample_examples(etype, 5, rng, sets=n)
             req = edit_request(etype, cap, examples, max_tokens=64, temperature=0.7)
             head = edit_request(etype, "", examples, max_tokens=64, temperature=0.7)
-            prompts.append((backend.prompt_tokens(req), backend.prompt_tokens(head)))
+            prompts.append((backend.loaded.prompt_tokens(req), backend.loaded.prompt_tokens(head)))
         shared, whole = [], 0
         for i, (p, head) in enumerate(prompts):
             best = max((_common(p, q) for q, _ in prompts[:i]), default=0)
@@ -254,7 +254,7 @@ def stream(sets: list[int], items: int, seed: int, budgets: list[int], batch: in
     not modelled.
     """
     from instructgen.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
-    from instructgen.backends.llamacpp_prefix import PrefixCache
+    from instructgen.backends.llamacpp.prefix import PrefixCache
     from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
     from instructgen.plugins.edits.prompts import edit_request, sample_examples
 
@@ -277,8 +277,8 @@ def stream(sets: list[int], items: int, seed: int, budgets: list[int], batch: in
             etype = rng.choice(types)
             req = edit_request(etype, caps[i % len(caps)], sample_examples(etype, 5, rng, sets=n),
                                max_tokens=64, temperature=0.7)
-            tokens = backend.prompt_tokens(req)
-            prompts.append((tokens, backend.prefix_boundary(req, tokens)))
+            tokens = backend.loaded.prompt_tokens(req)
+            prompts.append((tokens, backend.loaded.prefix_boundary(req, tokens)))
         total = sum(len(p) for p, _ in prompts)
         shares = []
         for size in (*budgets, 10**9):

@@ -213,15 +213,15 @@ def hf_prefill(n: int, rounds: int) -> str:
     examples = sample_examples(etype, 5, random.Random(0), sets=1)
     reqs = [edit_request(etype, c, examples, max_tokens=64, temperature=0.0) for c in caps]
     b = TransformersBackend(TransformersOptions(n_ctx=2048, batch_size=n, device="cpu"))
-    torch, model = b._torch, b.model
-    prompts = [b.prompt_tokens(r) for r in reqs]
+    torch, model = b.loaded.torch, b.loaded.model
+    prompts = [b.loaded.prompt_tokens(r) for r in reqs]
     shared = min(len(p) for p in prompts) - 1
     for p in prompts[1:]:
         shared = next((i for i in range(shared) if p[i] != prompts[0][i]), shared)
 
     def padded(rows: list[list[int]]) -> tuple[Any, Any]:
         width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), b.pad_id, dtype=torch.long)
+        ids = torch.full((len(rows), width), b.loaded.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for i, r in enumerate(rows):
             ids[i, width - len(r):] = torch.tensor(r)

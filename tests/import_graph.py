@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,8 +39,12 @@ def module_files(root: Path = ROOT) -> dict[str, Path]:
     return out
 
 
-def _imported(module: str, path: Path, tree: ast.AST) -> Iterator[str]:
-    """The dotted names ``tree`` imports, relative imports made absolute."""
+def _imported(module: str, path: Path, tree: ast.AST, modules: Collection[str]) -> Iterator[str]:
+    """The dotted names ``tree`` imports, relative imports made absolute.
+
+    ``from pkg import mod`` names the module ``pkg.mod``, not ``pkg`` itself (Python
+    binds the submodule); ``from pkg import name`` names ``pkg``.
+    """
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -51,9 +55,9 @@ def _imported(module: str, path: Path, tree: ast.AST) -> Iterator[str]:
                 anchor = package.split(".")
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base]) if base else ".".join(anchor)
-            yield base
-            # ``from pkg import mod`` names a module too.
-            yield from (f"{base}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                yield sub if sub in modules else base
 
 
 def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
@@ -62,7 +66,7 @@ def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for module, path in files.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        graph[module] = {name for name in _imported(module, path, tree)
+        graph[module] = {name for name in _imported(module, path, tree, files)
                          if name in files and name != module}
     return graph
 

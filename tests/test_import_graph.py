@@ -40,3 +40,28 @@ def test_the_check_would_see_an_arrow_from_core(tmp_path):
     graph = import_graph.import_graph(tmp_path)
     assert import_graph.arrows(graph, "core", "backends") == [
         ("instructgen.runner", "instructgen.backends.fake")]
+
+
+def test_no_backend_reads_another_objects_private_state():
+    """Backends are packages of collaborators that speak through public methods."""
+    reads = import_graph.private_reads("backends")
+    assert not reads, "\n".join(reads)
+
+
+def test_the_check_would_see_a_private_read(tmp_path):
+    (tmp_path / "backends").mkdir()
+    (tmp_path / "backends" / "decode.py").write_text(
+        "import argparse\n\n"
+        "def step(backend, sub: argparse._SubParsersAction):\n"
+        "    return backend._ctx, backend.model._lock\n\n"
+        "class Run:\n"
+        "    def go(self):\n"
+        "        return self._queue\n")
+    assert import_graph.private_reads("backends", tmp_path) == [
+        "backends/decode.py:4: backend._ctx", "backends/decode.py:4: backend.model._lock"]
+
+
+def test_no_backend_module_is_in_an_import_circle(graph):
+    circles = [c for c in import_graph.cycles(graph)
+               if any(import_graph.folder_of(m) == "backends" for m in c)]
+    assert not circles, circles

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from instructgen.backend import json_completion
 from instructgen.records import Completion, LLMRequest
 
-from ..base import first_stop
+from ..chat import first_stop
 
 #: How a JSON schema reaches the server (see docs/backends.md for which server takes which).
 SCHEMA_MODES = ("response_format", "json_object", "guided_json", "none")

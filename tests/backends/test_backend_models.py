@@ -40,10 +40,10 @@ def test_builtin_names_resolve_without_a_registry() -> None:
     if embedded_model_path() is None:
         pytest.skip("the embedded model is not installed (pip install 'instructgen[models]')")
     assert resolve_builtin(EMBEDDED_MODEL, "llamacpp") == embedded_model_path()
-    from instructgen.backends import hf, llamacpp
+    from instructgen.backends.llamacpp.backend import model_file
 
-    assert llamacpp._resolve(EMBEDDED_MODEL) == embedded_model_path()
-    assert hf._resolve(EMBEDDED_MODEL) == embedded_model_path()
+    assert model_file(EMBEDDED_MODEL) == embedded_model_path()
+    assert resolve_builtin(EMBEDDED_MODEL, "transformers") == embedded_model_path()
 
 
 def test_a_name_no_builtin_has_is_left_to_plan_time(tmp_path: Path) -> None:

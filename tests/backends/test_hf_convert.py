@@ -17,7 +17,9 @@ import pytest
 gguf = pytest.importorskip("gguf", reason="gguf is not installed "
                            "(pip install 'instructgen[transformers]')")
 
-from instructgen.backends import hf, hf_gguf  # noqa: E402
+from instructgen.backend import file_sha256  # noqa: E402
+from instructgen.backends import hf  # noqa: E402
+from instructgen.backends.hf import gguf as hf_gguf  # noqa: E402
 from instructgen.backends.models import converted_cache_dir, converted_cache_usage  # noqa: E402
 
 
@@ -96,7 +98,7 @@ def test_first_load_converts_with_one_parse_later_loads_read_the_folder(tmp_path
     assert folder is not None and folder.parent == converted_cache_dir()
     assert "-transformers-0.test-float32" in folder.name
     meta = json.loads((folder / hf_gguf.CONVERTED_META).read_text())
-    assert meta["file_type"] == "Q4_1" and meta["sha256"] == hf.file_sha256(path)
+    assert meta["file_type"] == "Q4_1" and meta["sha256"] == file_sha256(path)
     assert not [p for p in folder.parent.iterdir() if p.name.endswith(".tmp")]
 
     tok2, model2, file_type2, folder2 = hf_gguf.load_gguf(stub, path, "float32", {})

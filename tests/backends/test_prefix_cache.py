@@ -38,7 +38,7 @@ class _RecordingLlama:
 
 def _cache(budget: int, ids: int = 3):
     pytest.importorskip("numpy")
-    from instructgen.backends.llamacpp_prefix import PrefixCache
+    from instructgen.backends.llamacpp.prefix import PrefixCache
 
     lc = _RecordingLlama()
     return PrefixCache(lc, None, list(range(10, 10 + ids)), budget), lc
@@ -199,13 +199,15 @@ def test_the_prefix_cache_serves_the_next_call(backends: dict) -> None:
     backend = backends["shared"]
     backend.generate(_requests(2, start=40))  # both system prompts are now cached
     again = _requests(2, start=50)
-    boundary = [backend.prefix_boundary(r, backend.prompt_tokens(r)) for r in again]
+    model = backend.loaded
+    boundary = [model.prefix_boundary(r, model.prompt_tokens(r)) for r in again]
     answers = backend.generate(again)
     assert all(b > 0 for b in boundary)
     assert [c.prompt_tokens_decoded for c in answers] == [
         c.prompt_tokens - b for c, b in zip(answers, boundary, strict=True)]
-    assert backend._prefixes is not None
-    assert backend._prefixes.tokens <= backend.options.prefix_cache_tokens
+    prefixes = backend.context.prefixes
+    assert prefixes is not None
+    assert prefixes.tokens <= backend.options.prefix_cache_tokens
 
 
 @pytest.mark.model
@@ -216,10 +218,10 @@ def test_slots_follow_the_largest_batch() -> None:
     from instructgen.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
 
     with LlamaCppBackend(LlamaCppOptions(n_ctx=256, prefix_cache_tokens=0)) as backend:
-        assert backend.n_slots == 0  # no context before the first call
+        assert backend.context.n_slots == 0  # no context before the first call
         for n, slots in ((3, 3), (5, 5), (2, 5)):
             out = backend.generate(_requests(n))
-            assert len(out) == n and backend.n_slots == slots
+            assert len(out) == n and backend.context.n_slots == slots
 
 
 @pytest.mark.model

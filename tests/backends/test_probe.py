@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from instructgen.backend import signal_text
 from instructgen.backends import native
-from instructgen.backends.native import extra_buffers_verdict, probe_key, signal_text
+from instructgen.backends.native import extra_buffers_verdict, probe_key
 from instructgen.errors import RecipeError
 
 

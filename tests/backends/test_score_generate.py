@@ -15,8 +15,8 @@ import math
 import pytest
 
 from instructgen.backend import ScoringUnsupportedError, generate_split
-from instructgen.backends.base import label_logprobs
 from instructgen.backends.fake import FakeBackend, FakeOptions
+from instructgen.backends.local import label_logprobs
 from instructgen.cache import CallCache
 from instructgen.manager import make_registry
 from instructgen.plugins.edits.judge_eval import labelled_set

@@ -275,7 +275,7 @@ def test_every_coupled_schema_decodes_on_the_real_vocabulary():
 
     backend = LlamaCppBackend(LlamaCppOptions(n_ctx=512))
     try:
-        constrainer = backend._constraints()
+        constrainer = backend.loaded.constraints()
         walked = 0
         for name in COUPLED_TYPES:
             etype = TYPES[name]

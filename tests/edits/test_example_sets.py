@@ -60,8 +60,8 @@ def test_with_one_set_the_tokenized_prompts_share_everything_before_the_caption(
         def tokens(seed: int, caption: str, sets: int) -> tuple[list[int], int]:
             examples = sample_examples(REPLACE, 5, random.Random(seed), sets=sets)
             request = edit_request(REPLACE, caption, examples, max_tokens=64, temperature=0.7)
-            prompt = backend.prompt_tokens(request)
-            return prompt, backend.prefix_boundary(request, prompt)
+            prompt = backend.loaded.prompt_tokens(request)
+            return prompt, backend.loaded.prefix_boundary(request, prompt)
 
         def common(a: list[int], b: list[int]) -> int:
             return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from instructgen.backend import file_sha256
 
-from .models import converted_cache_dir
+from ..models import converted_cache_dir
 
 #: Written last into a converted folder: what it was made from (and that it is complete).
 CONVERTED_META = "instructgen-converted.json"

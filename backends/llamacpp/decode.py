@@ -10,12 +10,12 @@ handed to the next waiting request.
 Prefixes are decoded once: a request whose prompt starts like another live
 sequence's gets those KV cells with ``llama_memory_seq_cp`` and decodes only
 the rest; one that starts like a request still being prefilled waits a step
-for it; and prefixes kept from earlier calls come from the
-:class:`~instructgen.backends.llamacpp_prefix.PrefixCache`. With a JSON
-schema, llguidance masks the logits before sampling, and the sequence ends as
-soon as the JSON is complete. A request with ``choices`` is scored instead: it
-ends after its prompt, with each label's first-token probability read off the
-logits (no sampling).
+for it; and prefixes kept from earlier calls come from the context's
+:class:`~instructgen.backends.llamacpp.prefix.PrefixCache`. With a JSON
+schema, llguidance masks the logits before sampling. Where an answer ends is
+:class:`~instructgen.backends.chat.AnswerEnd`'s decision, as in every loop. A
+request with ``choices`` is scored instead: it ends after its prompt, with each
+label's first-token probability read off the logits (no sampling).
 """
 
 from __future__ import annotations
@@ -24,14 +24,17 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from instructgen.backend import json_completion, scored_completion
 from instructgen.records import Completion, LLMRequest
 
-from .base import first_stop, json_completion, label_logprobs, scored_completion
-from .constrain import JsonConstraint, apply_mask
-from .llamacpp_prefix import common_prefix
+from ..chat import AnswerEnd
+from ..constrain import JsonConstraint, apply_mask
+from ..local import label_logprobs
+from .prefix import common_prefix
 
 if TYPE_CHECKING:
-    from .llamacpp import LlamaCppBackend
+    from .context import DecodeContext
+    from .model import LlamaModel
 
 _MAX_SEED = 0xFFFFFFFF  # llama.cpp reads this value as "pick a random seed"
 #: A prefix shorter than this is not worth waiting a decode step for.
@@ -42,8 +45,8 @@ class _Seq:
     """Decoding state of one request while it owns a slot (sequence id)."""
 
     __slots__ = (
-        "arr", "boundary", "constraint", "finish", "index", "logit_row", "n_fed", "n_out", "out",
-        "pending", "pos", "prompt", "request", "reused", "sampler", "slot", "text", "wait",
+        "arr", "boundary", "constraint", "end", "finish", "index", "logit_row", "n_fed", "n_out",
+        "out", "pending", "pos", "prompt", "request", "reused", "sampler", "slot", "wait",
     )
 
     def __init__(self, index: int, request: LLMRequest, prompt: list[int], slot: int) -> None:
@@ -56,36 +59,38 @@ class _Seq:
         self.boundary = 0  # prompt tokens to offer the prefix cache once decoded
         self.pending: int | None = None  # sampled token waiting to be decoded
         self.out = bytearray()
-        self.text = ""
         self.n_out = 0
         self.finish: str | None = None
         self.sampler: Any = None
         self.constraint: JsonConstraint | None = None
+        self.end: AnswerEnd | None = None
         self.logit_row = -1  # batch row whose logits this sequence samples from
+
+    def render(self) -> str:
+        return self.out.decode("utf-8", errors="ignore")
 
 
 class DecodeRun:
-    """One ``generate`` call: a queue of requests flowing through the slots."""
+    """One ``generate`` call: a queue of requests flowing through the context's slots."""
 
-    def __init__(
-        self, backend: LlamaCppBackend, requests: Sequence[LLMRequest], prompts: list[list[int]]
-    ) -> None:
-        self.b = backend
-        self.lc = backend._lc
+    def __init__(self, model: LlamaModel, context: DecodeContext,
+                 requests: Sequence[LLMRequest], prompts: list[list[int]]) -> None:
+        self.model, self.context = model, context
+        self.lc = model.lc
         self.requests = requests
         self.prompts = prompts
+        self.n_ctx = context.options.n_ctx
         self.results: list[Completion | None] = [None] * len(requests)
         self.queue = deque(range(len(requests)))
-        self.free = list(range(backend.n_slots - 1, -1, -1))
+        self.free = list(range(context.n_slots - 1, -1, -1))
         self.active: list[_Seq] = []
-        self.share = backend.options.share_prefixes
-        self.cache = backend._prefixes if self.share else None
-        batch = backend._batch
-        n = backend.n_batch
+        self.share = context.options.share_prefixes
+        self.cache = context.prefixes if self.share else None
+        batch = context.batch
+        n = context.n_batch
         import numpy as np  # with the llamacpp extra; kept out of plugin loading
 
         self.np = np
-        self.as_array = np.ctypeslib.as_array
         self.tok = np.ctypeslib.as_array(batch.token, shape=(n,))
         self.pos = np.ctypeslib.as_array(batch.pos, shape=(n,))
         self.nseq = np.ctypeslib.as_array(batch.n_seq_id, shape=(n,))
@@ -93,37 +98,32 @@ class DecodeRun:
         self.seq_ptrs = [batch.seq_id[i] for i in range(n)]
 
     def run(self) -> list[Completion]:
-        lc, b = self.lc, self.b
+        ctx = self.context
         self._clear_slots()
         try:
             while self.queue or self.active:
                 self._admit()
                 rows = self._fill_batch()
-                if b._batch.n_tokens == 0:
+                if ctx.batch.n_tokens == 0:
                     raise RuntimeError("llamacpp: no sequence had a token to decode")
-                b.fit_threads()
-                rc = lc.llama_decode(b._ctx, b._batch)
-                if rc != 0:
-                    raise RuntimeError(f"llama_decode failed with code {rc}")
+                ctx.decode()
                 self._after_decode()
                 self._sample(rows)
         except BaseException:
             # Cells of a failed call may be half written: keep no prefix either.
-            lc.llama_memory_clear(b._memory, True)
-            if b._prefixes is not None:
-                b._prefixes.forget()
+            ctx.wipe()
             raise
         finally:
             for seq in self.active:
-                lc.llama_sampler_free(seq.sampler)
+                self.lc.llama_sampler_free(seq.sampler)
             self.active.clear()
             self._clear_slots()
         return [r for r in self.results if r is not None]
 
     def _clear_slots(self) -> None:
         """Empty the decoding sequences; the prefix cache's ids keep their cells."""
-        for slot in range(self.b.n_slots):
-            self.lc.llama_memory_seq_rm(self.b._memory, slot, -1, -1)
+        for slot in range(self.context.n_slots):
+            self.context.clear(slot)
 
     def _admit(self) -> None:
         while self.queue and self.free:
@@ -132,7 +132,8 @@ class DecodeRun:
             seq = _Seq(index, req, self.prompts[index], self.free.pop())
             seq.sampler = self._sampler(req)
             if req.schema is not None:
-                seq.constraint = self.b._constraints().start(req.schema)
+                seq.constraint = self.model.constraints().start(req.schema)
+            seq.end = AnswerEnd(req, seq.constraint, self.n_ctx)
             if self.share:
                 seq.arr = self.np.asarray(seq.prompt, dtype=self.np.int32)
                 self._reuse(seq)
@@ -143,7 +144,7 @@ class DecodeRun:
         limit = len(seq.prompt) - 1  # the last prompt token is decoded for its logits
         ready, source = 0, -1
         if self.cache is not None:
-            seq.boundary = self.b.prefix_boundary(seq.request, seq.prompt)
+            seq.boundary = self.model.prefix_boundary(seq.request, seq.prompt)
             ready, source = self.cache.match(seq.arr, limit)
         from_cache = ready > 0
         later, leader = 0, None
@@ -163,7 +164,7 @@ class DecodeRun:
             self._copy(source, seq, ready)
 
     def _copy(self, source: int, seq: _Seq, n: int) -> None:
-        self.lc.llama_memory_seq_cp(self.b._memory, source, seq.slot, 0, n)
+        self.context.copy(source, seq.slot, n)
         seq.n_fed = seq.pos = seq.reused = n
 
     def _after_decode(self) -> None:
@@ -199,7 +200,7 @@ class DecodeRun:
 
     def _fill_batch(self) -> list[_Seq]:
         """Put one pending token per decoding sequence, then prompt chunks, in the batch."""
-        n, cap = 0, self.b.n_batch
+        n, cap = 0, self.context.n_batch
         rows: list[_Seq] = []
         for seq in self.active:
             if seq.pending is not None:
@@ -225,7 +226,7 @@ class DecodeRun:
                 self.logits[n - 1] = 1
                 seq.logit_row = n - 1
                 rows.append(seq)
-        self.b._batch.n_tokens = n
+        self.context.batch.n_tokens = n
         return rows
 
     def _put(self, i: int, token: int, pos: int, slot: int, logits: bool) -> None:
@@ -236,63 +237,45 @@ class DecodeRun:
         self.logits[i] = logits
 
     def _sample(self, rows: list[_Seq]) -> None:
-        lc, b = self.lc, self.b
         constrained = [s for s in rows if s.constraint is not None]
         if constrained:
-            masks = b._constraints().masks([s.constraint for s in constrained])  # type: ignore[misc]
+            masks = self.model.constraints().masks(
+                [s.constraint for s in constrained])  # type: ignore[misc]
             for seq, allowed in zip(constrained, masks, strict=True):
-                ptr = lc.llama_get_logits_ith(b._ctx, seq.logit_row)
-                apply_mask(self.as_array(ptr, shape=(b.n_vocab,)), allowed)
+                apply_mask(self.context.logits(seq.logit_row), allowed)
         for seq in rows:
             if seq.request.choices is not None:
                 self._score(seq)
                 continue
-            token = lc.llama_sampler_sample(seq.sampler, b._ctx, seq.logit_row)
+            token = self.context.sample(seq.sampler, seq.logit_row)
             self._advance(seq, token)
             if seq.finish is not None:
                 self._retire(seq)
 
     def _advance(self, seq: _Seq, token: int) -> None:
-        req, b = seq.request, self.b
-        if token in b._eog:
+        if token in self.model.eog:
             seq.finish = "stop"
             return
         seq.n_out += 1
-        if seq.constraint is not None:
-            seq.constraint.consume(token)
-        seq.out += b._pieces[token]
-        if req.stop:
-            before = len(seq.text)
-            seq.text = seq.out.decode("utf-8", errors="ignore")
-            cut = first_stop(seq.text, req.stop, before)
-            if cut is not None:
-                seq.text = seq.text[:cut]
-                seq.finish = "stop"
-                return
-        if seq.constraint is not None and seq.constraint.finished:
-            seq.finish = "stop"
-        elif seq.n_out >= req.max_tokens or seq.pos + 1 >= b.n_ctx:
-            seq.finish = "length"
-        else:
+        seq.out += self.model.pieces[token]
+        assert seq.end is not None
+        seq.finish = seq.end.after(token, seq.n_out, seq.pos + 1, seq.render)
+        if seq.finish is None:
             seq.pending = token
 
     def _score(self, seq: _Seq) -> None:
         """End a scored request at its prompt: the labels' probabilities, nothing sampled."""
-        b = self.b
         assert seq.request.choices is not None
-        ptr = self.lc.llama_get_logits_ith(b._ctx, seq.logit_row)
-        scores = label_logprobs(self.as_array(ptr, shape=(b.n_vocab,)),
-                                b.choice_tokens(seq.request.choices))
+        scores = label_logprobs(self.context.logits(seq.logit_row),
+                                self.model.choice_tokens(seq.request.choices))
         self._retire(seq, scored_completion(scores, prompt_tokens=len(seq.prompt),
                                             prompt_tokens_decoded=len(seq.prompt) - seq.reused))
 
     def _retire(self, seq: _Seq, answer: Completion | None = None) -> None:
-        lc = self.lc
         if answer is None:
-            if not seq.request.stop:
-                seq.text = seq.out.decode("utf-8", errors="ignore")
+            assert seq.end is not None
             answer = json_completion(
-                seq.text,
+                seq.end.text(seq.render),
                 seq.request.schema,
                 finish_reason=seq.finish or "stop",
                 prompt_tokens=len(seq.prompt),
@@ -300,7 +283,7 @@ class DecodeRun:
                 prompt_tokens_decoded=len(seq.prompt) - seq.reused,
             )
         self.results[seq.index] = answer
-        lc.llama_sampler_free(seq.sampler)
-        lc.llama_memory_seq_rm(self.b._memory, seq.slot, -1, -1)
+        self.lc.llama_sampler_free(seq.sampler)
+        self.context.clear(seq.slot)
         self.active.remove(seq)
         self.free.append(seq.slot)

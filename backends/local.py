@@ -1,4 +1,4 @@
-"""What the in-process backends share: prompt checks, first-token scores, stop strings.
+"""What the in-process backends (llamacpp, transformers) share: prompt checks and scores.
 
 The contract itself (:class:`~instructgen.backend.Backend` and the request helpers)
 is in core, :mod:`instructgen.backend`.
@@ -10,15 +10,6 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-# Until llamacpp.py and llamacpp_batch.py import the contract from core themselves
-# (issue 25 holds those files), they find these names here.
-from instructgen.backend import (  # noqa: F401
-    Backend,
-    file_sha256,
-    generate_split,
-    json_completion,
-    scored_completion,
-)
 from instructgen.errors import ContextOverflowError
 from instructgen.records import LLMRequest
 
@@ -67,15 +58,3 @@ def checked_prompts(
             )
         prompts.append(tokens)
     return prompts
-
-
-def first_stop(text: str, stop: Sequence[str], checked: int) -> int | None:
-    """Where the earliest stop string starts in ``text``, or ``None``.
-
-    ``checked`` is how much of ``text`` was already searched; only the tail
-    that a stop string could newly complete is scanned, so streaming stays linear.
-    """
-    longest = max((len(s) for s in stop), default=0)
-    start = max(0, checked - longest + 1)
-    cuts = [i for s in stop if s and (i := text.find(s, start)) >= 0]
-    return min(cuts) if cuts else None
