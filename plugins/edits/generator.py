@@ -327,7 +327,6 @@ class EditGenerator(Generator):
             if why is not None:  # outside the narrowed schema: name the check it fails
                 return TurnFailure(why[0], why[1], why[2], rej.raw)
             return TurnFailure("generate", rej.reason, rej.detail, rej.raw)
-        result = {**result, "edit": strip_final_punctuation(result["edit"])}  # AnyEdit's form
         return await self._accept(etype, caption, result, checks, ctx,
                                   {"few_shot": [f"{etype.name}-{i}" for i, _ in examples]})
 
@@ -355,6 +354,7 @@ class EditGenerator(Generator):
                       extra: Mapping[str, Any]) -> dict[str, Any] | TurnFailure:
         """Run the checks and the judge on one answer; the turn's record, or why it failed."""
         opts = self.options
+        result = {**result, "edit": strip_final_punctuation(result["edit"])}  # AnyEdit's form
         raw = _raw(result, etype)
         for check in checks:
             problem = check(caption, result)
