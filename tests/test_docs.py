@@ -56,6 +56,54 @@ def _fenced(text: str, heading: str, lang: str) -> str:
     return section.split(f"```{lang}\n", 1)[1].split("```", 1)[0]
 
 
+def _markov_example():
+    """docs/writing-backends.md's backend, imported from its file as a user's plugin would be."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("markov_docs",
+                                                  ROOT / "examples" / "backends" / "markov.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # our own example file
+    return module
+
+
+def test_the_backend_guide_shows_its_example_file_whole():
+    # tests/backends/conftest.py runs the conformance suite on that same file.
+    page = (ROOT / "docs" / "writing-backends.md").read_text()
+    shown = _fenced(page, "## The whole backend", "python")
+    assert shown == (ROOT / "examples" / "backends" / "markov.py").read_text()
+
+
+def test_the_backend_guide_example_runs_recipes_as_a_plugin(tmp_path):
+    import json
+
+    import instructgen
+    from instructgen.errors import RecipeError
+
+    markov = _markov_example()
+    items = tmp_path / "captions.jsonl"
+    items.write_text("".join(json.dumps({"caption": c}) + "\n"
+                             for c in ("a red bus by a tree", "two dogs on a beach")))
+    schema = {"type": "object", "properties": {"mood": {"enum": ["calm", "busy"]}},
+              "required": ["mood"], "additionalProperties": False}
+    recipe = {"source": {"name": "jsonl", "path": str(items)},
+              "generator": {"name": "prompt", "template": "Describe {caption}.",
+                            "schema": json.dumps(schema)},
+              "backend": {"name": "markov", "n_ctx": 64},
+              "output_dir": str(tmp_path / "run"), "cache": {"enabled": False}}
+    summary = instructgen.run(recipe, plugins=[markov], autoload=False)
+    assert summary.accepted == 2
+    lines = (tmp_path / "run" / "records.jsonl").read_text().splitlines()
+    assert {json.loads(line)["data"]["text"]["mood"] for line in lines} <= {"calm", "busy"}
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["backend"]["name"] == "markov"
+    # It declares no "scores", so a score judge is refused at plan time.
+    judged = {**recipe, "generator": {"name": "edit", "judge": True, "judge_format": "score"},
+              "output_dir": str(tmp_path / "judged")}
+    with pytest.raises(RecipeError, match="judge_format"):
+        instructgen.run(judged, plugins=[markov], autoload=False)
+
+
 def test_readme_minimal_plugin_and_recipe_work(tmp_path, monkeypatch):
     import importlib.util
     import json

@@ -1,4 +1,5 @@
-"""Backends under test: fake always; llamacpp, transformers and openai with the embedded model.
+"""Backends under test: fake and the docs' markov example always; llamacpp, transformers
+and openai with the embedded model.
 
 The openai backend talks to llama-cpp-python's own OpenAI-compatible server,
 started once per session on 127.0.0.1 (``llama_server``).
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -20,6 +23,19 @@ from instructgen.backends import FakeBackend, FakeOptions
 from instructgen.backends.models import embedded_model_path
 
 N_CTX = 512
+#: The backend docs/writing-backends.md builds, which must pass this suite too.
+MARKOV_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backends" / "markov.py"
+#: The backends that run a language model, so their answers follow the prompt's meaning.
+LANGUAGE_MODELS = ("llamacpp", "transformers", "openai")
+
+
+def load_markov_example() -> ModuleType:
+    """The docs' example backend module, imported from its file as a user's plugin would be."""
+    spec = importlib.util.spec_from_file_location("markov_example", MARKOV_EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # our own example file, imported like any module
+    return module
 
 
 def _missing(*modules: str) -> str | None:
@@ -87,6 +103,7 @@ def openai_backend(llama_server: str) -> Iterator[Backend]:
 @pytest.fixture(
     params=[
         "fake",
+        "markov",
         pytest.param("llamacpp", marks=pytest.mark.model),
         pytest.param("transformers", marks=pytest.mark.model),
         pytest.param("openai", marks=pytest.mark.model),
@@ -96,4 +113,13 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     """Each backend of the conformance suite in turn."""
     if request.param == "fake":
         return FakeBackend(FakeOptions(n_ctx=N_CTX))
+    if request.param == "markov":
+        markov = load_markov_example()
+        return markov.MarkovBackend(markov.MarkovOptions(n_ctx=N_CTX))
     return request.getfixturevalue(f"{request.param}_backend")
+
+
+@pytest.fixture
+def language_model(backend: Backend) -> bool:
+    """Whether ``backend`` runs a language model: checks of what an answer means apply."""
+    return backend.identity.name in LANGUAGE_MODELS
