@@ -87,6 +87,11 @@ def measure(backend: Any, out: Path, *, attempts: int = 3,
                     dropped.append("disagree")
                 c["pass" if not dropped else "fail"] += 1
             assert result.accepted == sum(c["accepted"] for c in counts.values()) - before
+            for line in (out / name / "rejects.jsonl").read_text().splitlines():
+                rej = json.loads(line)
+                if rej["reason"].startswith("stage_"):  # what the stage rules cost
+                    etype = (rej.get("data") or {}).get("edit_type", "?")
+                    counts.setdefault(etype, Counter())["rejected_by_stage_rules"] += 1
     finally:
         os.chdir(cwd)
     return counts
@@ -123,7 +128,9 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         counts = measure(backend, Path(tmp), limit=int(args.get("--limit", 0)) or None)
     for etype, c in sorted(counts.items()):
-        print(f"{etype:26s} accepted {c['accepted']:3d}  pass {c['pass']:3d}")
+        print(f"{etype:26s} accepted {c['accepted']:3d}  pass {c['pass']:3d}  "
+              f"rejected by a stage rule {c['rejected_by_stage_rules']:3d}")
     passed, accepted = share(counts)
     print(f"all types: {passed} of {accepted} accepted records pass every stage "
-          f"({passed / max(accepted, 1):.1%}) on {backend_name}")
+          f"({passed / max(accepted, 1):.1%}) on {backend_name}; answers rejected by a "
+          f"stage rule: {sum(c['rejected_by_stage_rules'] for c in counts.values())}")
