@@ -8,7 +8,7 @@ the earlier ones of its conversation before it becomes a record.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -22,6 +22,13 @@ from instructgen.text import NearDuplicateIndex
 from . import prompts
 from .checks import QuadrupleRules, check_quadruple, constrained_schema
 from .dedup import dedup_text
+from .templated import (
+    events_for,
+    events_prompt,
+    events_schema,
+    picked_events,
+    write_quadruple,
+)
 
 
 @attrs.frozen
@@ -63,6 +70,12 @@ class ImplicitOptions:
     #: constrained decoding only writes quadruples the checks accept; ``false``: the
     #: plain schema (string lengths only). See docs/implicit.md, "Constraints".
     constrain: bool = True
+    #: Who writes the quadruples: ``model`` (the conversation above), ``template``
+    #: (the model picks events from a closed list, templates write captions and
+    #: instruction), or ``auto`` (by measured precision: ``template`` for the embedded
+    #: model; docs/implicit.md, "Which path").
+    compose: Literal["model", "template", "auto"] = attrs.field(
+        default="auto", validator=attrs.validators.in_(("model", "template", "auto")))
 
     @property
     def rules(self) -> QuadrupleRules:
@@ -95,7 +108,15 @@ class ImplicitGenerator(Generator):
         return [*first, *(m for user, answer in kept
                           for m in (("user", user), ("assistant", answer))), ("user", ask)]
 
+    @property
+    def path(self) -> str:
+        """``model`` or ``template``: ``auto`` is ``template``, by measured precision (the
+        embedded model's quadruples were mostly unusable; docs/implicit.md)."""
+        return "model" if self.options.compose == "model" else "template"
+
     async def generate(self, item: SourceItem, ctx: ItemContext) -> list[dict[str, Any]]:
+        if self.path == "template":
+            return await self._from_templates(item, ctx)
         opts = self.options
         example = dict(item.data)
         seen = NearDuplicateIndex(opts.dedup_threshold)
@@ -134,6 +155,42 @@ class ImplicitGenerator(Generator):
             else:
                 history.append((ask, answer.text))
             out.extend(self._accept(answer.parsed, turn, theme, item.id, seen, ctx))
+        return out
+
+    async def _from_templates(self, item: SourceItem,
+                              ctx: ItemContext) -> list[dict[str, Any]]:
+        """The template path: per turn, the model picks events; templates write them.
+
+        A turn offers only events this conversation has not used yet (its theme's,
+        when it has some left), so turns do not repeat each other.
+        """
+        opts = self.options
+        example = dict(item.data)
+        seen = NearDuplicateIndex(opts.dedup_threshold)
+        seen.add(dedup_text(example))
+        used: set[str] = set()
+        out: list[dict[str, Any]] = []
+        for turn in range(opts.continue_turns + 1):
+            theme = None if turn == 0 else prompts.theme_for(opts.themes, ctx.rng)
+            events = [e for e in events_for(theme) if e.name not in used]
+            events = events or [e for e in events_for(None) if e.name not in used]
+            if not events:
+                break
+            request = LLMRequest(messages=events_prompt(example, events, opts.per_turn),
+                                 max_tokens=opts.max_tokens, temperature=opts.temperature,
+                                 top_p=opts.top_p, schema=events_schema(events, opts.per_turn))
+            try:
+                answer = await ctx.ask(request, stage="generate")
+            except Reject as exc:
+                if turn == 0 or exc.reason != "invalid_output":
+                    raise
+                ctx.reject(exc.reason, f"turn {turn}: {exc.detail}; conversation stopped",
+                           raw=exc.raw, data={"seed_example": item.id, "turn": turn})
+                break
+            picked = picked_events(answer.parsed)
+            used.update(e.name for e in picked)
+            quads = [write_quadruple(e, ctx.rng) for e in picked]
+            out.extend(self._accept(quads, turn, theme, item.id, seen, ctx))
         return out
 
     def _plain(self, rej: Reject) -> Completion | Reject:

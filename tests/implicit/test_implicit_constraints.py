@@ -30,7 +30,8 @@ def recipe(tmp_path: Path, **gen: Any) -> dict[str, Any]:
     path = tmp_path / "seeds.json"
     path.write_text(json.dumps({"s": SEED}))
     return {"seed": 1, "source": {"name": "implicit_seeds", "path": str(path)},
-            "generator": {"name": "implicit", "per_turn": 2, "continue_turns": 0, **gen},
+            "generator": {"name": "implicit", "per_turn": 2, "continue_turns": 0,
+                          "compose": "model", **gen},
             "backend": {"name": "fake"}}
 
 

@@ -64,7 +64,7 @@ def recipe(tmp_path: Path, seeds: dict[str, Any] | None = None, post: bool = Fal
     out: dict[str, Any] = {
         "seed": 1,
         "source": {"name": "implicit_seeds", "path": str(path)},
-        "generator": {"name": "implicit", "per_turn": 2, **gen},
+        "generator": {"name": "implicit", "per_turn": 2, "compose": "model", **gen},
         "backend": {"name": "fake"},
     }
     if post:

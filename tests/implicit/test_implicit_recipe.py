@@ -83,7 +83,8 @@ def test_example_recipe_runs_on_the_fake_backend(tmp_path: Path,
         return json.dumps(out)
 
     monkeypatch.chdir(REPO)
-    summary = run(RECIPE, overrides=[f"output_dir={tmp_path / 'run'}", "limit=3"],
+    summary = run(RECIPE, overrides=[f"output_dir={tmp_path / 'run'}", "limit=3",
+                                     "generator.compose='model'"],
                   backend=FakeBackend(responder=answer), autoload=False)
     assert summary.status == "finished" and summary.items == 3
     assert summary.requests == 3 * 4  # first turn + 3 continue turns per seed

@@ -59,7 +59,8 @@ def test_implicit_records_carry_implicit_change_through_the_anyedit_sink(tmp_pat
                "target_caption": "a curtain on fire next to a fallen candle",
                "keywords": "candle, curtain"}]
     res = run_recipe({"seed": 1, "source": {"name": "implicit_seeds", "path": str(seeds)},
-                      "generator": {"name": "implicit", "per_turn": 1, "continue_turns": 0},
+                      "generator": {"name": "implicit", "per_turn": 1, "continue_turns": 0,
+                                    "compose": "model"},
                       "backend": {"name": "fake"}, "sink": {"name": "anyedit"}},
                      tmp_path, backend=FakeBackend(responder=lambda r: json.dumps(answer)))
     (rec,) = res.records
