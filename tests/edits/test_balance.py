@@ -35,7 +35,7 @@ def recipe(tmp_path, name, **generator):
             "output_dir": str(tmp_path / name),
             "source": jsonl_source(tmp_path / f"{name}.jsonl", ROWS),
             "generator": {"name": "edit", "types": ["remove", "color_alter"], "attempts": 1,
-                          "judge": False, **generator}}
+                          "judge": False, "compose": "model", **generator}}
 
 
 @pytest.fixture

@@ -163,7 +163,8 @@ def test_an_object_not_in_the_caption_is_rejected_with_the_check_reason(
     res = run_recipe({"seed": 3, "max_retries": 0, "backend": FAKE,
                       "source": jsonl_source(tmp_path / "in.jsonl", ROW),
                       # The per-field enum, not the coupled anyOf (tests/edits/test_coupling.py).
-                      "generator": {"name": "edit", "types": ["replace"], "attempts": 1,
+                      "generator": {"name": "edit",
+                                    "compose": "model", "types": ["replace"], "attempts": 1,
                                     "constrain": constrain, "couple": "off"}},
                      backend=FakeBackend(responder=script))
     assert res.records == []
@@ -182,7 +183,8 @@ def test_an_edit_outside_the_verb_pattern_is_named_by_its_field(tmp_path, run_re
 
     res = run_recipe({"seed": 3, "max_retries": 0, "backend": FAKE,
                       "source": jsonl_source(tmp_path / "in.jsonl", ROW),
-                      "generator": {"name": "edit", "types": ["remove"], "attempts": 1,
+                      "generator": {"name": "edit",
+                                    "compose": "model", "types": ["remove"], "attempts": 1,
                                     "require_verb": False}},
                      backend=FakeBackend(responder=Scripted(edit=edit)))
     (rej,) = res.rejections
@@ -211,7 +213,8 @@ def test_constrained_answers_of_the_embedded_model_fit_the_item_schema(tmp_path,
     try:
         res = run_recipe({"seed": 5, "backend": {"name": "llamacpp"}, "max_retries": 0,
                           "source": jsonl_source(tmp_path / "in.jsonl", rows),
-                          "generator": {"name": "edit", "judge": False, "attempts": 1,
+                          "generator": {"name": "edit",
+                                        "compose": "model", "judge": False, "attempts": 1,
                                         "examples": 2, "max_tokens": 96,
                                         "types": ["remove", "color_alter", "replace",
                                                   "tone_transfer"]}},

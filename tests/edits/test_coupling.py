@@ -204,7 +204,8 @@ def test_an_unconstrained_backend_gets_the_same_check_reasons(tmp_path, run_reci
     script = Scripted(edit=edit)
     res = run_recipe({"seed": 3, "max_retries": 0, "backend": FAKE,
                       "source": jsonl_source(tmp_path / "in.jsonl", ROW),
-                      "generator": {"name": "edit", "types": ["remove"], "attempts": 1,
+                      "generator": {"name": "edit",
+                                    "compose": "model", "types": ["remove"], "attempts": 1,
                                     "couple": couple}},
                      backend=FakeBackend(responder=script))
     assert res.records == []
@@ -226,7 +227,8 @@ def test_a_good_answer_is_accepted_under_every_coupling(tmp_path, run_recipe):
         res = run_recipe({"seed": 3, "max_retries": 0, "backend": FAKE,
                           "output_dir": str(tmp_path / couple),
                           "source": jsonl_source(tmp_path / "in.jsonl", ROW),
-                          "generator": {"name": "edit", "types": ["remove"], "attempts": 1,
+                          "generator": {"name": "edit",
+                                        "compose": "model", "types": ["remove"], "attempts": 1,
                                         "couple": couple}},
                          backend=FakeBackend(responder=Scripted(edit=edit)))
         assert [r["output"] for r in res.data] == ["A couch."], couple
@@ -250,7 +252,8 @@ def test_the_embedded_model_never_breaks_a_coupled_remove_rule(tmp_path, run_rec
     try:
         res = run_recipe({"seed": 5, "backend": {"name": "llamacpp"}, "max_retries": 0,
                           "source": jsonl_source(tmp_path / "in.jsonl", rows),
-                          "generator": {"name": "edit", "judge": False, "attempts": 2,
+                          "generator": {"name": "edit",
+                                        "compose": "model", "judge": False, "attempts": 2,
                                         "examples": 2, "max_tokens": 96, "types": ["remove"],
                                         "couple": "grammar"}},
                          backend=backend)

@@ -24,7 +24,8 @@ def recipe(tmp_path, rows, **generator):
     return {"seed": 3, "batch_size": 4, "max_retries": 1, "backend": FAKE,
             "source": jsonl_source(tmp_path / "in.jsonl", rows),
             # The judge is off by default (docs/edits.md); these tests cover it.
-            "generator": {"name": "edit", "types": ["replace"], "judge": True, **generator}}
+            "generator": {"name": "edit", "types": ["replace"], "judge": True,
+                          "compose": "model", **generator}}  # scripted model answers
 
 
 ROWS = [{"id": "a", "caption": "A dog sleeping on a couch.", "image_file": "a.jpg"},

@@ -50,7 +50,8 @@ def test_a_rambling_answer_is_rejected_by_name(tmp_path, run_recipe, edit, reaso
                                                  "output": "A couch."})
     res = run_recipe({"seed": 3, "max_retries": 0, "backend": FAKE,
                       "source": jsonl_source(tmp_path / "in.jsonl", ROW),
-                      "generator": {"name": "edit", "types": ["remove"], "attempts": 1,
+                      "generator": {"name": "edit",
+                                    "compose": "model", "types": ["remove"], "attempts": 1,
                                     "constrain": False}},
                      backend=FakeBackend(responder=script))
     assert res.records == []

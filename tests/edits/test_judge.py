@@ -103,7 +103,7 @@ def test_the_judge_is_off_by_default(tmp_path, run_recipe):
     script = Scripted()
     res = run_recipe({"seed": 3, "backend": FAKE, "source": jsonl_source(tmp_path / "i.jsonl",
                                                                          rows),
-                      "generator": {"name": "edit", "types": ["replace"]}},
+                      "generator": {"name": "edit", "compose": "model", "types": ["replace"]}},
                      backend=FakeBackend(responder=script))
     assert script.judge_requests == []
     assert res.records and res.records[0].data["judge"] is None

@@ -36,7 +36,7 @@ def recipe(tmp_path, rows=ROWS, backend=FAKE, **generator):
     return {"seed": 3, "batch_size": 4, "max_retries": 1, "backend": backend,
             "source": jsonl_source(tmp_path / "in.jsonl", rows),
             "generator": {"name": "edit", "types": ["replace"], "judge": True,
-                          "judge_format": "score", **generator}}
+                          "judge_format": "score", "compose": "model", **generator}}
 
 
 def _fake(scores=JUDGED):

@@ -115,7 +115,8 @@ def edit_recipe(tmp_path, name: str, types: list[str], seed: int = 3) -> dict:
     return {"seed": seed, "batch_size": 4, "max_retries": 1, "output_dir": str(tmp_path / name),
             "backend": {"name": "fake"},
             "source": {"name": "jsonl", "path": str(rows)},
-            "generator": {"name": "edit", "types": types, "judge": False, "examples": 1},
+            "generator": {"name": "edit", "types": types, "judge": False, "examples": 1,
+                          "compose": "model"},  # ``answer`` scripts the model's writing
             "postprocess": [{"name": "dedup", "field": "edit"}]}
 
 

@@ -112,7 +112,7 @@ def test_the_generator_rejects_by_the_sense_check_name(tmp_path, run_recipe) -> 
     res = run_recipe({"seed": 3, "max_retries": 0, "backend": {"name": "fake"},
                       "source": {"name": "captions", "path": str(rows), "id_column": "id"},
                       "generator": {"name": "edit", "types": ["remove"], "attempts": 1,
-                                    "constrain": False}},
+                                    "constrain": False, "compose": "model"}},
                      backend=FakeBackend(responder=answer))
     assert res.records == []
     (rej,) = res.rejections
