@@ -161,31 +161,45 @@ def run_distilabel(model: str, threads: int) -> int:
 TOOLS = {"distilabel": run_distilabel, "plain": run_plain, "instructgen": run_instructgen}
 
 
-def timed(tool: str, threads: int) -> float:
-    """Wall time of one whole process running ``tool``."""
+def timed(tool: str, threads: int) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one whole process running ``tool``.
+
+    The peak is the largest resident set of that process or of any process it
+    waited for (``wait4``'s ``ru_maxrss``): for distilabel, its pipeline's step
+    processes are included, one at a time, not summed.
+    """
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--child", tool, "--threads", str(threads)],
-                         capture_output=True, text=True, cwd=ROOT)
-    wall = time.perf_counter() - start
-    if out.returncode != 0:
-        raise SystemExit(f"{tool} failed:\n{out.stderr[-3000:]}")
-    return wall
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, __file__, "--child", tool, "--threads",
+                                 str(threads)], stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{tool} failed:\n{err.read().decode(errors='replace')[-3000:]}")
+    return wall, usage.ru_maxrss / 1024
 
 
-def table(walls: dict[str, list[float]], threads: int, load: str) -> str:
+def table(walls: dict[str, list[float]], threads: int, load: str,
+          peaks: dict[str, list[float]] | None = None) -> str:
     med = {tool: statistics.median(w) for tool, w in walls.items()}
+    peaks = peaks or {}
+    mem = {tool: max(m) for tool, m in peaks.items() if m}
     rounds = max(len(w) for w in walls.values())
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {threads} threads, "
         f"load average at the end: {load} (near 0: an otherwise idle machine); 32 prompts, "
         f"{MAX_TOKENS} new tokens at most, SmolLM2-135M Q4_1 on the CPU; whole processes, "
-        f"median of {rounds} alternating rounds.",
+        f"median of {rounds} alternating rounds; peak RSS: the largest of the rounds.",
         "",
-        "| tool | median wall s | runs (s) |",
-        "|---|---:|---|",
+        "| tool | median wall s | runs (s) | peak RSS MB |",
+        "|---|---:|---|---:|",
     ]
     for tool, w in walls.items():
-        lines.append(f"| {tool} | {med[tool]:.1f} | {', '.join(f'{x:.1f}' for x in w)} |")
+        peak = f"{mem[tool]:.0f}" if tool in mem else "-"
+        lines.append(f"| {tool} | {med[tool]:.1f} | {', '.join(f'{x:.1f}' for x in w)} | "
+                     f"{peak} |")
     lines += ["", "| target | measured | met |", "|---|---:|---|"]
     if "instructgen" in med and "distilabel" in med:
         r = med["instructgen"] / med["distilabel"]
@@ -195,6 +209,10 @@ def table(walls: dict[str, list[float]], threads: int, load: str) -> str:
         r = med["plain"] / med["instructgen"]
         lines.append(f"| instructgen ≥ 1.3x faster than the plain loop | {r:.2f}x | "
                      f"{'yes' if r >= 1.3 else 'no'} |")
+    if "instructgen" in mem and "distilabel" in mem:
+        r = mem["instructgen"] / mem["distilabel"]
+        lines.append(f"| instructgen peak RSS ≤ 1.5x distilabel's | {r:.2f}x | "
+                     f"{'yes' if r <= 1.5 else 'no'} |")
     return "\n".join(lines)
 
 
@@ -217,13 +235,16 @@ def main() -> None:
     if "distilabel" in tools:
         peers_python()  # built before the clock starts
     walls: dict[str, list[float]] = {t: [] for t in tools}
+    peaks: dict[str, list[float]] = {t: [] for t in tools}
     for rnd in range(args.rounds):
         order = tools[rnd % len(tools):] + tools[:rnd % len(tools)]
         for tool in order:
-            walls[tool].append(timed(tool, args.threads))
-            print(f"round {rnd + 1} {tool}: {walls[tool][-1]:.1f} s", flush=True)
+            wall, peak = timed(tool, args.threads)
+            walls[tool].append(wall)
+            peaks[tool].append(peak)
+            print(f"round {rnd + 1} {tool}: {wall:.1f} s, peak RSS {peak:.0f} MB", flush=True)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    text = table(walls, args.threads, load)
+    text = table(walls, args.threads, load, peaks)
     print()
     print(text)
     if args.write:

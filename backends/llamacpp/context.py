@@ -26,7 +26,13 @@ if TYPE_CHECKING:
 #: Sequence ids reserved for the prefix cache (at most; llama.cpp allows 256 in all).
 _CACHE_SLOTS = 64
 #: KV cells per sequence are rounded up to this, so batches of similar requests share a size.
-_CELL_STEP = 256
+_CELL_STEP = 32
+#: A context that must grow takes at least this factor more cells per sequence, so a run
+#: whose prompts lengthen slowly reopens its context (and drops its prefix cache) a few
+#: times, not once per call.
+_GROWTH = 1.25
+#: The prefix cache's cells when ``prefix_cache_tokens`` is unset: at most this many.
+PREFIX_CACHE_MAX = 8192
 
 
 class DecodeContext:
@@ -54,7 +60,11 @@ class DecodeContext:
         """Grow the context, if need be, to the slots and cells this call wants."""
         want = min(len(requests), int(self.lc.llama_max_parallel_sequences()))
         slots = self.n_slots if self.options.n_seq_max is not None else max(want, self.n_slots)
-        cells = max(self.slot_cells, slot_cells_for(requests, prompts, self.options.n_ctx))
+        cells = slot_cells_for(requests, prompts, self.options.n_ctx)
+        if cells > self.slot_cells and self.slot_cells:
+            grown = -(-int(self.slot_cells * _GROWTH) // _CELL_STEP) * _CELL_STEP
+            cells = min(self.options.n_ctx, max(cells, grown))
+        cells = max(cells, self.slot_cells)
         if slots != self.n_slots or cells != self.slot_cells:
             self.open(slots, cells)  # grows with the runner's batches
 
@@ -69,6 +79,8 @@ class DecodeContext:
         self.close()
         threads = options.n_threads or (self._share.current if self._share else 1)
         budget = options.prefix_cache_tokens
+        if budget is None:
+            budget = min(PREFIX_CACHE_MAX, n_slots * slot_cells // 2)
         max_seq = int(lc.llama_max_parallel_sequences())
         n_cached = min(_CACHE_SLOTS, max_seq - n_slots) if budget else 0
         cparams = lc.llama_context_default_params()

@@ -23,8 +23,12 @@ class LlamaCppOptions:
     n_seq_max: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.in_(range(1, 257))))
     #: KV cells kept for prompt prefixes between calls (reserved sequence ids,
-    #: least recently used dropped first); 0 turns the cross-call cache off.
-    prefix_cache_tokens: int = attrs.field(default=8192, validator=attrs.validators.ge(0))
+    #: least recently used dropped first); 0 turns the cross-call cache off. ``None``:
+    #: half as many cells as the decoding slots hold, at most 8192, so a batch of short
+    #: prompts does not carry a large cache it cannot fill (llama.cpp allocates and
+    #: clears every cell up front).
+    prefix_cache_tokens: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(0)))
     #: Prefill a prefix shared by requests of one call once (KV cells shared with
     #: ``llama_memory_seq_cp``); off decodes every prompt in full.
     share_prefixes: bool = True

@@ -207,7 +207,10 @@ def test_the_prefix_cache_serves_the_next_call(backends: dict) -> None:
         c.prompt_tokens - b for c, b in zip(answers, boundary, strict=True)]
     prefixes = backend.context.prefixes
     assert prefixes is not None
-    assert prefixes.tokens <= backend.options.prefix_cache_tokens
+    # prefix_cache_tokens unset: the cache holds half the slots' cells, at most 8192.
+    ctx = backend.context
+    assert prefixes.budget == min(8192, ctx.n_slots * ctx.slot_cells // 2)
+    assert 0 < prefixes.tokens <= prefixes.budget
 
 
 @pytest.mark.model
