@@ -214,7 +214,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     store = _sha_store()
     disk_key = f"{key[0]}|{key[1]}|{key[2]}"
     try:
-        known = json.loads(store.read_text())
+        known: dict[str, str] = json.loads(store.read_text())
     except (OSError, ValueError):
         known = {}
     digest = known.get(disk_key)

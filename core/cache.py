@@ -113,7 +113,8 @@ class CallCache:
             why = f"cannot be written ({_reason(exc)})"
         self.readonly = True
         if not self.path.exists():
-            return self._skip(why)
+            self._skip(why)
+            return None
         # ``immutable`` ignores locks: right for a read-only folder, wrong for a file
         # that another process may be writing.
         return self._open_readonly(why, immutable=not locked)
@@ -139,7 +140,8 @@ class CallCache:
                 self._warn("cache_read_only", f"the call cache {why}; using it read-only "
                            "(answers are read from it, new ones are not stored)")
             return db
-        return self._skip(f"{why or 'is read-only'}; cannot be read either ({_reason(last)})")
+        self._skip(f"{why or 'is read-only'}; cannot be read either ({_reason(last)})")
+        return None
 
     def _move_aside(self, exc: BaseException) -> sqlite3.Connection | None:
         stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -154,8 +156,9 @@ class CallCache:
                     os.replace(src, f"{aside}{suffix}")
         except OSError as move_exc:
             self.readonly = True
-            return self._skip(f"is not a usable cache ({_reason(exc)}) and cannot be moved "
-                              f"aside ({_reason(move_exc)})")
+            self._skip(f"is not a usable cache ({_reason(exc)}) and cannot be moved "
+                       f"aside ({_reason(move_exc)})")
+            return None
         self._warn("cache_moved_aside", f"the call cache is not a usable cache "
                    f"({_reason(exc)}); moved it to {aside.name} and started a fresh one")
         db = None
@@ -170,7 +173,8 @@ class CallCache:
             if db is not None:
                 db.close()
             self.readonly = True
-            return self._skip(f"cannot be created afresh ({_reason(fresh_exc)})")
+            self._skip(f"cannot be created afresh ({_reason(fresh_exc)})")
+            return None
 
     def _skip(self, why: str) -> None:
         self._warn("cache_skipped", f"the call cache {why}; running without it")
@@ -274,5 +278,5 @@ def _primary(exc: BaseException) -> str:
     return "_".join(name.split("_")[:2])
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException | None) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

@@ -165,7 +165,8 @@ def _seeded(request: LLMRequest, item_seed: int, call_no: int, attempt: int) -> 
     return attrs.evolve(request, seed=derive_seed(base, call_no, attempt))
 
 
-def _check(answer: Completion, request: LLMRequest, validate: Callable[[Completion], Any] | None):
+def _check(answer: Completion, request: LLMRequest,
+           validate: Callable[[Completion], Any] | None) -> Any:
     if answer.finish_reason == "error":
         # The backend got no usable answer (a garbled HTTP body, say): retry it even
         # for plain-text requests, whose validator might otherwise accept the debris.

@@ -73,7 +73,8 @@ class Counters:
 
 def to_blob(counters: Counters) -> dict[str, Any]:
     """``counters`` as plain data, for a Ray actor's reply."""
-    return converter.unstructure(counters, Counters)
+    blob: dict[str, Any] = converter.unstructure(counters, Counters)
+    return blob
 
 
 def from_blob(blob: Mapping[str, Any]) -> Counters:

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator
-from typing import IO, Any, Literal
+from typing import Any, Literal, TextIO
 
 import structlog
 from structlog.typing import FilteringBoundLogger
@@ -17,7 +17,7 @@ Log = FilteringBoundLogger
 
 
 def make_logger(
-    fmt: LogFormat = "console", level: int = logging.INFO, stream: IO[str] | None = None
+    fmt: LogFormat = "console", level: int = logging.INFO, stream: TextIO | None = None
 ) -> Log:
     """A structlog logger on ``stream`` (stderr); never calls ``structlog.configure``."""
     stream = stream or sys.stderr

@@ -125,7 +125,8 @@ class Recipe:
 
     def as_dict(self) -> dict[str, Any]:
         """The recipe as plain data, defaults filled in: what manifests store."""
-        return recipe_converter.unstructure(self)
+        data: dict[str, Any] = recipe_converter.unstructure(self)
+        return data
 
 
 def hashable_view(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,15 +254,15 @@ def _walk(exc: BaseException, path: str, cls: Any, out: list[str]) -> None:
             _walk(sub, path, cls, out)
         return
     if isinstance(exc, IterableValidationError):
-        with_notes, others = exc.group_exceptions()
-        for sub, inote in with_notes:
+        at_index, unplaced = exc.group_exceptions()
+        for sub, inote in at_index:
             _walk(sub, f"{path}[{inote.index}]", inote.type, out)
-        for sub in others:
+        for sub in unplaced:
             _walk(sub, path, None, out)
         return
     if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            _walk(sub, path, cls, out)
+        for member in exc.exceptions:
+            _walk(member, path, cls, out)
         return
     if isinstance(exc, KeyError):
         out.append(f"{_join(path, str(exc.args[0]))}: missing required option")

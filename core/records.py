@@ -19,19 +19,17 @@ EXTRA_KEY = "extra"
 FinishReason = Literal["stop", "length", "error"]
 
 
-def _tuple_of(kind: type) -> Any:
-    def convert(value: Any) -> tuple:
-        if isinstance(value, kind):
-            return (value,)
-        return tuple(value)
-
-    return convert
+def _strings(value: Any) -> tuple[str, ...]:
+    """One string or several, as a tuple."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
 
 
 def _choices(value: Any) -> dict[str, tuple[str, ...]] | None:
     if value is None:
         return None
-    out = {str(label): _tuple_of(str)(texts) for label, texts in dict(value).items()}
+    out = {str(label): _strings(texts) for label, texts in dict(value).items()}
     if not out or not all(out.values()):
         raise ValueError(f"choices: every label needs at least one text, got {out!r}")
     return out
@@ -84,7 +82,7 @@ class LLMRequest:
     top_k: int = 40
     #: ``None`` lets the runner derive one from the item seed and attempt.
     seed: int | None = None
-    stop: tuple[str, ...] = field(default=(), converter=_tuple_of(str))
+    stop: tuple[str, ...] = field(default=(), converter=_strings)
     schema: Mapping[str, Any] | None = None
     #: Score instead of generate: label -> texts that spell it. The answer is each
     #: label's first-token probability (``Completion.scores``), not sampled text, so

@@ -145,9 +145,10 @@ def read_state(run_dir: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        state: dict[str, Any] = json.loads(path.read_text())
     except ValueError:
         raise UserError(f"{path}: corrupt resume state; rerun with {FRESH_FLAG}") from None
+    return state
 
 
 def recipe_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -344,11 +345,11 @@ class RunDirLock:
             raise RunDirLocked(
                 f"{run_dir}: another run is writing to this output directory ({holder}); "
                 "wait for it to end, or choose another output_dir") from None
-        holder = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                             "since": now_iso()}).encode() + b"\n"
+        stamp = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                            "since": now_iso()}).encode() + b"\n"
         try:
             os.ftruncate(fd, 0)
-            if os.pwrite(fd, holder, 0) != len(holder):
+            if os.pwrite(fd, stamp, 0) != len(stamp):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         except OSError as exc:
             os.close(fd)

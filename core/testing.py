@@ -18,7 +18,7 @@ import json
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -45,7 +45,8 @@ class RunResult:
 
     @property
     def manifest(self) -> dict[str, Any]:
-        return json.loads((self.run_dir / "manifest.json").read_text())
+        data: dict[str, Any] = json.loads((self.run_dir / "manifest.json").read_text())
+        return data
 
 
 def read_run(run_dir: Path, summary: RunSummary) -> RunResult:
@@ -119,7 +120,7 @@ def fake_backend() -> Callable[..., Backend]:
     ``responder`` (a function of the request) answers before any scripted rule.
     """
     spec = make_registry(autoload=False).get("backend", "fake")
-    factory: Callable[..., Backend] = spec.factory
+    factory = cast(Callable[..., Backend], spec.factory)
 
     def make(responder: Callable[[Any], Any] | None = None, **options: Any) -> Backend:
         extra = {} if responder is None else {"responder": responder}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
 _SPACE = re.compile(r"\s+")
@@ -126,6 +126,7 @@ class NearDuplicateIndex:
         self._texts: list[str] = []
         self._exact: set[str] = set()
         self._buckets: dict[int, list[int]] = {}
+        self._score: Callable[[str, str], float]
         try:
             from rapidfuzz import fuzz
 

@@ -35,7 +35,7 @@ import queue
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, cast
 
 from instructgen.backend import Backend, CrashHints, crash_hint, signal_text
 from instructgen.errors import BackendCrashed
@@ -44,7 +44,7 @@ from instructgen.records import BackendIdentity, Completion, LLMRequest
 
 from .bootstrap import WorkerRegistry
 from .placement import ReplicaSlot, plan_slots, worker_options
-from .worker import serve, travelling
+from .worker import Factory, serve, travelling
 
 #: Deaths of workers while serving one batch before the batch is given up.
 MAX_BATCH_DEATHS = 3
@@ -101,7 +101,7 @@ class ReplicaPool(Backend):
         self.served = dict.fromkeys(range(len(self.slots)), 0)
         #: Seconds each worker took to build its backend (workers load in parallel).
         self.load_times: dict[str, float] = {}
-        self._factory = travelling(spec.factory)
+        self._factory = travelling(cast(Factory, spec.factory))
         self._mp = mp.get_context("spawn")
         self._env_lock = threading.Lock()
         self._state = threading.Lock()
@@ -284,7 +284,7 @@ class ReplicaPool(Backend):
         rep.process.join(timeout=5)
         with contextlib.suppress(OSError):
             rep.conn.close()
-        code = rep.process.exitcode
+        code: int | None = rep.process.exitcode
         with self._state:
             self._busy.pop(rep.slot.index, None)
             if self._all.get(rep.slot.index) is rep:

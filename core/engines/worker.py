@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, cast
 
 from instructgen.backend import Backend
 from instructgen.errors import PluginError
@@ -35,7 +35,8 @@ def build_backend(name: str, options: Any, factory: Factory | None,
     if registry is not None:
         plugins = registry.build()
         if factory is None or name in plugins.plugins("backend"):
-            return plugins.get("backend", name, where="backend.name").factory(options)
+            found = plugins.get("backend", name, where="backend.name")
+            return cast(Backend, found.factory(options))
     if factory is None:
         raise PluginError(f"backend.name: no backend {name!r} in the worker's plugins")
     return factory(options)
@@ -55,9 +56,10 @@ def portable(exc: BaseException) -> BaseException:
     with contextlib.suppress(Exception):
         exc.add_note("in a backend replica:\n" + "".join(traceback.format_exception(exc)))
     try:
-        return pickle.loads(pickle.dumps(exc))
+        back: BaseException = pickle.loads(pickle.dumps(exc))
     except Exception:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return back
 
 
 def serve(conn: Connection, name: str, options: Any, factory: Factory | None,
