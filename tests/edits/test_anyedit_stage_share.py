@@ -5,7 +5,8 @@ earlier edit records and the image stage's output). Each accepted record is writ
 as AnyEdit reads it (the sink with its own stage rules off, so nothing is hidden) and
 goes through the readers of AnyEdit's filters and stages in test_anyedit_contract.py;
 it passes when no reader drops it and, after the rewriting filters, edit and output
-still agree. ``python tests/edits/test_anyedit_stage_share.py [--backend llamacpp] [--limit N]``
+still agree. ``python tests/edits/test_anyedit_stage_share.py [--backend llamacpp] [--limit N]
+[--compose model|rules|auto]``
 prints the figure per type.
 """
 
@@ -56,8 +57,8 @@ RUNS: dict[str, dict[str, Any]] = {
 }
 
 
-def measure(backend: Any, out: Path, *, attempts: int = 3,
-            limit: int | None = None) -> dict[str, Counter[str]]:
+def measure(backend: Any, out: Path, *, attempts: int = 3, limit: int | None = None,
+            compose: str | None = None) -> dict[str, Counter[str]]:
     """Per edit type: how many accepted records there were and how many pass every stage."""
     import instructgen
 
@@ -72,6 +73,8 @@ def measure(backend: Any, out: Path, *, attempts: int = 3,
                       **({"limit": limit} if limit else {})}
             if recipe["generator"]["name"] == "edit":
                 recipe["generator"].update(attempts=attempts, examples=2, max_tokens=96)
+                if compose:  # who writes edit and output: the model, rules, or auto
+                    recipe["generator"]["compose"] = compose
             before = sum(c["accepted"] for c in counts.values())
             result = instructgen.run(recipe, backend=backend, autoload=False)
             for line in (out / name / "records.jsonl").read_text().splitlines():
@@ -126,7 +129,8 @@ if __name__ == "__main__":
 
         backend = LlamaCppBackend(LlamaCppOptions(model="smollm2-135m-instruct", n_ctx=2048))
     with tempfile.TemporaryDirectory() as tmp:
-        counts = measure(backend, Path(tmp), limit=int(args.get("--limit", 0)) or None)
+        counts = measure(backend, Path(tmp), limit=int(args.get("--limit", 0)) or None,
+                         compose=args.get("--compose"))
     for etype, c in sorted(counts.items()):
         print(f"{etype:26s} accepted {c['accepted']:3d}  pass {c['pass']:3d}  "
               f"rejected by a stage rule {c['rejected_by_stage_rules']:3d}")
