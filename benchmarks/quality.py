@@ -1,7 +1,7 @@
 """Edit quality by reading (issue 27): precision of accepted records per path and type.
 
     python benchmarks/quality.py                            # model and rules, all 16 captions
-    python benchmarks/quality.py --configs model_unchecked,model,rules --chains --seeds 17,18
+    python benchmarks/quality.py --configs model_unchecked,model,rules:17+18 --chains
     python benchmarks/quality.py --judge-eval --write       # and update docs/benchmarks.md
 
 Every one of the eleven LLM edit types runs over the same captions: the
@@ -535,7 +535,9 @@ def table(results: list[dict[str, Any]], labels: Mapping[str, Mapping[str, Any]]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--configs", default="model,rules")
+    ap.add_argument("--configs", default="model,rules",
+                    help="comma-separated paths, each optionally with its own seeds "
+                         "(rules:17+18)")
     ap.add_argument("--seeds", default="17", help="comma-separated run seeds")
     ap.add_argument("--limit", type=int, default=8, help="items per source file (8: all)")
     ap.add_argument("--chains", action="store_true",
@@ -554,15 +556,18 @@ def main(argv: list[str] | None = None) -> int:
     from instructgen.plugins.edits.generator import DEFAULT_TYPES
 
     types = [t for t in args.types.split(",") if t] or list(DEFAULT_TYPES)
-    configs = [c for c in args.configs.split(",") if c]
-    unknown = [c for c in configs if c not in CONFIGS]
-    if unknown:
-        print(f"--configs: unknown {unknown} (known: {', '.join(CONFIGS)})", file=sys.stderr)
-        return 2
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s]
+        # "rules:17+18" runs that path with its own seeds; a bare name takes --seeds.
+        configs = [(c.partition(":")[0], [int(s) for s in c.partition(":")[2].split("+")]
+                    if ":" in c else seeds) for c in args.configs.split(",") if c]
     except ValueError:
-        print(f"--seeds: not a list of integers: {args.seeds!r}", file=sys.stderr)
+        print(f"--seeds / --configs: seeds must be integers: {args.seeds!r}, "
+              f"{args.configs!r}", file=sys.stderr)
+        return 2
+    unknown = [c for c, _ in configs if c not in CONFIGS]
+    if unknown:
+        print(f"--configs: unknown {unknown} (known: {', '.join(CONFIGS)})", file=sys.stderr)
         return 2
     if args.backend == "fake":
         from instructgen.backends.fake import FakeBackend
@@ -579,8 +584,8 @@ def main(argv: list[str] | None = None) -> int:
             items_files = {t: captions(args.limit, Path(tmp),
                                        TYPE_SOURCES.get(t, DEFAULT_SOURCES)) for t in types}
             chain_types = [t for t in types if t not in TYPE_SOURCES]
-            for name in configs:
-                for seed in seeds:
+            for name, config_seeds in configs:
+                for seed in config_seeds:
                     runs = [(1, types)] + ([(CHAIN_TURNS, chain_types)] if args.chains else [])
                     for turns, run_types in runs:
                         res = run_config(name, CONFIGS[name], items_files, run_types, backend,
