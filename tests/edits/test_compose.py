@@ -76,13 +76,14 @@ def test_substitute_fixes_a_before_a_vowel():
 @pytest.mark.parametrize("caption, phrase, expected", [
     ("A brown dog sitting on a couch next to a pillow.", "pillow",
      "A brown dog sitting on a couch."),
-    ("A brown dog sitting on a couch next to a pillow.", "couch",
-     "A brown dog sitting next to a pillow."),
     ("A plate with a sandwich and three pickles on a table.", "sandwich",
      "A plate with three pickles on a table."),
     ("A plate with a sandwich and three pickles on a table.", "pickles",
      "A plate with a sandwich on a table."),
-    ("A cat sleeping on a wooden chair by a window.", "chair", "A cat sleeping by a window."),
+    ("A cat sleeping on a wooden chair by a lamp.", "lamp",
+     "A cat sleeping on a wooden chair."),
+    ("Two giraffes standing near a tree in a grassy field.", "tree",
+     "Two giraffes standing in a grassy field."),
 ])
 def test_delete_takes_the_phrase_with_its_article_and_preposition(caption, phrase, expected):
     assert rw.delete(caption, obj(caption, phrase)) == expected
@@ -92,6 +93,7 @@ def test_delete_takes_the_phrase_with_its_article_and_preposition(caption, phras
     ("A dog resting on a sofa.", "dog"),  # the subject
     ("A man riding a bicycle down a street.", "bicycle"),  # the object of a verb
     ("A couch with a dog sleeping on it.", "dog"),  # the rest of the caption leans on it
+    ("A cat sleeping on a wooden chair by a window.", "chair"),  # it holds the cat up
 ])
 def test_delete_refuses_what_would_break_the_sentence(caption, phrase):
     assert rw.delete(caption, obj(caption, phrase)) is None

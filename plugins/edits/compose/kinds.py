@@ -32,6 +32,7 @@ from .lexicon import (
     ANIMAL_COLOURS,
     ANIMATE,
     BACKGROUNDS,
+    COLOURED_MATERIALS,
     COLOURS,
     LOOKS,
     MATERIALS,
@@ -162,9 +163,10 @@ def _caption_words(caption: str) -> set[str]:
 # -- one planner per type -------------------------------------------------------------------
 
 def _add(caption: str, objs: Sequence[Found], rng: random.Random) -> Plan | str:
-    if not objs:
+    anchors = [o for o in objs if not rewrite.held(caption, o)]
+    if not anchors:
         return "no known object to place the new one by"
-    anchor, rel = rng.choice(list(objs)), rng.choice(RELATIONS)
+    anchor, rel = rng.choice(anchors), rng.choice(RELATIONS)
     words = _caption_words(caption)
     near = ADD_NEAR["outdoor" if singular(anchor.phrase.split()[-1]) in OUTDOOR else anchor.cls]
     offered = _draw(rng, [v for v in near if v.split()[-1] not in words], set())
@@ -258,7 +260,9 @@ def _attribute(kind: str) -> Callable[[str, Sequence[Found], random.Random], Pla
                                               frozenset(ALL_MATERIALS) | frozenset(ALL_TEXTURES))
             elif kind == "material_alter":
                 adjective = dict(MATERIALS)[v]
-                out = rewrite.put_before_noun(caption, o, adjective, frozenset(ALL_MATERIALS))
+                same = frozenset(ALL_MATERIALS) | (
+                    frozenset(ALL_COLOURS) if v in COLOURED_MATERIALS else frozenset())
+                out = rewrite.put_before_noun(caption, o, adjective, same)
             elif kind == "texture_alter":
                 slots["surface"] = "pattern" if v in PATTERNS else "texture"
                 out = rewrite.put_before_noun(caption, o, v, frozenset(ALL_TEXTURES),

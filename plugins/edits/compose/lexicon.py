@@ -81,7 +81,7 @@ SWAPS: tuple[tuple[str, ...], ...] = (
 )
 #: What may be added next to an object of each class: things found beside such objects.
 ADD_NEAR: Mapping[str, tuple[str, ...]] = {
-    "person": ("dog", "bicycle", "backpack", "umbrella", "balloon", "bench", "cat", "kite"),
+    "person": ("dog", "cat", "backpack", "chair", "book", "handbag", "potted plant", "stool"),
     "animal": ("bird", "dog", "puppy", "rabbit", "butterfly", "ball", "squirrel", "duck",
                "cat", "goat"),
     "vehicle": ("bicycle", "dog", "traffic cone", "bench", "lamp post", "motorcycle",
@@ -146,6 +146,10 @@ TEXTURES_FOR: Mapping[str, frozenset[str]] = {
 }
 #: Colours that an animal can have.
 ANIMAL_COLOURS = ("black", "white", "brown", "gray", "beige", "orange", "cream")
+
+#: Materials that carry their own colour: they replace a colour word ("a golden book",
+#: not "a blue golden book").
+COLOURED_MATERIALS = frozenset({"gold", "silver", "bronze", "copper"})
 
 #: Textures that are patterns ("a striped pattern"); the rest are surfaces ("a rusty finish").
 PATTERNS = frozenset({"striped", "dotted", "checkered", "plaid", "spotted", "floral",

@@ -18,10 +18,11 @@ from .lexicon import TONE_WORDS
 from .objects import Found
 
 #: Words that join an object to the rest of the caption and go with it when it is removed.
+#: Not "on", "atop", "inside" or "against": the object holds something up ("a cat on a
+#: chair"), and removing it leaves the rest floating.
 CONNECTORS: tuple[tuple[str, ...], ...] = (
-    ("in", "front", "of"), ("on", "top", "of"), ("next", "to"), ("close", "to"),
-    ("with",), ("and",), ("on",), ("near",), ("by",), ("beside",), ("under",), ("behind",),
-    ("atop",), ("above",), ("below",), ("against",), ("inside",), ("underneath",),
+    ("in", "front", "of"), ("next", "to"), ("close", "to"), ("with",), ("and",), ("near",),
+    ("by",), ("beside",), ("under",), ("behind",), ("above",), ("below",), ("underneath",),
 )
 #: Words after which a phrase has ended (a preposition, a conjunction, a clause word).
 BREAKS = word_set("""with and or on in at near by beside under behind atop above below against
@@ -71,6 +72,15 @@ def put_before_noun(caption: str, found: Found, word: str, same_kind: frozenset[
             return w.splice(k, k + 1, word).text()
     at = next((k for k in range(start, found.start) if w.core(k) in later), found.start)
     return w.splice(at, at, word).text()
+
+
+def held(caption: str, found: Found) -> bool:
+    """Whether a verb acts on ``found`` ("holding an umbrella", "reading a book"): nothing
+    is put beside a thing someone holds or rides."""
+    w = Words.of(caption)
+    k = w.phrase_start(found.start)
+    return k > 0 and not w.closed(k - 1) and (_participle(w.core(k - 1))
+                                             or _present(w.core(k - 1)))
 
 
 def modifiable(caption: str, found: Found) -> bool:
