@@ -19,7 +19,9 @@ reader would:
   (``background_not_changed``, ``background_kept``, ``subject_lost``); a
   tone_transfer changes only time, weather, season or era
   (``tone_changes_more``); an action_change gives the edited object a new
-  verb (``action_not_changed``).
+  verb (``action_not_changed``); a colour, material or texture edit names a
+  value the input did not have (``colour_not_new``, ...) and drops the old
+  colour it replaces (``old_colour_kept``: "a gold red kite").
 
 :func:`sense_checks` gives the list for one edit type; the generator runs it
 after the type's own checks on every answer, whatever the backend or path.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 from instructgen.plugins import sense
@@ -37,7 +40,7 @@ from instructgen.text import words
 from .checks import has_object, object_phrase
 from .prefilter import HeuristicAnalyzer
 from .types import Check, EditType
-from .vocab import TONE_STATES
+from .vocab import COLOURS, MATERIALS, TEXTURES, TONE_STATES
 
 #: Share of the input caption's content words a local edit's output keeps (the words
 #: of the edited object and of the replaced text aside). The issue's sign check
@@ -242,6 +245,44 @@ def tone_only() -> Check:
     return Check("tone_changes_more", run)
 
 
+def _vocab_words(text: str, vocab: frozenset[str]) -> list[str]:
+    return [w.replace("grey", "gray") for w in (t.lower() for t in words(text)) if w in vocab]
+
+
+def new_value(vocab: Iterable[str], what: str) -> Check:
+    """The output names a ``what`` (colour, material, texture) the input did not have.
+
+    "Paint the cat gray" on "A grey cat" and "make a stone bridge" on "an old
+    stone bridge" change nothing; the type's own checks only ask that the
+    output names one.
+    """
+    known = frozenset(w.lower() for w in vocab)
+
+    def run(caption: str, result: Mapping[str, Any]) -> str | None:
+        before = set(_vocab_words(caption, known))
+        after = _vocab_words(result["output"], known)
+        if after and all(w in before for w in after):
+            return f"the output names no {what} the input caption did not already have"
+        return None
+
+    return Check(f"{what}_not_new", run)
+
+
+def old_value_dropped(vocab: Iterable[str], what: str) -> Check:
+    """The new colour replaces the old one: "A gold red kite" keeps the input's "red"."""
+    known = frozenset(w.lower() for w in vocab)
+
+    def run(caption: str, result: Mapping[str, Any]) -> str | None:
+        before = set(_vocab_words(caption, known))
+        ws = [w.lower().replace("grey", "gray") for w in words(result["output"])]
+        for a, b in pairwise(ws):
+            if a in known and b in known and a != b and (a in before) != (b in before):
+                return f"the output keeps the old {what} beside the new one ({a} {b})"
+        return None
+
+    return Check(f"old_{what}_kept", run)
+
+
 # -- per type ---------------------------------------------------------------------------
 
 #: The signs held against the instruction and the output. Several sentences are
@@ -267,3 +308,9 @@ def _type_fit(etype: EditType) -> Iterable[Check]:
         yield from (tone_only(), only_asked_words(etype, extra=_TONE_WORDS))
     elif etype.name == "action_change":
         yield action_changed()
+    elif etype.name == "color_alter":
+        yield from (new_value(COLOURS, "colour"), old_value_dropped(COLOURS, "colour"))
+    elif etype.name == "material_alter":
+        yield from (new_value(MATERIALS, "material"), old_value_dropped(COLOURS, "colour"))
+    elif etype.name == "texture_alter":
+        yield new_value(TEXTURES, "texture")

@@ -72,6 +72,15 @@ def test_every_hand_written_example_makes_sense(etype) -> None:
     ("action_change", "A dog sitting on the grass.",
      {"edit": "Change the dog's action to sitting.", "edited_object": "dog",
       "output": "A dog sitting on the green grass."}, "action_not_changed"),
+    ("color_alter", "A grey cat curled up on a chair.",
+     {"edit": "Paint the cat gray", "edited_object": "cat",
+      "output": "A gray cat curled up on a chair."}, "colour_not_new"),
+    ("material_alter", "an old stone bridge over a quiet river",
+     {"edit": "Make the bridge out of stone", "edited_object": "bridge",
+      "output": "An old stone bridge over a quiet river."}, "material_not_new"),
+    ("color_alter", "a red kite flying over a sandy beach",
+     {"edit": "Change the kite's color to gold", "edited_object": "kite",
+      "output": "A gold red kite flying over a sandy beach."}, "old_colour_kept"),
 ])
 def test_a_record_that_makes_no_sense_is_named(etype, caption, result, reason) -> None:
     assert reason in failures(etype, caption, result)
@@ -93,6 +102,9 @@ def test_fitting_records_pass_the_type_checks() -> None:
     assert failures("action_change", "A dog sitting on the grass.", {
         "edit": "Change the dog's action to running.", "edited_object": "dog",
         "output": "A dog running on the grass."}) == []
+    assert failures("color_alter", "a red kite flying over a sandy beach", {
+        "edit": "Change the kite's color to navy blue", "edited_object": "kite",
+        "output": "A navy blue kite flying over a sandy beach."}) == []
     assert failures("tone_transfer", "A dog sitting on the grass.", {
         "edit": "Make it a snowy winter day.", "new_state": "winter",
         "output": "A dog sitting on the snowy grass in winter."}) == []
