@@ -231,7 +231,7 @@ INDOOR_SETTINGS = frozenset({
     "cafe", "restaurant", "library", "classroom", "studio", "hallway", "attic", "basement",
     "garage", "corner", "apartment", "hotel", "terminal", "lounge", "bakery", "market",
     "stall", "greenhouse", "museum", "gallery", "mall", "theater", "theatre", "gym",
-    "stage",
+    "stage", "school", "hall", "pit", "church", "chapel",
 })
 #: Creatures that live with people and fit a room or a table.
 PETS = frozenset({"dog", "cat", "puppy", "kitten", "hamster", "mouse", "rabbit", "parrot",
