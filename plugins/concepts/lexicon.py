@@ -196,7 +196,8 @@ ON_SETTINGS = frozenset({
 })
 #: Settings that take "by" ("by a roadside").
 BY_SETTINGS = frozenset({"roadside", "wayside", "fireside", "poolside", "lakeside",
-                         "riverside", "seaside", "bedside", "window"})
+                         "riverside", "seaside", "bedside", "window", "campfire",
+                         "bonfire", "fireplace", "fire"})
 AT_SETTINGS = frozenset({
     "stop", "entrance", "station", "gate", "corner", "fair", "festival",
     "picnic", "party", "concert", "wedding", "airport", "campsite", "site",
