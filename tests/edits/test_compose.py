@@ -319,3 +319,40 @@ def test_first_usable_skips_a_schema_with_an_unsupported_keyword():
     ctx = Ctx()
     assert first_usable([("coupled", bad), ("plain", good)], ctx, "add edit") == good
     assert len(ctx.lines) == 1 and ctx.lines[0][:2] == ("schema_fallback", "schema")
+
+
+# -- paraphrase -----------------------------------------------------------------------------
+
+def _first_choice(schema):
+    branch = schema.get("anyOf", [schema])[0]
+    return {k: v.get("const", (v.get("enum") or [None])[0])
+            for k, v in branch["properties"].items()}
+
+
+@pytest.mark.parametrize("rewording, kept", [
+    ("Change the color of the car to blue", True),
+    ("The user is asked to change the car to blue", False),  # not an imperative
+    ("Change the color of the car to red", False),  # lost the value
+    ("Change the car to blue and also make the sky purple and the road wet", False),  # longer
+])
+def test_a_paraphrase_is_kept_only_when_it_keeps_object_value_and_form(
+        rewording, kept, tmp_path, run_recipe):
+    from instructgen.backends.fake import FakeBackend
+
+    def answer(req):
+        if "reword" in req.messages[0].content:
+            return json.dumps({"edit": rewording})
+        choice = _first_choice(req.schema)
+        choice["color"] = "blue"
+        return json.dumps(choice)
+
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"id": "a", "caption": "A red car next to a bench."}) + "\n")
+    res = run_recipe({"source": {"name": "captions", "path": str(items), "id_column": "id"},
+                      "generator": {"name": "edit", "types": ["color_alter"],
+                                    "compose": "rules", "paraphrase": True},
+                      "backend": {"name": "fake"}}, backend=FakeBackend(responder=answer))
+    (rec,) = res.records
+    assert (rec.data["edit"] == rewording) is kept
+    assert rec.data["edit"].endswith("to blue") and rec.data["output"] == \
+        "A blue car next to a bench."

@@ -21,6 +21,7 @@ from attrs import frozen
 from instructgen.context import ItemContext
 from instructgen.errors import Reject
 from instructgen.records import LLMRequest
+from instructgen.schema import alternation
 from instructgen.text import mentions
 
 from ..prefilter import CaptionAnalyzer
@@ -33,12 +34,17 @@ from .objects import known_objects
 CHOICE_TOKENS = 48
 #: Tokens of a paraphrased instruction (at most 100 characters).
 PARAPHRASE_TOKENS = 48
-_PARAPHRASE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"edit": {"type": "string", "minLength": 8, "maxLength": 100,
-                            "pattern": "^[A-Z][A-Za-z ,'\"-]*[A-Za-z\"]$"}},
-    "required": ["edit"], "additionalProperties": False,
-}
+#: How many more words than the rendered instruction a rewording may have.
+PARAPHRASE_SLACK = 3
+
+
+def paraphrase_schema(verbs: Sequence[str]) -> dict[str, Any]:
+    """A rewording: an imperative that opens with one of the type's verbs, plain words."""
+    return {"type": "object",
+            "properties": {"edit": {"type": "string", "minLength": 8, "maxLength": 100,
+                                    "pattern": f"^{alternation(verbs, capital=True)}"
+                                               "[A-Za-z ,'\"-]*[A-Za-z\"]$"}},
+            "required": ["edit"], "additionalProperties": False}
 
 
 @frozen
@@ -111,13 +117,18 @@ async def _paraphrased(made: Composed, etype: EditType, caption: str, ctx: ItemC
                              "Write one short instruction without a final period. Answer "
                              "with one JSON object."),
                   ("user", f"Instruction: {made.edit}")],
-        max_tokens=PARAPHRASE_TOKENS, temperature=temperature, schema=_PARAPHRASE_SCHEMA)
+        max_tokens=PARAPHRASE_TOKENS, temperature=temperature,
+        schema=paraphrase_schema(etype.verbs))
     try:
         answer = await ctx.ask(request, validate=parse_edit(etype, keys=("edit",)),
                                stage="paraphrase")
     except Reject:
         return made
     new = answer["edit"]
+    # An imperative of the type's verbs, about as long: not "The user is asked to ...".
+    if new.split()[0].lower() not in {v.split()[0] for v in etype.verbs} or \
+            len(new.split()) > len(made.edit.split()) + PARAPHRASE_SLACK:
+        return made
     cut = made.edit.rfind(" to ")
     # "... to blue": AnyEdit reads the value after the one "to "
     if cut >= 0 and (not new.endswith(made.edit[cut:])
