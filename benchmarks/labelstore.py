@@ -114,6 +114,21 @@ def add_paths(kind: str, rows: Iterable[Mapping[str, Any]]) -> None:
         write(path, known.values())
 
 
+def add_seconds(kind: str, run: str, seconds: float) -> float:
+    """Add a run's backend seconds to the cost ledger; the total for ``run`` so far.
+
+    A rerun served from the call cache costs the backend nothing, so the seconds
+    a path cost are those of the runs that asked the backend, added up here
+    (``costs.json``): a cached rerun adds 0 and still reports what the records cost.
+    """
+    path = LABELS / "costs.json"
+    ledger = json.loads(path.read_text()) if path.exists() else {}
+    runs = ledger.setdefault(kind, {})
+    runs[run] = round(runs.get(run, 0.0) + seconds, 1)
+    path.write_text(json.dumps(ledger, indent=1, sort_keys=True) + "\n")
+    return runs[run]
+
+
 def sheet(kind: str, seed: int = 27) -> Path:
     """A blind sheet of the pending records: shuffled, without the ``paths`` column."""
     out = LABELS / f"sheet-{kind}.jsonl"

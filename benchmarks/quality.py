@@ -212,13 +212,17 @@ def run_config(name: str, overrides: dict[str, Any], items_files: dict[str, Path
         asked = summary.requests + summary.cache_hits
         requests += asked
         completion_tokens += summary.completion_tokens
-        backend_s += summary.backend_s
         if turns == 1:
             rows[group] = [edit_row(r["data"], fields) for r in recs]
         else:
             rows[group] = [[edit_row(t, fields) for t in r["data"]["turns"]] for r in recs]
+        # Seconds the backend spent on these records over every run that asked it.
+        spent = (labelstore.add_seconds("edits", f"{name}/seed{seed}/turns{turns}/{group}",
+                                        summary.backend_s)
+                 if backend_name != "fake" else summary.backend_s)
         per_type[group] = {"items": summary.items, "accepted": len(recs), "requests": asked,
-                           "backend_s": round(summary.backend_s, 1)}
+                           "backend_s": round(spent, 1)}
+        backend_s += spent
         edits[group] = [r["data"]["edit"] for r in recs if "edit" in r.get("data", {})]
         for rej in final_rejections(out):
             stages[str(rej.get("stage"))] += 1
