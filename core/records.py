@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import cattrs
@@ -17,6 +17,12 @@ from attrs import field, frozen
 EXTRA_KEY = "extra"
 
 FinishReason = Literal["stop", "length", "error"]
+
+
+def as_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    """An attrs converter to a tuple that mypy's attrs plugin can read (``tuple`` itself
+    leaves the item type unsolved); the field's annotation says the item type."""
+    return tuple(value)
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -221,6 +227,7 @@ __all__ = [
     "Provenance",
     "Rejection",
     "SourceItem",
+    "as_tuple",
     "from_json",
     "messages",
     "stable_hash",

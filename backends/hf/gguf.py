@@ -154,12 +154,12 @@ def parse_once() -> Iterator[None]:
 
     with _PARSE_LOCK:
         saved = gguf.GGUFReader, gguf.get_tensor_name_map
-        gguf.GGUFReader = SharedReader
+        gguf.GGUFReader = SharedReader  # type: ignore[misc]
         gguf.get_tensor_name_map = functools.lru_cache(maxsize=None)(saved[1])
         try:
             yield
         finally:
-            gguf.GGUFReader, gguf.get_tensor_name_map = saved
+            gguf.GGUFReader, gguf.get_tensor_name_map = saved  # type: ignore[misc]
             SharedReader.parsed.clear()
 
 

@@ -11,9 +11,6 @@ from ..models import EMBEDDED_MODEL
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 
 
-Dtype = Literal["auto", "float32", "float16", "bfloat16"]
-
-
 @attrs.frozen
 class TransformersOptions:
     """Options of the ``transformers`` backend."""

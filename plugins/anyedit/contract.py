@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
+from instructgen.records import as_tuple
+
 #: Keys every AnyEdit record has. ``image_file`` may be null; then ``edited_file``
 #: (a file name with an extension) is read instead, so the sink writes both.
 COMMON_KEYS: tuple[str, ...] = ("edit", "input", "output", "edit_type", "image_file")
@@ -60,7 +62,7 @@ class TypeContract:
     """What AnyEdit reads for one edit type, and which instructgen plugin makes it."""
 
     name: str
-    keys: tuple[Key, ...] = field(converter=tuple)
+    keys: tuple[Key, ...] = field(converter=as_tuple)
     #: ``edit`` (LLM), ``edit_rules`` (rules, no LLM) or ``implicit``.
     made_by: Literal["edit", "edit_rules", "implicit"]
     #: Our record's fields that fill the common keys when they are not named alike

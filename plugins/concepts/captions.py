@@ -285,10 +285,12 @@ class BackgroundCaptions(Generator):
             seed = ctx.derive_seed("cb2cap", background)
             try:
                 if template:
+                    def write(parsed: Any, bg: str = background) -> str:
+                        return background_caption(concept, read_look(parsed), bg,
+                                                  rules.max_words, ctx.rng)
+
                     caption = await ask_template(
-                        ctx, rules, look_request(rules, concept, seed),
-                        lambda parsed, bg=background: background_caption(
-                            concept, read_look(parsed), bg, rules.max_words, ctx.rng),
+                        ctx, rules, look_request(rules, concept, seed), write,
                         [concept], "cb2cap", known=[background])
                 else:
                     prompt = background_caption_prompt(concept, background, rules.max_words)

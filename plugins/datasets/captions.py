@@ -72,7 +72,7 @@ class CaptionsSource(Source):
     def __init__(self, options: CaptionsOptions) -> None:
         self.options = options
         require_file(options.path)
-        fmt = options.format
+        fmt: str = options.format
         if fmt == "auto":
             fmt = _SUFFIXES.get(options.path.suffix.lower(), "")
             if not fmt:

@@ -138,11 +138,11 @@ class CocoSource(Source):
             ann = expect_object(path, ann, where)
             image_id = expect_key(path, ann, "image_id", where)
             caption = expect_key(path, ann, "caption", where)
-            image = by_id.get(image_id)
-            if image is None:
+            owner = by_id.get(image_id)
+            if owner is None:
                 self._skip("annotation_without_image")
                 continue
-            image.captions.append((str(ann.get("id", i)), caption))
+            owner.captions.append((str(ann.get("id", i)), caption))
         kept = []
         for image in order:
             if image.captions:
@@ -206,9 +206,9 @@ def read_instances(path: Path) -> dict[str, dict[str, Any]]:
         if not (isinstance(box, list) and len(box) == 4
                 and all(isinstance(v, (int, float)) for v in box)):
             raise shape_error(path, f"{where}.bbox", "expected [x, y, width, height]")
-        info = by_id.get(image_id)
-        if info is None:
-            info = by_id[image_id] = out[str(image_id)] = {"objects": []}
-        info["objects"].append({"name": cats[cat], "bbox": list(box),
+        boxed = by_id.get(image_id)
+        if boxed is None:
+            boxed = by_id[image_id] = out[str(image_id)] = {"objects": []}
+        boxed["objects"].append({"name": cats[cat], "bbox": list(box),
                                 "iscrowd": bool(ann.get("iscrowd", 0))})
     return out

@@ -179,7 +179,7 @@ def _fix(schema: dict[str, Any], etype: EditType, caption: str, values: Mapping[
     named = [values[f] for f in (rules["source"], *rules["keep"]) if f and f in values]
     if named:
         phrases = [object_phrase(named[0]), *forms(named[0])]
-        pattern = edit_pattern(verbs, [p for p in phrases if p], rules["after_to"])
+        pattern = edit_pattern(list(verbs), [p for p in phrases if p], rules["after_to"])
         if pattern is not None:
             props["edit"] = {k: v for k, v in props["edit"].items() if k != "pattern"}
             props["edit"]["pattern"] = pattern
@@ -188,8 +188,9 @@ def _fix(schema: dict[str, Any], etype: EditType, caption: str, values: Mapping[
     out_patterns += [no_word_pattern(forms(values[f])) for f in rules["gone"]
                      if f in values and forms(values[f])]
     # "Not the caption" is implied where a pattern already refuses the caption (remove).
-    if rules["differs"] and all(re.match(p, caption) for p in out_patterns):
-        out_patterns.append(not_literal_pattern(caption))
+    literal = not_literal_pattern(caption)  # None for a caption too long to refuse
+    if rules["differs"] and all(re.match(p, caption) for p in out_patterns) and literal:
+        out_patterns.append(literal)
     # An output that already names a word of a closed list (colour, material, texture)
     # keeps that pattern alone: intersected with another, the long alternation makes
     # llguidance's lexer run out of states on a real vocabulary (LexerTooComplex).
@@ -217,7 +218,8 @@ def coupled_schema(etype: EditType, caption: str, schema: Mapping[str, Any],
 def fields_schema(etype: EditType, schema: Mapping[str, Any]) -> dict[str, Any]:
     """``two_calls``, first call: the type's fields alone, as narrowed for the item."""
     props = schema["properties"]
-    out = {"type": "object", "properties": {f: dict(props[f]) for f in etype.fields},
+    out: dict[str, Any] = {"type": "object",
+                           "properties": {f: dict(props[f]) for f in etype.fields},
            "required": list(etype.fields), "additionalProperties": False}
     rules = couplings(etype)
     source = rules["source"]
@@ -285,6 +287,7 @@ async def couple(mode: Couple, etype: EditType, caption: str, schema: Mapping[st
     if mode == "grammar":
         return coupled_schema(etype, caption, schema, verbs)
     if mode == "two_calls" and etype.fields:
+        values: dict[str, str] | None
         try:
             values = await ask(fields_schema(etype, schema))
         except Reject as rej:

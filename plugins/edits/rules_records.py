@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +99,7 @@ def visual_reference(rc: RuleContext) -> dict[str, Any] | None:
 
 
 def _new_material(rc: RuleContext, from_types: tuple[str, ...],
-                  ) -> tuple[dict[str, Any], str, str, str] | None:
+                  ) -> tuple[Mapping[str, Any], str, str, str] | None:
     """(record data, object, material, output caption) for the two material rules."""
     data = from_record(rc.item, from_types)
     if data is None:

@@ -166,6 +166,7 @@ def relation(rc: RuleContext) -> dict[str, Any] | None:
         counts[name] = counts.get(name, 0) + 1
     single = sorted((name, box) for name, box in found if counts[name] == 1)
     choices: list[tuple[str, str, str | None, str, str]] = []  # kind, a, b, direction, before
+    b: str | None  # the other object; none for a move to a side of the image
     for a, box_a in single:
         for b, box_b in single:
             if a == b:

@@ -26,6 +26,7 @@ from attrs import field, frozen
 
 from instructgen.catalog import Catalog, name_validator
 from instructgen.errors import RecipeError, did_you_mean
+from instructgen.records import as_tuple
 
 if TYPE_CHECKING:
     from instructgen.manager import PluginRegistry
@@ -107,21 +108,21 @@ class EditType:
     #: What the edit does, one line; goes into the prompt.
     description: str
     #: Verbs an instruction of this type usually starts with.
-    verbs: tuple[str, ...] = field(converter=tuple)
+    verbs: tuple[str, ...] = field(converter=as_tuple)
     #: Answer fields besides ``edit`` and ``output``, in the order the model writes them.
-    fields: tuple[str, ...] = field(converter=tuple)
+    fields: tuple[str, ...] = field(converter=as_tuple)
     #: One line per field telling the model what to put there.
     field_hints: Mapping[str, str]
     #: What the caption must have: a noun, a verb, quoted text, or nothing.
     needs: Need | None
-    examples: tuple[EditExample, ...] = field(converter=tuple)
+    examples: tuple[EditExample, ...] = field(converter=as_tuple)
     #: Asked of the model after generation; only a plain "yes" accepts.
     judge_question: str
-    checks: tuple[Check, ...] = field(converter=tuple)
+    checks: tuple[Check, ...] = field(converter=as_tuple)
     #: ``global`` types change the whole picture (kept to the last turn on request).
     scope: Literal["local", "global"] = "local"
     #: Extra rules for the prompt, one line each.
-    rules: tuple[str, ...] = field(default=(), converter=tuple)
+    rules: tuple[str, ...] = field(default=(), converter=as_tuple)
     #: Filled in from the registering distribution.
     dist: str = ""
 

@@ -138,17 +138,18 @@ class ImplicitGenerator(Generator):
             request = LLMRequest(messages=messages, max_tokens=opts.max_tokens,
                                  temperature=opts.temperature, top_p=opts.top_p,
                                  schema=self.schema)
+            answer: Completion | Reject
             try:
                 answer = await ctx.ask(request, stage="generate")
             except Reject as exc:
                 answer = self._plain(exc)
             if isinstance(answer, Reject):
-                exc = answer
-                if turn == 0 or exc.reason != "invalid_output":
-                    raise exc  # nothing to keep: the whole seed fails
+                refused = answer
+                if turn == 0 or refused.reason != "invalid_output":
+                    raise refused  # nothing to keep: the whole seed fails
                 # Later turns cannot go on without this answer; keep what we have.
-                ctx.reject(exc.reason, f"turn {turn}: {exc.detail}; conversation stopped",
-                           raw=exc.raw, data={"seed_example": item.id, "turn": turn})
+                ctx.reject(refused.reason, f"turn {turn}: {refused.detail}; conversation stopped",
+                           raw=refused.raw, data={"seed_example": item.id, "turn": turn})
                 break
             if turn == 0:
                 first = [*first, ("assistant", answer.text)]

@@ -56,7 +56,7 @@ class CsvSink(Sink):
         self.options = options
         self.filename = options.filename
         self.columns: list[str] | None = None
-        self.layout = options.layout
+        self.layout: str = options.layout
 
     def open(self, path: Path) -> None:
         """Read the header a resumed file already has; an empty file gets one later."""

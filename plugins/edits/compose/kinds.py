@@ -77,7 +77,8 @@ class Plan:
     write: Callable[[Mapping[str, str]], Composed | None]
 
 
-def _draw(rng: random.Random, values: Sequence[str], exclude: set[str] = frozenset(),
+def _draw(rng: random.Random, values: Sequence[str],
+          exclude: set[str] | frozenset[str] = frozenset(),
           k: int = OFFERED) -> list[str]:
     pool = [v for v in values if v.lower() not in exclude]
     return rng.sample(pool, min(k, len(pool)))
