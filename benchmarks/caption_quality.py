@@ -13,7 +13,7 @@ labels, no post-processors, a plain JSONL sink). Paths:
 - ``model``: ``compose = "model"``: the model writes the sentence under the
   caption rules written into the schema (``constrain = true``);
 - ``template``: ``compose = "template"``: the model picks fields from closed
-  lists and a template bank writes the sentence (caption families only);
+  lists (implicit: which events a turn uses) and a template bank writes;
 - ``before``: ``compose = "model"``, ``constrain = false`` (issue 17's baseline).
 
 ``cb2cap`` uses one background per concept (``k = 1``), so an item is one
@@ -52,8 +52,6 @@ PATHS: dict[str, dict[str, Any]] = {
     "template": {"compose": "template"},
     "before": {"compose": "model", "constrain": False},
 }
-#: The implicit generator has no template path; its one path is the model's.
-IMPLICIT_PATHS = {"model": {"constrain": True}, "before": {"constrain": False}}
 MARK_BEGIN = "<!-- caption-quality:begin -->"
 MARK_END = "<!-- caption-quality:end -->"
 
@@ -64,7 +62,7 @@ def recipe_for(family: str, path: str, limit: int, out: Path, backend: str,
     folder = "implicit" if family == "implicit" else "concepts"
     recipe = tomllib.loads((ROOT / "examples" / folder / f"{family}.toml").read_text())
     recipe["source"]["path"] = str(ROOT / recipe["source"]["path"])
-    recipe["generator"].update(IMPLICIT_PATHS[path] if family == "implicit" else PATHS[path])
+    recipe["generator"].update(PATHS[path])
     if family == "cb2cap":
         recipe["generator"]["k"] = 1
     if family == "implicit" and implicit_turns is not None:
@@ -189,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--paths", default="model,template",
-                    help=f"comma-separated, of {', '.join(PATHS)} (implicit: model, before)")
+                    help=f"comma-separated, of {', '.join(PATHS)}")
     ap.add_argument("--limit", type=int, default=24, help="items per family")
     ap.add_argument("--backend", choices=["llamacpp", "fake"], default="llamacpp",
                     help="fake: check the script itself in seconds")
@@ -224,8 +222,6 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="caption-quality-") as tmp:
             for family in families:
                 for path in paths:
-                    if family == "implicit" and path not in IMPLICIT_PATHS:
-                        continue
                     res = run_family(family, path, args.limit, backend, args.backend,
                                      Path(tmp), args.implicit_turns, args.cache)
                     print(json.dumps({k: v for k, v in res.items() if k != "rows"}),
