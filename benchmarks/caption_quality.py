@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", choices=["llamacpp", "fake"], default="llamacpp",
                     help="fake: check the script itself in seconds")
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
+    ap.add_argument("--implicit-limit", type=int, default=None,
+                    help="items (seeds) of implicit (default: --limit)")
     ap.add_argument("--implicit-turns", type=int, default=None,
                     help="continue_turns of implicit (default: the example recipe's 3)")
     ap.add_argument("--cache", type=Path, default=ROOT / "benchmarks" / "labels" /
@@ -222,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="caption-quality-") as tmp:
             for family in families:
                 for path in paths:
-                    res = run_family(family, path, args.limit, backend, args.backend,
+                    limit = (args.implicit_limit if family == "implicit"
+                             and args.implicit_limit is not None else args.limit)
+                    res = run_family(family, path, limit, backend, args.backend,
                                      Path(tmp), args.implicit_turns, args.cache)
                     print(json.dumps({k: v for k, v in res.items() if k != "rows"}),
                           flush=True)
