@@ -121,11 +121,14 @@ def _text_edit(request: LLMRequest) -> str:
 
 #: Examples whose edits the fake backend's own answers never pass: a scripted answer
 #: (and, for the chain, a type it can answer) so their records are checked too.
+#: The scripts write whole edit answers, which only the model path asks for (compose =
+#: auto, the default, lets rules write the edit; test_rules_path_records_... covers it).
 SCRIPTED = {
-    "multi_turn": ({"types": ["replace"], "global_last": False}, _replace_edit),
+    "multi_turn": ({"types": ["replace"], "global_last": False, "compose": "model"},
+                   _replace_edit),
     # replace's new_object is the model's own word: the fake's random text rarely fits it.
-    "single": ({}, _replace_edit),
-    "textual": ({}, _text_edit),
+    "single": ({"compose": "model"}, _replace_edit),
+    "textual": ({"compose": "model"}, _text_edit),
 }
 
 
@@ -275,3 +278,15 @@ def test_undeclared_generators_are_not_refused(registry_with) -> None:
                                           "generator c2cap does not produce"):
         instructgen.api.plan({**recipe, "generator": {"name": "c2cap"},
                               "sink": {"name": "needy"}}, registry=registry)
+
+
+@pytest.mark.parametrize("path", [p for p in EXAMPLES if p.stem in SCRIPTED],
+                         ids=lambda p: f"{p.parent.name}-{p.stem}")
+def test_rules_path_records_carry_the_declared_keys(path: Path, tmp_path: Path) -> None:
+    """The rules path (the default) on the fake's own choices writes the declared keys too."""
+    recipe = _recipe(path, tmp_path / "out")
+    recipe["generator"] = {**recipe["generator"], "compose": "rules"}
+    keys, _ = _declared(recipe)
+    records = _run(recipe, FakeBackend(FakeOptions()))
+    assert records, f"{path.name} wrote no record on the rules path"
+    _check_records(keys, records)
