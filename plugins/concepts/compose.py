@@ -30,7 +30,7 @@ from instructgen.text import dedup_key, mentions, words
 
 from .captions import CaptionRules, ask_caption, ask_template, at_least_one, caption_request
 from .fields import pair_schema, read_look, read_relation
-from .lexicon import fits_setting
+from .lexicon import creature_kind, fits_setting
 from .phrases import PLACE_WORDS as _PLACE_WORDS
 from .phrases import indefinite, starts_with_preposition
 from .prompts import pair_caption_prompt, pair_look_prompt
@@ -153,6 +153,10 @@ class PairCaptions(Generator):
         pool = distinct(b for b in item.data.get("backgrounds", []) if isinstance(b, str))
         if opts.path("cc2cap") == "template":  # no giraffe on a breakfast tray
             pool = [b for b in pool if all(fits_setting(c, place_head(b)) for c in concepts)]
+            water = [c for c in concepts if creature_kind(c) == "fish"]
+            if water and not pool:  # a goldfish next to a camera, out of water
+                raise Reject("no_fitting_scene", f"{water[0]!r} needs water, and no background "
+                             "of the pair is water both concepts fit", stage="cc2cap")
         if not pool:  # nothing to append from: keep the caption as it is
             return [{**base, "caption": caption, "base_caption": caption, "background": None,
                      "background_appended": False, "has_scene": False}]

@@ -32,6 +32,7 @@ from .lexicon import (
     ON_SETTINGS,
     STUDIO_VIEWS,
     VIEWS,
+    is_large,
 )
 from .phrases import (
     PREPOSITIONS,
@@ -174,8 +175,8 @@ def pair_forms(first: str, first_look: Look, second: str, second_look: Look, kee
              f"there {_be(is_plural(first))} {a} {relation} {b}"]
     if first_look.pose:
         forms.append(f"{a} {_pose(first_look.pose, is_plural(first))} {relation} {b}")
-    if relation in ("next to", "beside"):
-        forms.append(f"{a} and {b} side by side")
+    if relation in ("next to", "beside") and is_large(first) == is_large(second):
+        forms.append(f"{a} and {b} side by side")  # not an alarm clock and a windmill
     return forms
 
 

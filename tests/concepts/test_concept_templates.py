@@ -248,3 +248,31 @@ def test_cc2cap_template_appends_only_backgrounds_both_concepts_fit(pool_file, r
     assert by_pair[("giraffe", "teapot")] == {"savanna"}
     assert by_pair[("teapot", "cup")] == {"breakfast tray", "kitchen shelf"}
     assert any("on a breakfast tray" in r["caption"] for r in result.data)
+
+
+def test_side_by_side_only_for_things_of_one_scale():
+    rng = random.Random(6)
+    mixed = {pair_caption(("alarm clock", "windmill"), (Look(), Look()), "beside", 12, rng)
+             for _ in range(40)}
+    assert not any("side by side" in c for c in mixed)
+    same = {pair_caption(("alarm clock", "teapot"), (Look(), Look()), "beside", 12, rng)
+            for _ in range(40)}
+    assert "An alarm clock and a teapot side by side." in same
+
+
+def test_a_fish_pair_without_water_is_rejected_by_name(pool_file, run_recipe, fake_backend):
+    from concept_answers import field_answer
+
+    path = pool_file({"goldfish": ["garden pond"], "camera": ["camera shop"],
+                      "duck": ["village pond"]})
+    result = run_recipe({"source": {"name": "concept_pairs", "path": str(path),
+                                    "shape": "concept_backgrounds"},
+                         "generator": {"name": "cc2cap", "compose": "template",
+                                       "append_backgrounds": 1},
+                         "backend": {"name": "fake"}, "seed": 2},
+                        backend=fake_backend(responder=field_answer))
+    by_pair = {tuple(r["concepts"]): r for r in result.data}
+    assert by_pair[("goldfish", "duck")]["background"] in ("garden pond", "village pond")
+    assert ("camera", "duck") in by_pair
+    assert [(r.item_id, r.reason) for r in result.rejections] == [
+        ("goldfish|camera", "no_fitting_scene")]
