@@ -202,6 +202,9 @@ AT_SETTINGS = frozenset({
     "stop", "entrance", "station", "gate", "corner", "fair", "festival",
     "picnic", "party", "concert", "wedding", "airport", "campsite", "site",
 })
+#: Settings that take "the" ("in the countryside", "in the sky").
+THE_SETTINGS = frozenset({"countryside", "sky", "wild", "wilderness", "outdoors",
+                          "open air"})
 #: Settings read without an article ("on grass", "in snow").
 MASS_SETTINGS = frozenset({
     "grass", "snow", "sand", "water", "mud", "fog", "rain", "sunlight", "moonlight",

@@ -21,7 +21,7 @@ TARGET = 0.9
 #: Precision of the model path's accepted captions, by reading, per model and family.
 #: Source: docs/concepts.md, "Which path": SmolLM2-135M on examples/concepts/pool.json,
 #: a seeded sample of 30 accepted captions read per family (c2cap 8, cb2cap 15,
-#: cc2cap 6 kept); the template path read the same way kept 29, 30 and 24.
+#: cc2cap 6 kept); the template path read the same way kept 29, 30 and 27.
 MODEL_PATH_PRECISION: dict[str, dict[str, float]] = {
     "smollm2-135m-instruct": {"c2cap": 8 / 30, "cb2cap": 15 / 30, "cc2cap": 6 / 30},
 }

@@ -31,6 +31,7 @@ from .lexicon import (
     MASS_SETTINGS,
     ON_SETTINGS,
     STUDIO_VIEWS,
+    THE_SETTINGS,
     VIEWS,
     is_large,
 )
@@ -122,7 +123,7 @@ def setting_phrase(background: str) -> str:
     head = singular(written) if written else ""
     prep = ("on" if head in ON_SETTINGS else "at" if head in AT_SETTINGS
             else "by" if head in BY_SETTINGS else "in")
-    if of_phrase:  # "the top of a hill", "the edge of a lake"
+    if of_phrase or bare.lower() in THE_SETTINGS:  # "the top of a hill", "the countryside"
         return f"{prep} the {bare}"
     if (word_count(bare) == 1 and head in MASS_SETTINGS) or (written and head != written):
         return f"{prep} {bare}"

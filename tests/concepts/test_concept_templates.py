@@ -53,6 +53,7 @@ def test_setting_phrases_pick_a_preposition_and_an_article():
     assert setting_phrase("top of a hill") == "on the top of a hill"
     assert setting_phrase("roadside") == "by a roadside"
     assert setting_phrase("campfire") == "by a campfire"
+    assert setting_phrase("countryside") == "in the countryside"
     assert setting_phrase("On the shipbuilding area") == "on the shipbuilding area"
 
 
