@@ -34,6 +34,7 @@ from .lexicon import (
     BACKGROUNDS,
     COLOURED_MATERIALS,
     COLOURS,
+    INDOORS,
     LOOKS,
     MATERIALS,
     MATERIALS_FOR,
@@ -46,7 +47,7 @@ from .lexicon import (
     TONES,
 )
 from .objects import Found
-from .phrasings import KIND_WORDS, possessive, render, usable
+from .phrasings import BANKS, KIND_WORDS, possessive, render, usable
 
 #: How many values of a closed list one request offers.
 OFFERED = 8
@@ -270,7 +271,10 @@ def _attribute(kind: str) -> Callable[[str, Sequence[Found], random.Random], Pla
                                               frozenset(ALL_MATERIALS))
             else:
                 out = rewrite.describe(caption, o, v)
-            return Composed(render(kind, slots, rng), out, {"edited_object": o.phrase})
+            forms = BANKS[kind]
+            if o.cls == "animal":  # a dog's coat is not painted
+                forms = tuple(f for f in forms if "aint" not in f)
+            return Composed(render(kind, slots, rng, forms), out, {"edited_object": o.phrase})
 
         return Plan(schema, (_line("edited_object", [o.phrase for o in ok]),
                              _line(field, offered)), write)
@@ -362,8 +366,9 @@ def _background(caption: str, objs: Sequence[Found], rng: random.Random) -> Plan
 
 
 def _tone(caption: str, objs: Sequence[Found], rng: random.Random) -> Plan | str:
-    tones = {t[0]: t for t in TONES}
     words = _caption_words(caption)
+    # No weather indoors: "a chef in a restaurant kitchen in a blizzard".
+    tones = {t[0]: t for t in TONES if t[2] != "weather" or not words & INDOORS}
     offered = _draw(rng, list(tones), words)
 
     def write(choice: Mapping[str, str]) -> Composed | None:

@@ -46,6 +46,9 @@ COMPOUNDS: frozenset[str] = frozenset({
 })
 #: Things that stand outdoors: what is added beside them is found outdoors too.
 OUTDOOR = word_set("hydrant sign fence statue fountain mailbox tent kite door bench")
+#: Words that put a scene indoors, where there is no weather.
+INDOORS = word_set("""room kitchen bathroom bedroom office restaurant store shop classroom
+    library sofa couch bed windowsill living indoors inside hallway""")
 #: Scenery: where things are, never an object to recolour, remove or replace.
 SCENERY = word_set("""street road sidewalk field grass beach sand water ocean sea lake river
     harbor harbour park room kitchen city town area background sky snow yard garden forest
@@ -81,7 +84,7 @@ SWAPS: tuple[tuple[str, ...], ...] = (
 )
 #: What may be added next to an object of each class: things found beside such objects.
 ADD_NEAR: Mapping[str, tuple[str, ...]] = {
-    "person": ("dog", "cat", "backpack", "chair", "book", "handbag", "potted plant", "stool"),
+    "person": ("dog", "cat", "puppy", "kitten", "small dog", "bird"),
     "animal": ("bird", "dog", "puppy", "rabbit", "butterfly", "ball", "squirrel", "duck",
                "cat", "goat"),
     "vehicle": ("bicycle", "dog", "traffic cone", "bench", "lamp post", "motorcycle",
