@@ -1,7 +1,8 @@
 """Edit quality by reading (issue 27): precision of accepted records per path and type.
 
     python benchmarks/quality.py                            # model and rules, all 16 captions
-    python benchmarks/quality.py --configs model_unchecked,model,rules:17+18 --chains
+    python benchmarks/quality.py --configs model_unchecked,rules:17+18   # rules over 2 seeds
+    python benchmarks/quality.py --chains --chain-configs rules          # and rules' chains
     python benchmarks/quality.py --judge-eval --write       # and update docs/benchmarks.md
 
 Every one of the eleven LLM edit types runs over the same captions: the
@@ -546,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=8, help="items per source file (8: all)")
     ap.add_argument("--chains", action="store_true",
                     help=f"also {CHAIN_TURNS}-turn chains over the COCO and LLaVA captions")
+    ap.add_argument("--chain-configs", default="",
+                    help="with --chains, only these paths (comma-separated; default: all)")
     ap.add_argument("--backend", choices=["llamacpp", "fake"], default="llamacpp",
                     help="fake: check the script itself in seconds")
     ap.add_argument("--types", default="", help="comma-separated; default: all eleven")
@@ -588,9 +591,11 @@ def main(argv: list[str] | None = None) -> int:
             items_files = {t: captions(args.limit, Path(tmp),
                                        TYPE_SOURCES.get(t, DEFAULT_SOURCES)) for t in types}
             chain_types = [t for t in types if t not in TYPE_SOURCES]
+            chain_only = {c for c in args.chain_configs.split(",") if c}
             for name, config_seeds in configs:
                 for seed in config_seeds:
-                    runs = [(1, types)] + ([(CHAIN_TURNS, chain_types)] if args.chains else [])
+                    chained = args.chains and (not chain_only or name in chain_only)
+                    runs = [(1, types)] + ([(CHAIN_TURNS, chain_types)] if chained else [])
                     for turns, run_types in runs:
                         res = run_config(name, CONFIGS[name], items_files, run_types, backend,
                                          args.backend, Path(tmp), seed=seed,
