@@ -334,6 +334,7 @@ def _first_choice(schema):
     ("The user is asked to change the car to blue", False),  # not an imperative
     ("Change the color of the car to red", False),  # lost the value
     ("Change the car to blue and also make the sky purple and the road wet", False),  # longer
+    ("recolor the car to blue", False),  # not a sentence
 ])
 def test_a_paraphrase_is_kept_only_when_it_keeps_object_value_and_form(
         rewording, kept, tmp_path, run_recipe):

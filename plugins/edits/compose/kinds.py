@@ -66,6 +66,8 @@ class Composed:
     edit: str
     output: str
     fields: Mapping[str, str]
+    #: Phrases a rewording of ``edit`` must keep besides the fields (where an object goes).
+    keep: tuple[str, ...] = ()
 
 
 @frozen
@@ -177,7 +179,7 @@ def _add(caption: str, objs: Sequence[Found], rng: random.Random) -> Plan | str:
         v = choice["edited_object"]
         slots = {"v": v, "a_v": with_article(v), "rel": rel, "anchor": anchor.phrase}
         return Composed(render("add", slots, rng), rewrite.add_object(caption, v, rel, anchor),
-                        {"edited_object": v})
+                        {"edited_object": v}, (f"{rel} the {anchor.phrase}",))
 
     return Plan(_obj({"edited_object": _enum(offered)}),
                 (_line("edited_object", offered),), write)

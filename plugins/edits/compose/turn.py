@@ -21,7 +21,7 @@ from attrs import frozen
 from instructgen.context import ItemContext
 from instructgen.errors import Reject
 from instructgen.records import LLMRequest
-from instructgen.schema import alternation
+from instructgen.schema import literal
 from instructgen.text import mentions
 
 from ..prefilter import CaptionAnalyzer
@@ -39,11 +39,11 @@ PARAPHRASE_SLACK = 3
 
 
 def paraphrase_schema(verbs: Sequence[str]) -> dict[str, Any]:
-    """A rewording: an imperative that opens with one of the type's verbs, plain words."""
+    """A rewording: an imperative that opens with one of the type's verbs, capitalised."""
+    opening = "|".join(literal(v[:1].upper() + v[1:]) for v in verbs)
     return {"type": "object",
             "properties": {"edit": {"type": "string", "minLength": 8, "maxLength": 100,
-                                    "pattern": f"^{alternation(verbs, capital=True)}"
-                                               "[A-Za-z ,'\"-]*[A-Za-z\"]$"}},
+                                    "pattern": f"^(?:{opening}) [A-Za-z ,'\"-]*[A-Za-z\"]$"}},
             "required": ["edit"], "additionalProperties": False}
 
 
@@ -126,7 +126,8 @@ async def _paraphrased(made: Composed, etype: EditType, caption: str, ctx: ItemC
         return made
     new = answer["edit"]
     # An imperative of the type's verbs, about as long: not "The user is asked to ...".
-    if new.split()[0].lower() not in {v.split()[0] for v in etype.verbs} or \
+    if not new[:1].isupper() or new.split()[0].lower() not in {
+            v.split()[0] for v in etype.verbs} or \
             len(new.split()) > len(made.edit.split()) + PARAPHRASE_SLACK:
         return made
     cut = made.edit.rfind(" to ")
@@ -134,10 +135,10 @@ async def _paraphrased(made: Composed, etype: EditType, caption: str, ctx: ItemC
     if cut >= 0 and (not new.endswith(made.edit[cut:])
                      or new.count("to ") != made.edit.count("to ")):
         return made
-    keep = [*made.fields.values(), made.edit.split()[-1].strip('"')]
+    keep = [*made.fields.values(), *made.keep, made.edit.split()[-1].strip('"')]
     if not all(mentions(new, v, plural=False) for v in keep if v):
         return made
-    candidate = Composed(new, made.output, made.fields)
+    candidate = Composed(new, made.output, made.fields, made.keep)
     if any(check(caption, result_of(candidate)) is not None for check in checks):
         return made
     return candidate
