@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import abc
 from collections.abc import Iterator
 
 from instructgen.logs import Log
@@ -72,7 +73,7 @@ class Runner:
                 pass
         return self.summary
 
-    def records(self) -> Iterator[OutputRecord]:
+    def records(self) -> abc.Generator[OutputRecord, None, None]:
         """Yield accepted records as they are committed, in source order."""
         plan, recipe, rundir = self.plan, self.recipe, self.rundir
         # Build everything that can fail on user input before touching the disk.

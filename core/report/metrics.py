@@ -190,7 +190,8 @@ def rejection_edit_type(rej: Mapping[str, Any]) -> str | None:
     """
     data = rej.get("data")
     if isinstance(data, Mapping) and isinstance(data.get("edit_type"), str):
-        return data["edit_type"]
+        etype: str = data["edit_type"]
+        return etype
     m = _TYPE_PREFIX.match(str(rej.get("detail") or ""))
     return m.group(1) if m else None
 

@@ -123,8 +123,8 @@ def _record_verdict(data: Mapping[str, Any]) -> tuple[str | None, float | None]:
     if not verdicts or any(v is None for v in verdicts):
         return None, None
     scores = [p.get("judge_p_yes") for p in parts]
-    p_yes = (min(float(s) for s in scores)
-             if all(isinstance(s, (int, float)) for s in scores) else None)
+    numbers = [s for s in scores if isinstance(s, (int, float))]
+    p_yes = min(float(s) for s in numbers) if len(numbers) == len(scores) else None
     return ("yes" if all(v == "yes" for v in verdicts) else "no"), p_yes
 
 
@@ -206,6 +206,11 @@ def _at(cases: Sequence[Judged], threshold: float) -> list[Judged]:
             if c.p_yes is not None]
 
 
+def _passes(case: Judged, threshold: float) -> bool:
+    """A scored case the judge keeps at ``threshold``."""
+    return case.p_yes is not None and case.p_yes >= threshold
+
+
 def suggest_threshold(run: RunData, labels: Mapping[str, Label]) -> ThresholdChoice | None:
     """The threshold on P(yes) with the best balanced accuracy on the labelled candidates.
 
@@ -235,9 +240,9 @@ def suggest_threshold(run: RunData, labels: Mapping[str, Label]) -> ThresholdCho
         agreement=agree,
         kept_precision=(Proportion.of(sum(c.label == "good" for c in kept), len(kept))
                         if kept else None),
-        accepted_kept=sum(c.accepted and c.p_yes >= threshold for c in cases),
+        accepted_kept=sum(c.accepted and _passes(c, threshold) for c in cases),
         accepted_scored=sum(c.accepted for c in cases),
-        rejected_passing=sum(not c.accepted and c.p_yes >= threshold for c in cases),
+        rejected_passing=sum(not c.accepted and _passes(c, threshold) for c in cases),
         rejected_scored=sum(not c.accepted for c in cases),
         current=current,
         current_agreement=agreement(_at(labelled, current)) if current is not None else None,

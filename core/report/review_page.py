@@ -16,7 +16,7 @@ import html
 import json
 import os
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,12 +46,16 @@ _INPUT_KEYS = ("input", "original_caption")
 _OUTPUT_KEYS = ("output", "target_caption")
 
 
+def _paths(value: Iterable[str | Path]) -> tuple[Path, ...]:
+    return tuple(map(Path, value))
+
+
 @attrs.frozen
 class ReviewOptions:
     """What goes on the page."""
 
     #: Folders the records' ``image_file`` is relative to (COCO, LLaVA or AnyWord roots).
-    images: tuple[Path, ...] = attrs.field(default=(), converter=lambda v: tuple(map(Path, v)))
+    images: tuple[Path, ...] = attrs.field(default=(), converter=_paths)
     #: Show a seeded random sample of this many records (accepted and rejected) instead of all.
     sample: int | None = attrs.field(default=None, validator=attrs.validators.optional(
         attrs.validators.ge(1)))
@@ -232,7 +236,8 @@ def review_rows(run: RunData, images: _Images, types: _Table, reasons: _Table,
                                        strict=True), len(run.records)):
         if keep is not None and n not in keep:
             continue
-        data = rej.get("data") if isinstance(rej.get("data"), Mapping) else {}
+        given = rej.get("data")
+        data = given if isinstance(given, Mapping) else {}
         answer = _raw_answer(rej.get("raw"))
         image = data.get("image_file")
         rest = {k: v for k, v in {**data, **answer}.items()
