@@ -556,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
                     ".calls.sqlite", help="call cache (a rerun meets the labelled records)")
     ap.add_argument("--judge-eval", action="store_true",
                     help="also measure the judge on the labels and the synthetic set")
+    ap.add_argument("--judge-from", type=Path, default=None,
+                    help="the judge figures of an earlier --json (its judge asks the backend "
+                         "directly, past the call cache)")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = ap.parse_args(argv)
@@ -604,7 +607,10 @@ def main(argv: list[str] | None = None) -> int:
                               flush=True)
                         results.append(res)
         labels = labelstore.labels("edits")
-        if args.judge_eval:
+        if args.judge_from is not None:
+            earlier = json.loads(args.judge_from.read_text())
+            judge, judge_labels = earlier.get("judge"), earlier.get("judge_labels")
+        elif args.judge_eval:
             from instructgen.plugins.edits.judge_eval import evaluate_backend
 
             judge_labels = judge_on_labels(backend, labels)
