@@ -7,6 +7,12 @@ choice is a table of measurements, not a guess: a model is given ``model``
 only where that path was measured to be at least as precise as ``rules``.
 A model not in the table gets ``rules``, the path that does not depend on the
 model's writing.
+
+The generator is not told the backend's model (``RunInfo`` carries no backend
+identity), so today ``auto`` resolves with ``model=None``: as for a model not
+measured. That gives every model measured so far its measured path; a model
+measured better on ``model`` needs the backend's name passed to the generator
+before its entry here can take effect.
 """
 
 from __future__ import annotations
