@@ -118,8 +118,10 @@ def test_the_embedded_model_judges_by_threshold(tmp_path, run_recipe, threshold,
     rows = [{"id": "a", "caption": "A dog sleeping on a red couch."},
             {"id": "b", "caption": "A man riding a horse on the beach."},
             {"id": "c", "caption": "Two cats on a wooden table."}]
+    # The rules path writes the edits, so every item reaches the judge: on the model
+    # path the sense checks reject what the 135M model writes before the judge is asked.
     res = run_recipe(recipe(tmp_path, rows, backend={"name": "llamacpp", "n_ctx": 2048},
-                            types=["remove", "replace"], attempts=1,
+                            types=["remove", "replace"], attempts=1, compose="rules",
                             judge_threshold=threshold))
     judged = [r for r in res.rejections if r.stage == "judge"]
     if verdict == "yes":
