@@ -39,10 +39,16 @@ RECIPE = ROOT / "examples" / "edits" / "single.toml"
 TARGET = 2.5
 
 
+#: Extra ``--set`` overrides for every run (``--set`` on this script's command line).
+OVERRIDES: list[str] = []
+
+
 def run_command(out: Path, items: int, threads: int | None) -> list[str]:
     cmd = [sys.executable, "-m", "instructgen", "-q", "run", str(RECIPE), "--no-progress",
            "--set", f"limit={items}", "--set", f'output_dir="{out}"',
            "--set", "cache.enabled=false"]
+    for override in OVERRIDES:
+        cmd += ["--set", override]
     if threads is not None:
         cmd += ["--set", f"backend.n_threads={threads}"]
     return cmd
@@ -106,8 +112,11 @@ def main() -> None:
     ap.add_argument("--cap", type=float, default=8.0,
                     help="stop a process at this many times its mode's alone time")
     ap.add_argument("--modes", default="free,pinned")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a recipe override for every run, e.g. generator.compose=\"model\"")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = ap.parse_args()
+    OVERRIDES.extend(args.set)
     cores = len(os.sched_getaffinity(0))
     modes = {"free": None, "pinned": cores}
     rows = []
@@ -127,7 +136,8 @@ def main() -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {cores} cores, `{args.items}`-item runs of "
-        f"`examples/edits/single.toml` on the embedded SmolLM2-135M (cache off), whole "
+        f"`examples/edits/single.toml`{''.join(f' `--set {o}`' for o in args.set)} on the "
+        f"embedded SmolLM2-135M (cache off), whole "
         f"processes; load average at the end: {load}. `free`: `n_threads` unset (the free "
         f"cores); `pinned`: `n_threads = {cores}`, the behaviour before. A process still "
         f"running at {args.cap:.0f}x its mode's alone time is stopped.",
