@@ -167,3 +167,18 @@ def test_busy_ticks_read_only_the_given_cores(tmp_path):
     assert read_busy_ticks([0, 1], stat) == 42
     assert read_busy_ticks([0, 7], stat) is None  # a core the file does not list
     assert read_busy_ticks([0], tmp_path / "missing") is None
+
+
+@pytest.mark.model
+def test_n_ctx_above_the_training_context_is_allowed_with_a_warning_that_says_why(caplog):
+    _need_model()
+    from instructgen.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
+
+    with caplog.at_level(logging.WARNING, logger="instructgen"):
+        LlamaCppBackend(LlamaCppOptions(n_ctx=256, n_seq_max=1)).close()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    with caplog.at_level(logging.WARNING, logger="instructgen"):
+        backend = LlamaCppBackend(LlamaCppOptions(n_ctx=9000))  # SmolLM2 was trained on 8192
+    backend.close()
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "n_ctx = 9000 is above the 8192 tokens" in warning and "lower n_ctx" in warning
