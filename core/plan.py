@@ -60,6 +60,11 @@ class BuildContext:
 
     registry: PluginRegistry = attrs.field(repr=False)
     where: str = ""
+    #: The model the recipe's backend names (its ``model`` option, defaults included), or
+    #: ``None`` when it names none (the fake). Generators whose best path depends on the
+    #: model (``compose = "auto"``) choose by it; a backend object handed to the run may
+    #: serve another model, which the generator cannot know.
+    backend_model: str | None = None
 
     @property
     def spec(self) -> RegistrySpec:
@@ -202,8 +207,10 @@ def resolve(recipe: Recipe, registry: PluginRegistry, *, prepare_backend: bool =
     if errors:
         raise _combined(errors)
     assert source and generator and backend
+    model = getattr(backend.options, "model", None)
     return Plan(recipe, source, generator, backend, tuple(p for p in post if p), sink, replicas,
-                isolate, context=BuildContext(registry))
+                isolate, context=BuildContext(registry, backend_model=model if isinstance(
+                    model, str) else None))
 
 
 def payload_keys(generator: Stage[Generator], ctx: BuildContext) -> PayloadKeys | None:

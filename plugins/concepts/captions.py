@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
-from instructgen.context import ItemContext
+from instructgen.context import ItemContext, RunInfo
 from instructgen.errors import InvalidOutput, Reject
 from instructgen.plugin import Generator
 from instructgen.records import Completion, LLMRequest, SourceItem
@@ -83,9 +83,27 @@ class CaptionRules:
     compose: Compose = attrs.field(default="auto",
                                    validator=attrs.validators.in_(COMPOSE_PATHS))
 
+    def path(self, family: str, model: str | None = None) -> str:
+        """``model`` or ``template``: what ``compose`` stands for in ``family`` on ``model``."""
+        return resolve(self.compose, family, model)
+
+
+Rules = TypeVar("Rules", bound=CaptionRules)
+
+
+class ComposedCaptions(Generator, Generic[Rules]):
+    """A caption generator whose ``compose = "auto"`` follows the run's model."""
+
+    options: Rules
+    #: The recipe backend's model, from :meth:`setup` (``None``: not named, or no run).
+    model: str | None = None
+
+    def setup(self, run: RunInfo) -> None:
+        self.model = run.context.backend_model
+
     def path(self, family: str) -> str:
-        """``model`` or ``template``: what ``compose`` stands for in ``family``."""
-        return resolve(self.compose, family)
+        """``model`` or ``template`` for ``family`` in this run."""
+        return self.options.path(family, self.model)
 
 
 def check_caption(answer: Completion, rules: CaptionRules, concepts: Sequence[str]) -> str:
@@ -232,7 +250,7 @@ class C2capOptions(CaptionRules):
     """Options of ``c2cap``: the caption rules."""
 
 
-class ConceptCaptions(Generator):
+class ConceptCaptions(ComposedCaptions[C2capOptions]):
     """One short factual caption per concept."""
 
     def __init__(self, options: C2capOptions) -> None:
@@ -241,7 +259,7 @@ class ConceptCaptions(Generator):
     async def generate(self, item: SourceItem, ctx: ItemContext) -> list[dict[str, Any]]:
         concept = concept_of(item)
         rules = self.options
-        if rules.path("c2cap") == "template":
+        if self.path("c2cap") == "template":
             caption = await ask_template(
                 ctx, rules, look_request(rules, concept),
                 lambda parsed: concept_caption(concept, read_look(parsed), rules.max_words,
@@ -265,7 +283,7 @@ class Cb2capOptions(CaptionRules):
     max_words: int = attrs.field(default=12, validator=at_least_one)
 
 
-class BackgroundCaptions(Generator):
+class BackgroundCaptions(ComposedCaptions[Cb2capOptions]):
     """A caption per (concept, background) pair for ``k`` backgrounds of each concept."""
 
     def __init__(self, options: Cb2capOptions) -> None:
@@ -280,7 +298,7 @@ class BackgroundCaptions(Generator):
         # sample() copies: the item's (possibly shared) list is never reordered.
         chosen = ctx.rng.sample(backgrounds, min(rules.k, len(backgrounds)))
         out: list[dict[str, Any]] = []
-        template = rules.path("cb2cap") == "template"
+        template = self.path("cb2cap") == "template"
         for background in chosen:
             seed = ctx.derive_seed("cb2cap", background)
             try:

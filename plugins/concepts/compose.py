@@ -24,11 +24,17 @@ import attrs
 
 from instructgen.context import ItemContext
 from instructgen.errors import Reject, UserError
-from instructgen.plugin import Generator
 from instructgen.records import LLMRequest, SourceItem
 from instructgen.text import dedup_key, mentions, words
 
-from .captions import CaptionRules, ask_caption, ask_template, at_least_one, caption_request
+from .captions import (
+    CaptionRules,
+    ComposedCaptions,
+    ask_caption,
+    ask_template,
+    at_least_one,
+    caption_request,
+)
 from .fields import pair_schema, read_look, read_relation
 from .lexicon import creature_kind, fits_setting
 from .phrases import PLACE_WORDS as _PLACE_WORDS
@@ -121,7 +127,7 @@ class Cc2capOptions(CaptionRules):
     preposition: str = "in"
 
 
-class PairCaptions(Generator):
+class PairCaptions(ComposedCaptions[Cc2capOptions]):
     """A caption per unordered concept pair, with a background when it lacks a scene."""
 
     def __init__(self, options: Cc2capOptions) -> None:
@@ -136,7 +142,7 @@ class PairCaptions(Generator):
         first, second = concepts
         if words(first.lower()) == words(second.lower()):
             raise Reject("same_concept", f"both concepts are {first!r}")
-        if opts.path("cc2cap") == "template":
+        if self.path("cc2cap") == "template":
             caption = await ask_template(ctx, opts, pair_request(opts, first, second),
                                          lambda parsed: write_pair(parsed, first, second,
                                                                    opts.max_words, ctx.rng),
@@ -151,7 +157,7 @@ class PairCaptions(Generator):
                      "background_appended": False, "has_scene": has_scene(caption, concepts)}]
         # One entry per distinct background, so no two variants share one.
         pool = distinct(b for b in item.data.get("backgrounds", []) if isinstance(b, str))
-        if opts.path("cc2cap") == "template":  # no giraffe on a breakfast tray
+        if self.path("cc2cap") == "template":  # no giraffe on a breakfast tray
             pool = [b for b in pool if all(fits_setting(c, place_head(b)) for c in concepts)]
             water = [c for c in concepts if creature_kind(c) == "fish"]
             if water and not pool:  # a goldfish next to a camera, out of water
@@ -163,7 +169,7 @@ class PairCaptions(Generator):
         chosen = ctx.rng.sample(pool, min(opts.append_backgrounds, len(pool)))
         # The template path places a background as its own captions do ("on a beach",
         # "at a bus stop"); the model path keeps the one preposition of the options.
-        place = (append_setting if opts.path("cc2cap") == "template"
+        place = (append_setting if self.path("cc2cap") == "template"
                  else lambda text, bg: append_background(text, bg, opts.preposition))
         return [{**base, "caption": place(caption, bg),
                  "base_caption": caption, "background": bg, "background_appended": True,

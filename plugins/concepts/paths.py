@@ -36,10 +36,10 @@ def resolve(compose: str, family: str, model: str | None = None) -> Literal["mod
     """The path ``compose`` stands for in ``family``.
 
     ``auto``: ``model`` only for a named model whose measured model-path
-    precision meets the target. A generator does not see which model the
-    run uses (``model`` is ``None``), and a model that was never measured
-    has no precision to trust, so ``auto`` is ``template`` there; for the
-    embedded SmolLM2-135M it is ``template`` by measurement.
+    precision meets the target. ``model`` is the one the recipe's backend
+    names (``None``: it names none, as the fake); a model that was never
+    measured has no precision to trust, so ``auto`` is ``template`` there;
+    for the embedded SmolLM2-135M it is ``template`` by measurement.
     """
     if compose in ("model", "template"):
         return "model" if compose == "model" else "template"

@@ -205,7 +205,7 @@ class EditGenerator(Generator):
                               "set global_last = false")
         self._analyzer = make_analyzer(opts.prefilter)
         if opts.compose == "auto":
-            self._compose, why = path_for(None)  # RunInfo does not name the backend's model
+            self._compose, why = path_for(run.context.backend_model)
             if run.log is not None:
                 run.log.info("edit_compose", compose=self._compose, why=why)
         if not opts.judge and run.log is not None:

@@ -8,11 +8,9 @@ only where that path was measured to be at least as precise as ``rules``.
 A model not in the table gets ``rules``, the path that does not depend on the
 model's writing.
 
-The generator is not told the backend's model (``RunInfo`` carries no backend
-identity), so today ``auto`` resolves with ``model=None``: as for a model not
-measured. That gives every model measured so far its measured path; a model
-measured better on ``model`` needs the backend's name passed to the generator
-before its entry here can take effect.
+The generator learns the model from the plan (``RunInfo.context.backend_model``:
+the recipe backend's ``model`` option, defaults included). A backend without a
+model option (the fake) or a model not in the table is treated as unmeasured.
 """
 
 from __future__ import annotations
