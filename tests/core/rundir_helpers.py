@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -131,6 +132,18 @@ def shared_dir(tmp_path: Path, name: str) -> Path:
     base = Path(tempfile.mkdtemp(prefix=f"instructgen-{name}-"))
     base.chmod(0o755)
     return base
+
+
+def as_from_a_terminal() -> None:
+    """``preexec_fn`` for a child the test signals: the dispositions of a typed command.
+
+    A suite run under ``nohup`` ignores SIGHUP, one run as a background job ignores
+    SIGINT, and children inherit ignored signals; the run would then rightly leave
+    them alone and the test would wait forever. These tests stand for a run started
+    in a terminal, so the child starts with every termination signal at its default.
+    """
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def gated_cli(gate_at: int, started: Path, *args: object) -> list[str]:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from rundir_helpers import files, setup
+from rundir_helpers import as_from_a_terminal, files, setup
 
 
 def _setup(tmp_path: Path, name: str) -> tuple[Path, Path]:
@@ -85,7 +85,8 @@ def test_ctrl_c_saves_finished_work_and_the_rerun_completes(tmp_path):
     # signal always lands mid-run, whatever the machine's speed (no timing race).
     gated = [sys.executable, str(Path(__file__).with_name("gated_cli.py")), "6",
              *_cmd(recipe)[3:]]
-    proc = subprocess.Popen(gated, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(gated, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_terminal)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "gate-closed", proc.communicate(timeout=60)
     proc.send_signal(signal.SIGINT)

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from rundir_helpers import cli, files, gated_cli, setup, wait_for
+from rundir_helpers import as_from_a_terminal, cli, files, gated_cli, setup, wait_for
 
 import instructgen
 from instructgen import rundir
@@ -52,7 +52,7 @@ def test_a_termination_signal_saves_finished_work_like_ctrl_c(tmp_path, sig, cod
     started = tmp_path / "started"
     # The 5th batch is held until the signal: four batches (16 items) are answered.
     proc = subprocess.Popen(gated_cli(5, started, "-q", "run", recipe, "--no-progress"),
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)
     wait_for(started, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -81,7 +81,7 @@ def test_sigterm_at_random_points_then_resume_gives_identical_files(tmp_path):
     stops = 0
     for _attempt in range(12):
         proc = subprocess.Popen(cli("-q", "run", recipe, "--no-progress"),
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)
         # Wait for this attempt's first checkpoint, then strike at a random moment:
         # between batches, between two lines of one item, or inside a commit.
         state = out / "state.json"
@@ -184,7 +184,7 @@ def test_sigterm_stops_a_ray_engine_run_like_ctrl_c(tmp_path):
     pytest.importorskip("ray", reason="Ray is not installed (the ray extra)")
     recipe, out = setup(tmp_path, "ray", n=400, delay=0.05)
     proc = subprocess.Popen(cli("-q", "run", recipe, "--no-progress", "--engine", "ray"),
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)
     deadline = time.monotonic() + 180
     while not (out / "state.json").exists() and proc.poll() is None:
         assert time.monotonic() < deadline, "the Ray run never committed"
@@ -263,7 +263,8 @@ def test_sigterm_to_the_process_group_stops_a_replica_run_without_worker_deaths(
     recipe, out = setup(tmp_path, "replicas", n=400, delay=0.05)
     proc = subprocess.Popen(cli("-q", "run", recipe, "--no-progress", "--set",
                                 "backend.replicas=2"),
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=as_from_a_terminal)
     deadline = time.monotonic() + 180
     while not (out / "state.json").exists() and proc.poll() is None:
         assert time.monotonic() < deadline, "the replica run never committed"
