@@ -37,12 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "merge", help="merge pool files of any shape into one, keeping provenance",
         description="Merge pool files of any accepted shape into one file; concepts with the "
                     "same name are merged and keep every file they came from.")
-    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
-                   help="pool files in any accepted shape")
-    p.add_argument("--pool-shape", default="auto", metavar="SHAPE",
-                   choices=("auto", "concept_backgrounds", "dataset_classes"),
-                   help="how a {key: [strings]} input is read: concept_backgrounds (SynCLR) "
-                        "or dataset_classes (classname.json); auto refuses that shape")
+    _input_args(p)
     _output_args(p)
     p.set_defaults(func=cmd_merge)
 
@@ -51,12 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Merge concepts equal after normalization and lemmas, then near-duplicate "
                     "names (rapidfuzz), then, with sentence-transformers installed, names "
                     "with similar embeddings.")
-    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
-                   help="pool files in any accepted shape")
-    p.add_argument("--pool-shape", default="auto", metavar="SHAPE",
-                   choices=("auto", "concept_backgrounds", "dataset_classes"),
-                   help="how a {key: [strings]} input is read: concept_backgrounds (SynCLR) "
-                        "or dataset_classes (classname.json); auto refuses that shape")
+    _input_args(p)
     _output_args(p)
     p.add_argument("--fuzzy", type=float, default=0.92, metavar="T",
                    help="rapidfuzz similarity (0-1) for near-duplicate names; 0 turns it off "
@@ -73,12 +63,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "stats", help="counts per source and backgrounds per concept",
         description="Print how many concepts each source file gave and how many "
                     "backgrounds the concepts have.")
-    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
-                   help="pool files in any accepted shape")
-    p.add_argument("--pool-shape", default="auto", metavar="SHAPE",
-                   choices=("auto", "concept_backgrounds", "dataset_classes"),
-                   help="how a {key: [strings]} input is read: concept_backgrounds (SynCLR) "
-                        "or dataset_classes (classname.json); auto refuses that shape")
+    _input_args(p)
     p.add_argument("--per-concept", action="store_true",
                    help="also list the background count of every concept")
     p.add_argument("--json", action="store_true", help="print the statistics as JSON")
@@ -88,12 +73,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "filter", help="keep concepts a model says can be photographed",
         description="Ask the backend, for every concept, whether it is a concrete object "
                     "that can be photographed; keep the yes answers and record them all.")
-    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
-                   help="pool files in any accepted shape")
-    p.add_argument("--pool-shape", default="auto", metavar="SHAPE",
-                   choices=("auto", "concept_backgrounds", "dataset_classes"),
-                   help="how a {key: [strings]} input is read: concept_backgrounds (SynCLR) "
-                        "or dataset_classes (classname.json); auto refuses that shape")
+    _input_args(p)
     _output_args(p)
     p.add_argument("--llm", action="store_true",
                    help='ask the backend "a concrete object that can be photographed?"')
@@ -115,12 +95,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "head word is not a noun; collapse fine-grained classes into their "
                     "category; drop concepts with fewer than --min-backgrounds backgrounds. "
                     "Every drop is written with its filter and reason.")
-    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
-                   help="pool files in any accepted shape")
-    p.add_argument("--pool-shape", default="auto", metavar="SHAPE",
-                   choices=("auto", "concept_backgrounds", "dataset_classes"),
-                   help="how a {key: [strings]} input is read: concept_backgrounds (SynCLR) "
-                        "or dataset_classes (classname.json); auto refuses that shape")
+    _input_args(p)
     _output_args(p)
     p.add_argument("--keep-non-nouns", action="store_true",
                    help="skip the noun-only filter")
@@ -134,6 +109,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--dropped", type=Path, default=None,
                    help="JSONL of every dropped concept (default: OUTPUT with .dropped.jsonl)")
     p.set_defaults(func=cmd_curate)
+
+
+def _input_args(p: argparse.ArgumentParser) -> None:
+    """The pool files every subcommand reads, and how an ambiguous shape is read."""
+    p.add_argument("inputs", nargs="+", type=Path, metavar="POOL",
+                   help="pool files in any accepted shape")
+    p.add_argument("--pool-shape", default="auto", metavar="SHAPE",
+                   choices=("auto", "concept_backgrounds", "dataset_classes"),
+                   help="how a {key: [strings]} input is read: concept_backgrounds (SynCLR) "
+                        "or dataset_classes (classname.json); auto refuses that shape")
 
 
 def _output_args(p: argparse.ArgumentParser) -> None:
