@@ -119,8 +119,19 @@ def _recipe(tmp_path, name):
 
 @pytest.fixture
 def default_sigterm():
-    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+    """SIGTERM at its default for the test, as in a process started from a terminal.
+
+    A suite started with SIGTERM ignored (``trap '' TERM``, some job runners) hands
+    that on to this process; the run rightly leaves an ignored signal alone, so the
+    test puts the default back for its own length. A real handler someone installed
+    is not ours to replace: then the test skips.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous not in (signal.SIG_DFL, signal.SIG_IGN):
         pytest.skip("SIGTERM already has a handler in this process; the run leaves it alone")
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.mark.parametrize("at_write", [1, 2, 3, 8, 9, 20])
