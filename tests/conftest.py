@@ -1,8 +1,36 @@
 """Shared fixtures: the plugin-author kit, plus an isolated cache per test."""
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["instructgen.testing"]
+
+TESTS = Path(__file__).resolve().parent
+
+#: Folders holding helper modules that tests import by bare name from *other* folders
+#: (``from edit_fakes import ...`` in tests/anyedit, ``from rundir_helpers import ...``
+#: in tests/engines). pytest's prepend import mode puts only each collected test
+#: file's own folder on sys.path, so whether such an import worked would depend on
+#: which tests were collected first; they are put on sys.path here, once, for every
+#: selection. Appended, so no helper folder can shadow an installed package.
+HELPER_FOLDERS = ("core", "edits", "engines")
+for _folder in HELPER_FOLDERS:
+    if str(TESTS / _folder) not in sys.path:
+        sys.path.append(str(TESTS / _folder))
+
+# pytest puts tests/ itself on sys.path (for this conftest), and tests/datasets and
+# tests/io are folders there. A regular package (the Hugging Face ``datasets``,
+# the standard ``io``) wins over a folder without __init__.py wherever it stands on
+# sys.path, but where the datasets extra is not installed ``import datasets`` would
+# give the empty namespace package tests/datasets instead of an ImportError. Make it
+# fail as it does outside the test tree.
+_datasets = importlib.util.find_spec("datasets")
+if _datasets is not None and _datasets.origin in (None, "namespace") and all(
+        Path(place).is_relative_to(TESTS) for place in _datasets.submodule_search_locations or ()):
+    sys.modules["datasets"] = None  # type: ignore[assignment]
 
 
 @pytest.fixture(scope="session")

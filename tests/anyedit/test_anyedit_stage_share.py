@@ -5,7 +5,7 @@ earlier edit records and the image stage's output). Each accepted record is writ
 as AnyEdit reads it (the sink with its own stage rules off, so nothing is hidden) and
 goes through the readers of AnyEdit's filters and stages in test_anyedit_contract.py;
 it passes when no reader drops it and, after the rewriting filters, edit and output
-still agree. ``python tests/edits/test_anyedit_stage_share.py [--backend llamacpp] [--limit N]
+still agree. ``python tests/anyedit/test_anyedit_stage_share.py [--backend llamacpp] [--limit N]
 [--compose model|rules|auto]``
 prints the figure per type.
 """
@@ -19,6 +19,10 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+if __name__ == "__main__":  # run by path: test_anyedit_contract imports tests/edits/edit_fakes,
+    # a folder tests/conftest.py puts on sys.path under pytest (HELPER_FOLDERS)
+    sys.path.append(str(Path(__file__).resolve().parents[1] / "edits"))
 
 from test_anyedit_contract import assert_still_agree, through_stages
 
