@@ -16,8 +16,8 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from instructgen.backend import LLMRequest, Message
 from instructgen.errors import UserError
-from instructgen.records import LLMRequest, Message
 
 if TYPE_CHECKING:
     from .constrain import JsonConstraint

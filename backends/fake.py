@@ -25,12 +25,15 @@ import attrs
 
 from instructgen.backend import (
     Backend,
+    BackendIdentity,
+    Completion,
     FirstTokenScorer,
+    LLMRequest,
     ScoringUnsupportedError,
     json_completion,
     scored_completion,
 )
-from instructgen.records import BackendIdentity, Completion, LLMRequest, stable_hash
+from instructgen.canonical import stable_hash
 
 from .chat import first_stop
 

@@ -10,8 +10,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from instructgen.backend import LLMRequest
 from instructgen.errors import ContextOverflowError
-from instructgen.records import LLMRequest
 
 
 def label_logprobs(logits: Any, firsts: Mapping[str, Sequence[int]]) -> dict[str, float]:

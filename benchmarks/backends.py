@@ -21,9 +21,8 @@ from pathlib import Path
 
 from docblock import write_block
 
-from instructgen.backend import Backend
+from instructgen.backend import Backend, LLMRequest
 from instructgen.backends.models import embedded_model_path
-from instructgen.records import LLMRequest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "backends.md"
 START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"

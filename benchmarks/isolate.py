@@ -102,10 +102,10 @@ def probe(rounds: int) -> None:
 
 def worker_cost(rounds: int, batches: int = 300) -> None:
     """The fixed and per-batch cost of a worker, on the fake backend (no model noise)."""
+    from instructgen.backend import LLMRequest
     from instructgen.backends.fake import FakeBackend, FakeOptions
     from instructgen.engines.replicas import ReplicaPool
     from instructgen.manager import make_registry
-    from instructgen.records import LLMRequest
 
     spec = make_registry(autoload=False).get("backend", "fake")
     starts = []

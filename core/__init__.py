@@ -12,6 +12,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .backend import BackendIdentity, Completion, LLMRequest, Message
 from .errors import InvalidOutput, Reject, UserError
 from .manager import hookimpl, make_registry
 from .plugin import (
@@ -28,15 +29,7 @@ from .plugin import (
     Source,
     SourcePlugin,
 )
-from .records import (
-    BackendIdentity,
-    Completion,
-    LLMRequest,
-    Message,
-    OutputRecord,
-    Rejection,
-    SourceItem,
-)
+from .records import OutputRecord, Rejection, SourceItem
 
 
 def run(recipe, plugins=(), **kwargs):  # type: ignore[no-untyped-def]

@@ -13,9 +13,11 @@ Like ``llm.Model``, a backend is a small class with one required method::
 It lives in core, beside the other plugin contracts (:mod:`instructgen.plugin`), so
 the run machinery never imports a backend family: ``-p no:backends`` leaves the
 contract in place, and a third-party backend needs nothing from
-``instructgen.backends``. The requests and answers are the records of
-:mod:`instructgen.records` (:class:`LLMRequest`, :class:`Completion`,
-:class:`BackendIdentity`).
+``instructgen.backends``. The requests and answers are defined here too:
+:class:`LLMRequest` (chat :class:`Message` turns and sampling settings),
+:class:`Completion` and :class:`BackendIdentity`. They import nothing from the
+records of :mod:`instructgen.records`; a record's provenance imports the identity
+from here.
 
 :class:`Backend` declares exactly what the run machinery reads off a backend
 (``generate``, ``identity``, ``concurrency``, ``close``). A request with
@@ -39,26 +41,153 @@ import signal
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
+from attrs import field, frozen
+
+from .canonical import converter, stable_hash
 from .errors import UserError
-from .records import BackendIdentity, Completion, LLMRequest
 from .schema import parse_json
 
 __all__ = [
     "GENERIC_CRASH_HINTS",
     "Backend",
+    "BackendIdentity",
+    "Completion",
     "CrashHints",
+    "FinishReason",
     "FirstTokenScorer",
+    "LLMRequest",
+    "Message",
     "ScoringUnsupportedError",
     "crash_hint",
     "file_sha256",
     "generate_split",
     "json_completion",
+    "messages",
     "refuse_choices",
     "scored_completion",
     "signal_text",
 ]
+
+FinishReason = Literal["stop", "length", "error"]
+
+
+# -- requests and answers ---------------------------------------------------------------
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """One string or several, as a tuple."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _choices(value: Any) -> dict[str, tuple[str, ...]] | None:
+    if value is None:
+        return None
+    out = {str(label): _strings(texts) for label, texts in dict(value).items()}
+    if not out or not all(out.values()):
+        raise ValueError(f"choices: every label needs at least one text, got {out!r}")
+    return out
+
+
+def _messages(value: Any) -> tuple[Message, ...]:
+    out = []
+    for m in value:
+        if isinstance(m, Message):
+            out.append(m)
+        elif isinstance(m, Mapping):
+            out.append(Message(role=m["role"], content=m["content"]))
+        else:
+            role, content = m
+            out.append(Message(role=role, content=content))
+    return tuple(out)
+
+
+@frozen
+class Message:
+    """One chat turn."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@frozen
+class LLMRequest:
+    """What a generator asks a backend. Hashable into a cache key."""
+
+    messages: tuple[Message, ...] = field(converter=_messages)
+    max_tokens: int = 128
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    #: ``None`` lets the runner derive one from the item seed and attempt.
+    seed: int | None = None
+    stop: tuple[str, ...] = field(default=(), converter=_strings)
+    schema: Mapping[str, Any] | None = None
+    #: Score instead of generate: label -> texts that spell it. The answer is each
+    #: label's first-token probability (``Completion.scores``), not sampled text, so
+    #: ``max_tokens``, sampling, ``stop`` and ``seed`` do not apply; a schema is refused.
+    choices: Mapping[str, tuple[str, ...]] | None = field(default=None, converter=_choices)
+
+    def __attrs_post_init__(self) -> None:
+        if self.choices is not None and self.schema is not None:
+            raise ValueError("an LLMRequest has either choices (scored) or a schema, not both")
+
+    def cache_payload(self) -> list[Any]:
+        """Everything about the request that can change the answer (hot path: no cattrs)."""
+        payload = [
+            [[m.role, m.content] for m in self.messages],
+            self.max_tokens, self.temperature, self.top_p, self.top_k, self.seed,
+            list(self.stop),
+            # Text, not a dict: stable_hash sorts dict keys, but the order of a
+            # schema's properties changes the answer (keys are written in it).
+            None if self.schema is None else json.dumps(self.schema, ensure_ascii=False),
+        ]
+        if self.choices is not None:  # appended, so keys of plain requests stay as they were
+            payload.append([[label, list(texts)] for label, texts in self.choices.items()])
+        return payload
+
+
+@frozen
+class Completion:
+    """A backend's answer to one request."""
+
+    text: str
+    parsed: Any = None
+    finish_reason: FinishReason = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    #: Prompt tokens the backend actually decoded; fewer than ``prompt_tokens`` when
+    #: it reused a shared prefix's KV cache. ``None``: all of them.
+    prompt_tokens_decoded: int | None = None
+    #: For a request with ``choices``: each label's log-probability as the answer's
+    #: first token, normalised over the labels (``text`` is the most probable label).
+    scores: Mapping[str, float] | None = None
+
+
+@frozen
+class BackendIdentity:
+    """Who answered: part of every cache key and every manifest."""
+
+    name: str
+    model: str
+    sha256: str = ""
+    quantization: str = ""
+    settings: Mapping[str, Any] = field(factory=dict)
+
+    def key(self) -> str:
+        return stable_hash(converter.unstructure(self))
+
+
+
+def messages(*pairs: tuple[str, str]) -> tuple[Message, ...]:
+    """Shorthand: ``messages(("system", s), ("user", u))``."""
+    return _messages(pairs)
+
+
+# -- the contract -----------------------------------------------------------------------
 
 
 class Backend(ABC):

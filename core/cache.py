@@ -18,7 +18,8 @@ from urllib.parse import quote
 
 from instructgen.logs import Log
 
-from .records import BackendIdentity, Completion, LLMRequest, converter, stable_hash
+from .backend import BackendIdentity, Completion, LLMRequest
+from .canonical import converter, stable_hash
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (

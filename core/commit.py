@@ -16,13 +16,14 @@ from typing import Any
 
 from instructgen.logs import Log
 
+from .canonical import to_json
 from .counters import RunSummary
 from .early import EarlyWarning
 from .errors import OutputWriteError, Reject, RunAborted
 from .manager import PluginRegistry
 from .plan import Plan
 from .plugin import PostProcessor, Sink
-from .records import OutputRecord, Provenance, Rejection, to_json
+from .records import OutputRecord, Provenance, Rejection
 from .review import RecordReview
 from .rundir import RECORDS, REJECTS, Journal, iter_records
 from .scheduler import ItemOutcome

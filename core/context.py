@@ -17,8 +17,9 @@ import attrs
 
 from instructgen.logs import Log
 
+from .backend import Completion, LLMRequest
 from .errors import InvalidOutput, Reject
-from .records import Completion, LLMRequest, Rejection, SourceItem
+from .records import Rejection, SourceItem
 from .seeds import derive_seed
 
 if TYPE_CHECKING:

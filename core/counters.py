@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from .records import converter
+from .canonical import converter
 from .rundir import RunOutcome, RunStatus
 
 #: Field metadata: the count is a total over every session of a run directory

@@ -19,11 +19,11 @@ from typing import Any
 
 import attrs
 
+from .canonical import converter
 from .counters import RunSummary
 from .errors import OutputWriteError, UserError
 from .plan import Plan
 from .recipe import hashable_view
-from .records import converter
 from .rundir import (
     FRESH_FLAG,
     MANIFEST,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 import attrs
 from attrs import frozen
 
+from .canonical import stable_hash
 from .catalog import Catalog
 from .errors import PluginError, RecipeError
 from .manager import PluginRegistry, RegistrySpec
@@ -40,7 +41,6 @@ from .recipe import (
     recipe_converter,
     structure_options,
 )
-from .records import stable_hash
 
 if TYPE_CHECKING:
     from instructgen.backend import Backend

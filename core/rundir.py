@@ -37,8 +37,9 @@ from typing import Any, Literal
 
 import attrs
 
+from .canonical import converter
 from .errors import OutputWriteError, RunDirLocked, UserError
-from .records import OutputRecord, converter
+from .records import OutputRecord
 
 MANIFEST = "manifest.json"
 STATE = "state.json"

@@ -23,8 +23,9 @@ from collections.abc import Iterator
 
 from instructgen.logs import Log
 
-from .backend import Backend
+from .backend import Backend, BackendIdentity
 from .cache import CallCache, default_cache_path
+from .canonical import converter
 from .commit import Committer
 from .context import RunInfo
 from .counters import RunSummary
@@ -35,7 +36,7 @@ from .manager import PluginRegistry
 from .plan import Plan
 from .plugin import Generator, PostProcessor, Sink, Source
 from .progress import ProgressBar
-from .records import BackendIdentity, OutputRecord, SourceItem, converter
+from .records import OutputRecord, SourceItem
 from .rundir import FRESH_FLAG
 from .signals import SignalGate, terminate_as_interrupt
 

@@ -21,13 +21,13 @@ import attrs
 
 from instructgen.logs import Log
 
-from .backend import Backend
+from .backend import Backend, Completion, LLMRequest
 from .cache import CallCache
 from .context import ItemContext, _Ask
 from .counters import Counters
 from .errors import ContextOverflowError, Reject, UserError
 from .plugin import Generator
-from .records import Completion, LLMRequest, Rejection, SourceItem
+from .records import Rejection, SourceItem
 from .seeds import derive_seed
 
 

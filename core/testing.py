@@ -25,9 +25,10 @@ import pytest
 
 from .api import run
 from .backend import Backend
+from .canonical import converter
 from .counters import RunSummary
 from .manager import PluginRegistry, make_registry
-from .records import OutputRecord, Rejection, converter
+from .records import OutputRecord, Rejection
 
 
 @attrs.frozen

@@ -18,11 +18,12 @@ from typing import Any
 
 import attrs
 
+from instructgen.backend import LLMRequest
 from instructgen.context import ItemContext
 from instructgen.errors import Reject, did_you_mean
 from instructgen.manager import hookimpl
 from instructgen.plugin import Generator, GeneratorPlugin, PayloadKeys
-from instructgen.records import LLMRequest, SourceItem
+from instructgen.records import SourceItem
 from instructgen.schema import check_schema
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from instructgen.backend import json_completion
-from instructgen.records import Completion, LLMRequest
+from instructgen.backend import Completion, LLMRequest, json_completion
 
 from ..chat import AnswerEnd
 from ..constrain import JsonConstraint

@@ -13,9 +13,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from instructgen.backend import file_sha256
+from instructgen.backend import BackendIdentity, LLMRequest, file_sha256
 from instructgen.errors import ModelNotFoundError, UserError
-from instructgen.records import BackendIdentity, LLMRequest
 
 from ..chat import ChatTemplate, ChatTemplateError
 from ..constrain import Constrainer, hf_tokenizer

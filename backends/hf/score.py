@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from instructgen.backend import scored_completion
-from instructgen.records import Completion, LLMRequest
+from instructgen.backend import Completion, LLMRequest, scored_completion
 
 from ..local import checked_prompts, label_logprobs
 

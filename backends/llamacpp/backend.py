@@ -15,9 +15,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from instructgen.backend import Backend, generate_split
+from instructgen.backend import Backend, BackendIdentity, Completion, LLMRequest, generate_split
 from instructgen.errors import UserError
-from instructgen.records import BackendIdentity, Completion, LLMRequest
 
 from ..local import checked_prompts
 from ..models import resolve_builtin

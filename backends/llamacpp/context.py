@@ -13,8 +13,8 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from instructgen.backend import LLMRequest
 from instructgen.errors import UserError
-from instructgen.records import LLMRequest
 
 from ..cpu_share import CoreShare
 from .options import LlamaCppOptions

@@ -24,8 +24,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from instructgen.backend import json_completion, scored_completion
-from instructgen.records import Completion, LLMRequest
+from instructgen.backend import Completion, LLMRequest, json_completion, scored_completion
 
 from ..chat import AnswerEnd
 from ..constrain import JsonConstraint, apply_mask

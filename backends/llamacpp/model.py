@@ -19,9 +19,8 @@ from typing import Any
 
 import attrs
 
-from instructgen.backend import file_sha256
+from instructgen.backend import BackendIdentity, LLMRequest, file_sha256
 from instructgen.errors import ModelNotFoundError
-from instructgen.records import BackendIdentity, LLMRequest
 
 from ..chat import ChatTemplate, ChatTemplateError
 from ..constrain import Constrainer, llamacpp_tokenizer

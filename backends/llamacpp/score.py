@@ -14,8 +14,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from instructgen.backend import LLMRequest
 from instructgen.errors import UserError
-from instructgen.records import LLMRequest
 
 from ..local import label_logprobs
 from .options import LlamaCppOptions

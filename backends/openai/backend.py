@@ -18,10 +18,9 @@ from typing import Any, TypeVar
 
 import attrs
 
-from instructgen.backend import Backend, refuse_choices
+from instructgen.backend import Backend, BackendIdentity, Completion, LLMRequest, refuse_choices
 from instructgen.errors import ContextOverflowError, RunAborted, UserError
 from instructgen.logs import Log, quiet_logger
-from instructgen.records import BackendIdentity, Completion, LLMRequest
 from instructgen.schema import check_schema
 
 from . import wire

@@ -16,8 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from instructgen.backend import json_completion
-from instructgen.records import Completion, LLMRequest
+from instructgen.backend import Completion, LLMRequest, json_completion
 
 from ..chat import first_stop
 

@@ -8,9 +8,9 @@ import sys
 from typing import Any
 
 from instructgen.api import plan
+from instructgen.canonical import converter
 from instructgen.logs import Log, forward_library_logs, make_logger
 from instructgen.plan import Plan
-from instructgen.records import converter
 from instructgen.runner import Runner
 
 

@@ -17,12 +17,12 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from instructgen.backend import Backend
+from instructgen.backend import Backend, BackendIdentity
 from instructgen.cache import CallCache
 from instructgen.counters import Counters
 from instructgen.logs import Log
 from instructgen.plugin import Generator
-from instructgen.records import BackendIdentity, SourceItem
+from instructgen.records import SourceItem
 from instructgen.scheduler import ItemOutcome, Scheduler
 
 if TYPE_CHECKING:

@@ -26,11 +26,13 @@ import socket
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from instructgen.backend import BackendIdentity
 from instructgen.cache import CallCache
+from instructgen.canonical import converter
 from instructgen.counters import Counters, from_blob
 from instructgen.errors import UserError
 from instructgen.logs import Log
-from instructgen.records import BackendIdentity, SourceItem, converter
+from instructgen.records import SourceItem
 from instructgen.scheduler import ItemOutcome
 
 from .bootstrap import WorkerRegistry

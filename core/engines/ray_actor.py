@@ -20,9 +20,10 @@ import attrs
 
 from instructgen.backend import Backend
 from instructgen.cache import CallCache
+from instructgen.canonical import converter
 from instructgen.counters import Counters, to_blob
 from instructgen.errors import UserError
-from instructgen.records import SourceItem, converter
+from instructgen.records import SourceItem
 from instructgen.scheduler import Scheduler
 
 from . import in_flight_window

@@ -37,10 +37,17 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any, cast
 
-from instructgen.backend import Backend, CrashHints, crash_hint, signal_text
+from instructgen.backend import (
+    Backend,
+    BackendIdentity,
+    Completion,
+    CrashHints,
+    LLMRequest,
+    crash_hint,
+    signal_text,
+)
 from instructgen.errors import BackendCrashed
 from instructgen.plugin import BackendPlugin, PluginSpec
-from instructgen.records import BackendIdentity, Completion, LLMRequest
 
 from .bootstrap import WorkerRegistry
 from .placement import ReplicaSlot, plan_slots, worker_options

@@ -17,8 +17,15 @@ from typing import Any
 
 import attrs
 
-from instructgen import BackendIdentity, BackendPlugin, Completion, LLMRequest, hookimpl
-from instructgen.backend import Backend, json_completion, refuse_choices
+from instructgen import BackendPlugin, hookimpl
+from instructgen.backend import (
+    Backend,
+    BackendIdentity,
+    Completion,
+    LLMRequest,
+    json_completion,
+    refuse_choices,
+)
 from instructgen.errors import ContextOverflowError, UserError
 from instructgen.schema import check_schema
 

@@ -13,10 +13,11 @@ from typing import Any, Literal
 
 import attrs
 
+from instructgen.backend import Completion, LLMRequest
 from instructgen.context import ItemContext
 from instructgen.errors import InvalidOutput, Reject
 from instructgen.plugin import Generator
-from instructgen.records import Completion, LLMRequest, SourceItem
+from instructgen.records import SourceItem
 from instructgen.text import NearDuplicateIndex, clean_caption, mentions, word_count
 
 from .captions import concept_of

@@ -21,10 +21,11 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from instructgen.backend import Completion, LLMRequest
 from instructgen.context import ItemContext, RunInfo
 from instructgen.errors import InvalidOutput, Reject
 from instructgen.plugin import Generator
-from instructgen.records import Completion, LLMRequest, SourceItem
+from instructgen.records import SourceItem
 from instructgen.text import clean_caption, contains_any_word, mentions, word_count, words
 
 from .constraints import explain, item_schema

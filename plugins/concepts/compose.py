@@ -22,9 +22,10 @@ from typing import Any
 
 import attrs
 
+from instructgen.backend import LLMRequest
 from instructgen.context import ItemContext
 from instructgen.errors import Reject, UserError
-from instructgen.records import LLMRequest, SourceItem
+from instructgen.records import SourceItem
 from instructgen.text import dedup_key, mentions, words
 
 from .captions import (

@@ -31,8 +31,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from instructgen.backend import Completion
 from instructgen.errors import InvalidOutput, Reject
-from instructgen.records import Completion
 from instructgen.schema import literal, narrow
 from instructgen.text import plural_forms, words
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from instructgen.records import Message, messages
+from instructgen.backend import Message, messages
 
 
 def caption_schema(max_words: int) -> dict[str, Any]:

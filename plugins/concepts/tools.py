@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import attrs
 
-from instructgen.records import Completion, LLMRequest
+from instructgen.backend import Completion, LLMRequest
 from instructgen.seeds import derive_seed
 from instructgen.text import NearDuplicateIndex
 

@@ -32,8 +32,8 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from instructgen.backend import Completion
 from instructgen.errors import Reject
-from instructgen.records import Completion
 from instructgen.schema import literal
 from instructgen.text import plural_forms, words
 

@@ -32,9 +32,8 @@ from typing import Any, Literal, cast
 
 import attrs
 
-from instructgen.backend import Backend, ScoringUnsupportedError
+from instructgen.backend import Backend, LLMRequest, ScoringUnsupportedError
 from instructgen.errors import InvalidOutput
-from instructgen.records import LLMRequest
 from instructgen.text import mentions
 
 from .checks import object_phrase

@@ -20,8 +20,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
+from instructgen.backend import Completion, LLMRequest
 from instructgen.errors import InvalidOutput
-from instructgen.records import Completion, LLMRequest
 
 from .types import EditExample, EditType
 

@@ -12,10 +12,11 @@ from typing import Any, Literal
 
 import attrs
 
+from instructgen.backend import Completion, LLMRequest
 from instructgen.context import ItemContext
 from instructgen.errors import Reject
 from instructgen.plugin import Generator
-from instructgen.records import Completion, LLMRequest, SourceItem
+from instructgen.records import SourceItem
 from instructgen.schema import parse_json
 from instructgen.text import NearDuplicateIndex
 

@@ -16,7 +16,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from instructgen.records import Message, messages
+from instructgen.backend import Message, messages
 
 from .events import BY_NAME, EVENTS, Event
 

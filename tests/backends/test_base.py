@@ -8,10 +8,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from instructgen.backend import Backend, FirstTokenScorer
+from instructgen.backend import Backend, BackendIdentity, Completion, FirstTokenScorer, LLMRequest
 from instructgen.backends import FakeBackend
 from instructgen.backends.llamacpp import LlamaCppBackend
-from instructgen.records import BackendIdentity, Completion, LLMRequest
 from instructgen.testing import run_recipe
 
 

@@ -12,10 +12,9 @@ import re
 
 import pytest
 
-from instructgen.backend import Backend
+from instructgen.backend import Backend, LLMRequest
 from instructgen.backends import FakeBackend
 from instructgen.errors import ContextOverflowError, SchemaError
-from instructgen.records import LLMRequest
 from instructgen.schema import validate
 
 WORDS = [

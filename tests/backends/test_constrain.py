@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from instructgen.backend import Message
 from instructgen.backends.chat import ChatTemplate, ChatTemplateError
 from instructgen.errors import SchemaError
-from instructgen.records import Message
 
 needs_llguidance = pytest.mark.skipif(
     importlib.util.find_spec("llguidance") is None, reason="llguidance is not installed"

@@ -205,8 +205,8 @@ def test_models_command_shows_the_cache_size(tmp_path, capsys):
 def test_the_embedded_model_loads_from_its_conversion_with_the_same_answers(parses):
     pytest.importorskip("torch", reason="torch is not installed")
     pytest.importorskip("transformers", reason="transformers is not installed")
+    from instructgen.backend import LLMRequest
     from instructgen.backends.models import embedded_model_path
-    from instructgen.records import LLMRequest
 
     if embedded_model_path() is None:
         pytest.skip("the embedded model is not installed (pip install 'instructgen[models]')")

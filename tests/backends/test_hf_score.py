@@ -14,14 +14,13 @@ import math
 
 import pytest
 
-from instructgen.backend import FirstTokenScorer
+from instructgen.backend import FirstTokenScorer, LLMRequest
 from instructgen.backends.hf import TransformersBackend
 from instructgen.errors import ContextOverflowError
 from instructgen.manager import make_registry
 from instructgen.plugins.edits.judge_eval import labelled_set
 from instructgen.plugins.edits.prompts import YES_NO, judge_request
 from instructgen.plugins.edits.types import get_edit_types
-from instructgen.records import LLMRequest
 
 #: Largest |P_transformers(yes) - P_llamacpp(yes)| allowed (0.070 measured, see above).
 TOLERANCE = 0.1

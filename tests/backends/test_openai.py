@@ -15,6 +15,7 @@ pytest.importorskip("httpx", reason="the openai backend needs httpx: pip install
 
 from openai_fake_server import MODEL, FakeServer, Reply, spawn
 
+from instructgen.backend import LLMRequest
 from instructgen.backends.openai import (
     OpenAIBackend,
     OpenAIOptions,
@@ -24,7 +25,6 @@ from instructgen.backends.openai import (
 )
 from instructgen.backends.openai.local import free_port
 from instructgen.errors import ContextOverflowError, RecipeError, RunAborted
-from instructgen.records import LLMRequest
 
 SCHEMA = {"type": "object", "properties": {"t": {"type": "string"}}, "required": ["t"]}
 KEY = "sk-test-9f8e7d6c5b4a"

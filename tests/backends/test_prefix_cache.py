@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import attrs
 import pytest
 
+from instructgen.backend import LLMRequest
 from instructgen.backends import FakeBackend
-from instructgen.records import LLMRequest
 from instructgen.testing import run_recipe
 
 SYSTEM = ("You write image editing instructions. Keep them short, start with a verb, "

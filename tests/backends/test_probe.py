@@ -164,8 +164,8 @@ def test_the_real_probe_reaches_a_verdict_on_this_machine(tmp_path):
 def test_llamacpp_loads_without_extra_buffers_when_the_probe_child_crashes(
         tmp_path, monkeypatch, caplog):
     _need_model()
+    from instructgen.backend import LLMRequest
     from instructgen.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
-    from instructgen.records import LLMRequest
 
     monkeypatch.setenv("INSTRUCTGEN_PROBE_CACHE", str(tmp_path / "probes.json"))
     monkeypatch.setattr(native, "probe_command", lambda *a, **k: child(CRASH.format("SIGILL")))

@@ -14,7 +14,13 @@ import math
 
 import pytest
 
-from instructgen.backend import ScoringUnsupportedError, generate_split
+from instructgen.backend import (
+    BackendIdentity,
+    Completion,
+    LLMRequest,
+    ScoringUnsupportedError,
+    generate_split,
+)
 from instructgen.backends.fake import FakeBackend, FakeOptions
 from instructgen.backends.local import label_logprobs
 from instructgen.cache import CallCache
@@ -22,7 +28,6 @@ from instructgen.manager import make_registry
 from instructgen.plugins.edits.judge_eval import labelled_set
 from instructgen.plugins.edits.prompts import YES_NO, judge_request
 from instructgen.plugins.edits.types import get_edit_types
-from instructgen.records import BackendIdentity, Completion, LLMRequest
 
 #: Largest |difference| of log-probabilities between ``generate`` and the reference.
 SAME = 1e-4

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from instructgen.records import LLMRequest
+from instructgen.backend import LLMRequest
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "concepts"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from concept_answers import caption_for, last_user
 
-from instructgen.records import LLMRequest
+from instructgen.backend import LLMRequest
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import re
 
 import pytest
 
+from instructgen.backend import Completion
 from instructgen.errors import InvalidOutput
 from instructgen.plugins.concepts.captions import C2capOptions, caption_request, check_caption
 from instructgen.plugins.concepts.constraints import caption_pattern
 from instructgen.plugins.concepts.fluency import CAPTION_SENSE_REASONS, caption_problem
-from instructgen.records import Completion
 from instructgen.schema import validate
 
 

@@ -15,9 +15,9 @@ from rundir_helpers import as_unprivileged, files, setup, shared_dir
 
 import instructgen
 from instructgen import cache as cache_module
+from instructgen.backend import BackendIdentity, Completion, LLMRequest
 from instructgen.cache import CallCache
 from instructgen.cli import main
-from instructgen.records import BackendIdentity, Completion, LLMRequest
 
 N = 30
 ACCEPTED = N - 4  # items 4, 11, 18 and 25 lack the template's field

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from instructgen.backend import Completion
 from instructgen.backends.fake import FakeBackend
-from instructgen.records import Completion
 
 
 def _backend(bad_attempts: int) -> FakeBackend:

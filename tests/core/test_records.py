@@ -8,17 +8,10 @@ import pytest
 
 import instructgen
 from instructgen import Generator, GeneratorPlugin, LLMRequest, hookimpl
+from instructgen.backend import BackendIdentity, Completion
+from instructgen.canonical import from_json, to_json
 from instructgen.errors import RecipeError
-from instructgen.records import (
-    BackendIdentity,
-    Completion,
-    OutputRecord,
-    Provenance,
-    Rejection,
-    SourceItem,
-    from_json,
-    to_json,
-)
+from instructgen.records import OutputRecord, Provenance, Rejection, SourceItem
 
 
 def test_every_record_round_trips_through_json():

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from instructgen.records import LLMRequest
+from instructgen.backend import LLMRequest
 
 FAKE = {"name": "fake"}
 _SPARE = ("lamp", "vase", "drum", "kite", "globe", "bucket")

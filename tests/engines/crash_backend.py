@@ -25,10 +25,10 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from instructgen.backend import Completion, LLMRequest
 from instructgen.backends.fake import FakeBackend, FakeOptions
 from instructgen.manager import hookimpl
 from instructgen.plugin import BackendPlugin
-from instructgen.records import Completion, LLMRequest
 
 CONTROL_ENV = "IG_CRASH_CONTROL"
 GATE_ENV = "IG_GATE_DIR"

@@ -19,12 +19,12 @@ from scale_setup import (
 )
 
 from instructgen.api import plan
+from instructgen.backend import LLMRequest
 from instructgen.backends.fake import FakeOptions
 from instructgen.engines.placement import plan_slots, visible_gpus
 from instructgen.engines.replicas import ReplicaPool
 from instructgen.errors import ModelNotFoundError
 from instructgen.manager import make_registry
-from instructgen.records import LLMRequest
 from instructgen.runner import Runner
 from instructgen.testing import run_recipe
 

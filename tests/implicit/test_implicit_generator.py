@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from instructgen.backend import LLMRequest
 from instructgen.backends.fake import FakeBackend, FakeOptions
 from instructgen.errors import UserError
-from instructgen.records import LLMRequest
 from instructgen.testing import run_recipe
 
 NOUNS = [

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from instructgen.api import plan, run
+from instructgen.backend import LLMRequest
 from instructgen.backends.fake import FakeBackend
-from instructgen.records import LLMRequest
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "examples/implicit/implicit.toml"

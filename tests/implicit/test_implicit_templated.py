@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from instructgen.backend import LLMRequest
 from instructgen.backends.fake import FakeBackend
 from instructgen.errors import UserError
 from instructgen.plugins.implicit.checks import QuadrupleRules, check_quadruple, sense_problem
@@ -20,7 +21,6 @@ from instructgen.plugins.implicit.templated import (
     events_schema,
     write_quadruple,
 )
-from instructgen.records import LLMRequest
 from instructgen.testing import run_recipe
 
 SEED = {"original_caption": "a glass of milk on the edge of a table",

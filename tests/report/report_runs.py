@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from instructgen.records import LLMRequest
+from instructgen.backend import LLMRequest
 
 
 def record(item_id: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from instructgen.backend import LLMRequest
 from instructgen.backends.fake import FakeBackend, FakeOptions
-from instructgen.records import LLMRequest
 
 CAPTIONS = [
     "A dog sleeping on a couch.", "A red car parked by a fence.", "Two cats on a windowsill.",

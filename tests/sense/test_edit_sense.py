@@ -7,10 +7,10 @@ import json
 
 import pytest
 
+from instructgen.backend import LLMRequest
 from instructgen.backends.fake import FakeBackend
 from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
 from instructgen.plugins.edits.sense import sense_checks
-from instructgen.records import LLMRequest
 
 TYPES = {t.name: t for t in BUILTIN_EDIT_TYPES}
 SEA = "A seagull standing on a rock by the sea."

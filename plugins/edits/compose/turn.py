@@ -18,9 +18,9 @@ from typing import Any
 
 from attrs import frozen
 
+from instructgen.backend import LLMRequest
 from instructgen.context import ItemContext
 from instructgen.errors import Reject
-from instructgen.records import LLMRequest
 from instructgen.schema import literal
 from instructgen.text import mentions
 
