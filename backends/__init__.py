@@ -33,7 +33,7 @@ from .native import EXTRA_BUFFERS_FIX
 from .openai import OpenAIBackend, OpenAIOptions
 
 if TYPE_CHECKING:
-    from instructgen.plan import BuildContext
+    from instructgen.plugin import BuildContext
 
 __all__ = ["FakeBackend", "FakeOptions"]
 

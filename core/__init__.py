@@ -10,8 +10,6 @@ Embed it as a library::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .backend import BackendIdentity, Completion, LLMRequest, Message
 from .errors import InvalidOutput, Reject, UserError
 from .manager import hookimpl, make_registry
@@ -30,6 +28,7 @@ from .plugin import (
     SourcePlugin,
 )
 from .records import OutputRecord, Rejection, SourceItem
+from .version import __version__
 
 
 def run(recipe, plugins=(), **kwargs):  # type: ignore[no-untyped-def]

@@ -4,14 +4,16 @@ Generators are ``async def`` functions run on instructgen's own scheduler, not
 on asyncio. They await only the context's methods; each ``await ctx.ask(...)``
 parks the item until the runner has batched its request with those of other
 items and the backend has answered.
+
+What a plugin is handed at plan time and at setup (``BuildContext``, ``RunInfo``)
+is part of the plugin contract, in :mod:`instructgen.plugin`.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Generator, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import attrs
 
@@ -22,25 +24,7 @@ from .errors import InvalidOutput, Reject
 from .records import Rejection, SourceItem
 from .seeds import derive_seed
 
-if TYPE_CHECKING:
-    from .plan import BuildContext
-
 T = TypeVar("T")
-
-
-@attrs.frozen
-class RunInfo:
-    """Facts about the run, handed to ``Source.setup`` and ``Generator.setup``."""
-
-    run_dir: Path | None
-    seed: int
-    recipe_hash: str
-    max_retries: int
-    #: What the plan was resolved with: the registry's catalogs (models, edit types, ...)
-    #: as ``resolve()`` saw them.
-    context: BuildContext
-    #: The run's structlog logger, so plugin messages follow ``-q`` and ``--log-format``.
-    log: Log | None = None
 
 
 class _Ask:

@@ -40,6 +40,7 @@ from .rundir import (
     recipe_diff,
     write_json_atomic,
 )
+from .version import __version__
 
 
 class RunDirectory:
@@ -191,9 +192,7 @@ class RunDirectory:
 
 def run_manifest(plan: Plan, backend: dict[str, Any]) -> Manifest:
     """A new session's manifest; :meth:`RunDirectory.open` carries over the earlier ones."""
-    from . import __version__ as version
-
     recipe = plan.recipe
     return Manifest(run_dir=str(Path(recipe.output_dir)), recipe=plan.normalized(),
                     recipe_hash=plan.hash, plugins=plan.plugin_versions(), backend=backend,
-                    seed=recipe.seed, instructgen_version=version, started_at=now_iso())
+                    seed=recipe.seed, instructgen_version=__version__, started_at=now_iso())

@@ -23,6 +23,7 @@ from . import hookspecs
 from .catalog import UNKNOWN_PROVIDER, Catalog, Provider, collect
 from .errors import PluginError, UnknownPluginError, did_you_mean
 from .plugin import PLUGIN_KINDS, CommandSpec, ModelSpec, PluginSpec
+from .version import __version__
 
 if TYPE_CHECKING:
     from .counters import RunSummary
@@ -169,12 +170,6 @@ class PluginRegistry:
         self.pm.hook.instructgen_run_end(manifest=manifest, summary=summary)
 
 
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
 def make_registry(
     plugins: Iterable[object] = (),
     *,
@@ -212,7 +207,7 @@ def make_registry(
     if builtins:
         for modname in BUILTIN_PLUGINS:
             _register(pm, providers, modname, functools.partial(importlib.import_module, modname),
-                      Provider("instructgen", _version()), builtin=True)
+                      Provider("instructgen", __version__), builtin=True)
 
     for ep in entry_points:
         dist = ep.dist

@@ -16,15 +16,14 @@ import attrs
 from attrs import frozen
 
 from .canonical import stable_hash
-from .catalog import Catalog
 from .errors import PluginError, RecipeError
-from .manager import PluginRegistry, RegistrySpec
+from .manager import PluginRegistry
 from .plugin import (
     CAPABILITIES,
     BackendPlugin,
+    BuildContext,
     Generator,
     GeneratorPlugin,
-    ModelSpec,
     PayloadKeys,
     PluginSpec,
     PostProcessor,
@@ -45,44 +44,7 @@ from .recipe import (
 if TYPE_CHECKING:
     from instructgen.backend import Backend
 
-T = TypeVar("T")
 B = TypeVar("B")
-
-
-@frozen
-class BuildContext:
-    """What a plugin's ``prepare`` may look up, at plan time only.
-
-    It offers the registry's catalogs read-only: named models, and any family's
-    catalog (``ctx.catalog(EDIT_TYPES)``). ``where`` is the stage being prepared
-    (``backend``), so errors can name their key: ``ctx.key("model")``.
-    """
-
-    registry: PluginRegistry = attrs.field(repr=False)
-    where: str = ""
-    #: The model the recipe's backend names (its ``model`` option, defaults included), or
-    #: ``None`` when it names none (the fake). Generators whose best path depends on the
-    #: model (``compose = "auto"``) choose by it; a backend object handed to the run may
-    #: serve another model, which the generator cannot know.
-    backend_model: str | None = None
-
-    @property
-    def spec(self) -> RegistrySpec:
-        """How the registry was built (plugin list, block list), for worker processes."""
-        return self.registry.spec
-
-    @property
-    def models(self) -> Mapping[str, ModelSpec]:
-        """Every model registered through ``instructgen_models``, by name."""
-        return self.registry.get_models()
-
-    def catalog(self, catalog: Catalog[T]) -> Mapping[str, T]:
-        """Every record of ``catalog``, by name (a family's own catalog, say edit types)."""
-        return self.registry.catalog(catalog)
-
-    def key(self, option: str) -> str:
-        """The recipe key path of one option of this stage (``backend.model``)."""
-        return f"{self.where}.{option}" if self.where else option
 
 
 @frozen

@@ -8,7 +8,7 @@ A registration hook yields records such as::
 ``factory(options)`` builds the working object: a :class:`Source`,
 :class:`Generator`, :class:`PostProcessor`, :class:`Sink` or
 :class:`~instructgen.backend.Backend`. A record may also name ``prepare(options,
-ctx)``: called once at plan time with a :class:`~instructgen.plan.BuildContext`, it
+ctx)``: called once at plan time with a :class:`BuildContext`, it
 looks names up (a model, edit types) and returns what the factory receives.
 
 A generator may declare the payload keys it ``produces`` and a sink or
@@ -23,21 +23,23 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import attrs
 from attrs import field, frozen
 
 from .backend import CrashHints
-from .catalog import MODEL_NAME, name_validator
+from .catalog import MODEL_NAME, Catalog, name_validator
 from .records import OutputRecord, SourceItem
 
 if TYPE_CHECKING:
     import argparse
 
     from .backend import Backend
-    from .context import ItemContext, RunInfo
-    from .plan import BuildContext
+    from .context import ItemContext
+    from .logs import Log
+
+T = TypeVar("T")
 
 #: ``prepare(options, ctx)``: plan-time lookups; returns what the factory receives.
 Prepare = Callable[[Any, "BuildContext"], Any]
@@ -304,3 +306,75 @@ class CommandSpec:
     register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
     dist: str = ""
     version: str = ""
+
+
+# -- what a plugin is handed --------------------------------------------------------------
+
+
+class PlanLookups(Protocol):
+    """What :class:`BuildContext` reads off the plugin registry.
+
+    :class:`~instructgen.manager.PluginRegistry` is the one implementation; the
+    contract names only what a plugin may look up, so it needs nothing from the
+    registry's module (which imports these records).
+    """
+
+    def get_models(self) -> Mapping[str, ModelSpec]: ...
+
+    def catalog(self, catalog: Catalog[T]) -> Mapping[str, T]: ...
+
+    @property
+    def hook(self) -> Any: ...
+
+
+@frozen
+class BuildContext:
+    """What a plugin's ``prepare`` may look up, at plan time only.
+
+    It offers the registry's catalogs read-only: named models, and any family's
+    catalog (``ctx.catalog(EDIT_TYPES)``). ``where`` is the stage being prepared
+    (``backend``), so errors can name their key: ``ctx.key("model")``.
+    """
+
+    registry: PlanLookups = attrs.field(repr=False)
+    where: str = ""
+    #: The model the recipe's backend names (its ``model`` option, defaults included), or
+    #: ``None`` when it names none (the fake). Generators whose best path depends on the
+    #: model (``compose = "auto"``) choose by it; a backend object handed to the run may
+    #: serve another model, which the generator cannot know.
+    backend_model: str | None = None
+
+    @property
+    def models(self) -> Mapping[str, ModelSpec]:
+        """Every model registered through ``instructgen_models``, by name."""
+        return self.registry.get_models()
+
+    def catalog(self, catalog: Catalog[T]) -> Mapping[str, T]:
+        """Every record of ``catalog``, by name (a family's own catalog, say edit types)."""
+        return self.registry.catalog(catalog)
+
+    @property
+    def hook(self) -> Any:
+        """The registry's hooks (pluggy's hook relay), as pytest's ``config.hook``: for a
+        family that gathers what other families declare for it at plan time (the
+        ``anyedit`` family calls ``instructgen_anyedit_contracts``)."""
+        return self.registry.hook
+
+    def key(self, option: str) -> str:
+        """The recipe key path of one option of this stage (``backend.model``)."""
+        return f"{self.where}.{option}" if self.where else option
+
+
+@attrs.frozen
+class RunInfo:
+    """Facts about the run, handed to ``Source.setup`` and ``Generator.setup``."""
+
+    run_dir: Path | None
+    seed: int
+    recipe_hash: str
+    max_retries: int
+    #: What the plan was resolved with: the registry's catalogs (models, edit types, ...)
+    #: as ``resolve()`` saw them.
+    context: BuildContext
+    #: The run's structlog logger, so plugin messages follow ``-q`` and ``--log-format``.
+    log: Log | None = None

@@ -27,14 +27,13 @@ from .backend import Backend, BackendIdentity
 from .cache import CallCache, default_cache_path
 from .canonical import converter
 from .commit import Committer
-from .context import RunInfo
 from .counters import RunSummary
 from .directory import RunDirectory, run_manifest
 from .engines import Engine, choose_engine
 from .errors import OutputWriteError, RunAborted, Terminated, UserError
 from .manager import PluginRegistry
 from .plan import Plan
-from .plugin import Generator, PostProcessor, Sink, Source
+from .plugin import Generator, PostProcessor, RunInfo, Sink, Source
 from .progress import ProgressBar
 from .records import OutputRecord, SourceItem
 from .rundir import FRESH_FLAG

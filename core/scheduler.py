@@ -15,7 +15,7 @@ import collections
 import concurrent.futures as cf
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -29,6 +29,9 @@ from .errors import ContextOverflowError, Reject, UserError
 from .plugin import Generator
 from .records import Rejection, SourceItem
 from .seeds import derive_seed
+
+if TYPE_CHECKING:
+    from .recipe import Recipe
 
 
 @attrs.frozen
@@ -85,6 +88,17 @@ class _Parked:
 
     def __init__(self, work: _Work, ask: _Ask, pos: int, request: LLMRequest, key: str | None):
         self.work, self.ask, self.pos, self.request, self.key = work, ask, pos, request, key
+
+
+def in_flight_window(recipe: Recipe, backend: Backend) -> int:
+    """Items worked on at once by one scheduler: the recipe's ``in_flight``, else enough
+    to keep each of the backend's concurrent batches full, twice over (at least 8).
+
+    The one window rule: the local engine sizes its scheduler's window with it (a
+    replica pool's concurrency is its replica count), and so does each Ray actor for
+    its one backend.
+    """
+    return recipe.in_flight or max(2 * recipe.batch_size * max(1, int(backend.concurrency)), 8)
 
 
 class Scheduler:

@@ -65,3 +65,24 @@ def test_no_backend_module_is_in_an_import_circle(graph):
     circles = [c for c in import_graph.cycles(graph)
                if any(import_graph.folder_of(m) == "backends" for m in c)]
     assert not circles, circles
+
+
+#: Import circles left in the whole package: ``python tests/import_graph.py --list``
+#: prints them. Core had two (18 modules around the package root, and ``cli`` with
+#: ``cli.run_cmds``) until inner modules imported from the defining module instead
+#: of the root; the one left is in the edits family (``plugins.edits.rules*``, being
+#: rewritten). Lower the figure when a circle goes; never raise it.
+CYCLES = 1
+
+
+def test_no_core_module_is_in_an_import_circle(graph):
+    """Core's modules import one way: the package root re-exports, inner modules import
+    from the module that defines a name (``instructgen.version``, not ``instructgen``)."""
+    circles = [c for c in import_graph.cycles(graph)
+               if any(import_graph.folder_of(m) == "core" for m in c)]
+    assert not circles, "\n".join(" <-> ".join(c) for c in circles)
+
+
+def test_no_new_import_circle(graph):
+    circles = import_graph.cycles(graph)
+    assert len(circles) <= CYCLES, "\n".join(" <-> ".join(c) for c in circles)

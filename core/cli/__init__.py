@@ -11,14 +11,13 @@ exit code 2.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from instructgen import __version__
 from instructgen.errors import PluginError, RunAborted, Terminated, UserError
 from instructgen.manager import DISABLE_PLUGINS_ENV, PluginRegistry, make_registry
+from instructgen.version import __version__
 
 from . import inspect_cmds, report_cmds, review_cmds, run_cmds
 
@@ -100,12 +99,6 @@ def _block_flags(argv: Sequence[str] | None) -> None:
     if blocked:
         current = os.environ.get(DISABLE_PLUGINS_ENV, "")
         os.environ[DISABLE_PLUGINS_ENV] = ",".join(filter(None, [current, *blocked]))
-
-
-def log_level(args: argparse.Namespace) -> int:
-    if args.verbose:
-        return logging.DEBUG
-    return {0: logging.INFO, 1: logging.WARNING}.get(args.quiet, logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Any
 
@@ -53,9 +54,14 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_preview)
 
 
-def _logger(args: argparse.Namespace) -> Log:
-    from . import log_level
+def log_level(args: argparse.Namespace) -> int:
+    """The level the global ``-v`` / ``-q`` options ask for."""
+    if args.verbose:
+        return logging.DEBUG
+    return {0: logging.INFO, 1: logging.WARNING}.get(args.quiet, logging.ERROR)
 
+
+def _logger(args: argparse.Namespace) -> Log:
     return make_logger(args.log_format, log_level(args))
 
 
@@ -90,8 +96,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _precheck(the_plan: Plan) -> None:
     """Warn before loading any model when the first items all fail the same way."""
-    from instructgen.context import RunInfo
     from instructgen.early import precheck
+    from instructgen.plugin import RunInfo
 
     recipe = the_plan.recipe
     generator = the_plan.generator.build()

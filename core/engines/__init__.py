@@ -23,12 +23,11 @@ from instructgen.counters import Counters
 from instructgen.logs import Log
 from instructgen.plugin import Generator
 from instructgen.records import SourceItem
-from instructgen.scheduler import ItemOutcome, Scheduler
+from instructgen.scheduler import ItemOutcome, Scheduler, in_flight_window
 
 if TYPE_CHECKING:
     from instructgen.manager import RegistrySpec
     from instructgen.plan import Plan
-    from instructgen.recipe import Recipe
 
 
 class Engine(Protocol):
@@ -46,16 +45,6 @@ class Engine(Protocol):
             cache: CallCache | None) -> Iterator[ItemOutcome]: ...
 
     def close(self) -> None: ...
-
-
-def in_flight_window(recipe: Recipe, backend: Backend) -> int:
-    """Items worked on at once by one scheduler: the recipe's ``in_flight``, else enough
-    to keep each of the backend's concurrent batches full, twice over (at least 8).
-
-    The local engine sizes its window with it (a replica pool's concurrency is its
-    replica count), and so does each Ray actor for its one backend.
-    """
-    return recipe.in_flight or max(2 * recipe.batch_size * max(1, int(backend.concurrency)), 8)
 
 
 class LocalEngine:

@@ -24,9 +24,8 @@ from instructgen.canonical import converter
 from instructgen.counters import Counters, to_blob
 from instructgen.errors import UserError
 from instructgen.records import SourceItem
-from instructgen.scheduler import Scheduler
+from instructgen.scheduler import Scheduler, in_flight_window
 
-from . import in_flight_window
 from .bootstrap import WorkerRegistry
 
 if TYPE_CHECKING:
@@ -67,8 +66,8 @@ class GenerationActor:
 
     def _setup(self, mapping: Mapping[str, Any], recipe_hash: str,
                registry: WorkerRegistry) -> None:
-        from instructgen.context import RunInfo
         from instructgen.logs import quiet_logger
+        from instructgen.plugin import RunInfo
 
         plan = _rebuild(mapping, registry)
         recipe = plan.recipe

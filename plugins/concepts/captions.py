@@ -22,9 +22,9 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from instructgen.backend import Completion, LLMRequest
-from instructgen.context import ItemContext, RunInfo
+from instructgen.context import ItemContext
 from instructgen.errors import InvalidOutput, Reject
-from instructgen.plugin import Generator
+from instructgen.plugin import Generator, RunInfo
 from instructgen.records import SourceItem
 from instructgen.text import clean_caption, contains_any_word, mentions, word_count, words
 

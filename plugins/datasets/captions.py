@@ -18,9 +18,8 @@ from typing import Any, Literal
 
 import attrs
 
-from instructgen.context import RunInfo
 from instructgen.jsonl import BadRows
-from instructgen.plugin import Source
+from instructgen.plugin import RunInfo, Source
 from instructgen.records import SourceItem
 
 from .shape import (

@@ -32,7 +32,7 @@ from .scenes import SCENE_TYPES
 from .types import EDIT_TYPES, Check, EditExample, EditType, get_edit_types, select_edit_types
 
 if TYPE_CHECKING:
-    from instructgen.plan import BuildContext
+    from instructgen.plugin import BuildContext
 
 #: The eleven builtin edit types, in AnyEdit's order.
 BUILTIN_EDIT_TYPES: tuple[EditType, ...] = OBJECT_TYPES + ATTRIBUTE_TYPES + SCENE_TYPES

@@ -28,9 +28,9 @@ from typing import Any, Literal
 
 import attrs
 
-from instructgen.context import ItemContext, RunInfo
+from instructgen.context import ItemContext
 from instructgen.errors import RecipeError, Reject
-from instructgen.plugin import Generator
+from instructgen.plugin import Generator, RunInfo
 from instructgen.plugins.anyedit.stage_rules import answer_checks, strip_final_punctuation
 from instructgen.records import SourceItem
 from instructgen.text import normalize

@@ -10,10 +10,9 @@ from typing import Literal
 import attrs
 
 from instructgen.canonical import converter
-from instructgen.context import RunInfo
 from instructgen.errors import UserError
 from instructgen.jsonl import BadRows, iter_objects
-from instructgen.plugin import Sink, Source
+from instructgen.plugin import RunInfo, Sink, Source
 from instructgen.records import OutputRecord, SourceItem
 from instructgen.tables import flat_row
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from instructgen.api import plan
-from instructgen.context import RunInfo
+from instructgen.plugin import RunInfo
 from instructgen.plugins.concepts import paths as caption_paths
 from instructgen.plugins.edits.compose import auto as edit_paths
 

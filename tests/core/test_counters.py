@@ -9,8 +9,8 @@ import pytest
 
 from instructgen.backends.fake import FakeBackend
 from instructgen.counters import Counters, RunSummary, from_blob, to_blob
-from instructgen.engines import in_flight_window
 from instructgen.recipe import load_recipe
+from instructgen.scheduler import in_flight_window
 
 ITEM_SIDE = ["items", "accepted", "rejected", "rejected_items"]
 

@@ -11,7 +11,7 @@ from edit_fakes import FAKE, Scripted, jsonl_source
 
 from instructgen.backends.fake import FakeBackend
 from instructgen.manager import make_registry
-from instructgen.plan import BuildContext
+from instructgen.plugin import BuildContext
 from instructgen.plugins.edits.generator import JUDGE_FIGURES, EditOptions
 from instructgen.plugins.edits.judge_eval import (
     evaluate,
@@ -119,7 +119,7 @@ class _Log:
 
 @pytest.mark.parametrize("judge", [False, True])
 def test_setup_logs_why_the_judge_is_off(judge):
-    from instructgen.context import RunInfo
+    from instructgen.plugin import RunInfo
     from instructgen.plugins.edits.generator import EditGenerator
 
     log = _Log()

@@ -16,7 +16,8 @@ from edit_fakes import FAKE, is_judge, jsonl_source
 
 from instructgen.api import plan
 from instructgen.backends.fake import FakeBackend, FakeOptions
-from instructgen.plan import BuildContext, payload_keys
+from instructgen.plan import payload_keys
+from instructgen.plugin import BuildContext
 
 ROWS = [{"id": "a", "caption": "A dog sleeping on a couch.", "image_file": "a.jpg"},
         {"id": "b", "caption": "A red car parked by a fence.", "image_file": "b.jpg"}]
