@@ -568,9 +568,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = ap.parse_args(argv)
 
-    from instructgen.plugins.edits.generator import DEFAULT_TYPES
+    from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
 
-    types = [t for t in args.types.split(",") if t] or list(DEFAULT_TYPES)
+    types = ([t for t in args.types.split(",") if t]
+             or [t.name for t in BUILTIN_EDIT_TYPES if t.default_mix])
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s]
         # "rules:17+18" runs that path with its own seeds; a bare name takes --seeds.

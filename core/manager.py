@@ -114,6 +114,11 @@ class PluginRegistry:
 
     # -- catalogs ---------------------------------------------------------------------
 
+    @property
+    def hook(self) -> Any:
+        """The hook relay of every declared hook (``registry.hook.instructgen_...(...)``)."""
+        return self.pm.hook
+
     def catalog(self, catalog: Catalog[T]) -> dict[str, T]:
         """Every record of ``catalog`` by name; raises on a name provided twice."""
         found = self._catalogs.get(catalog)

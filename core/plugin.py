@@ -82,6 +82,21 @@ class PayloadKeys:
         every = frozenset.union(*(v.always | v.may for v in variants))
         return cls(always, every - always, any(v.open for v in variants))
 
+    @classmethod
+    def of(cls, payload: type) -> PayloadKeys:
+        """The keys of records written from the attrs class ``payload``, read off its fields.
+
+        A field whose default is ``None`` is left out of a record when unset, so it is
+        ``may``; every other field is written every time, so it is ``always``. Declaring
+        a record's shape once, as the class that builds it, keeps the plan-time promise
+        and the records from drifting apart.
+        """
+        if not attrs.has(payload):
+            raise TypeError(f"{payload.__name__} is not an attrs class")
+        fields = attrs.fields(payload)
+        return cls({f.name for f in fields if f.default is not None},
+                   {f.name for f in fields if f.default is None})
+
     def plus(self, always: Iterable[str] = (), may: Iterable[str] = ()) -> PayloadKeys:
         """These keys with ``always`` added to every record and ``may`` to some."""
         now = self.always | frozenset(always)

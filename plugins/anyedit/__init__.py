@@ -6,8 +6,11 @@ type names of their own. This family is the one place that knows those rules, so
 the generator families (``edits``, ``implicit``) and the caption sources
 (``datasets``) depend on it, and it depends on none of them.
 
-- :mod:`.contract`: :data:`~.contract.CONTRACTS` (the keys each type needs),
-  :data:`~.contract.ALIASES` (old type names) and :func:`~.contract.canonical_type`;
+- :mod:`.contract`: :class:`~.contract.TypeContract` (the keys a type needs, which each
+  type declares), :data:`~.contract.ALIASES` (old type names) and
+  :func:`~.contract.canonical_type`;
+- hook ``instructgen_anyedit_contracts`` (:mod:`.hookspecs`): the generator families
+  hand over their types' contracts, plugins' types included (:mod:`.gather`);
 - sink ``anyedit`` (:mod:`.sink`): one record a line, with AnyEdit's keys;
 - sink ``anyedit_implicit`` (:mod:`.implicit_sink`): the keys AnyEdit's implicit
   stage reads.
@@ -17,11 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pluggy
+
 from instructgen.manager import hookimpl
 from instructgen.plugin import SinkPlugin
 
+from . import hookspecs
 from .implicit_sink import ANYEDIT_KEYS, AnyEditImplicitOptions, AnyEditImplicitSink
-from .sink import AnyEditOptions, AnyEditSink
+from .sink import AnyEditOptions, AnyEditSink, prepare_anyedit
+
+
+@hookimpl
+def instructgen_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 @hookimpl
@@ -29,7 +40,7 @@ def instructgen_sinks() -> Iterator[SinkPlugin]:
     # Each record is written by its edit_type's contract; the type's own keys are
     # checked record by record (contract.py), so only edit_type is needed up front.
     yield SinkPlugin(
-        name="anyedit", options=AnyEditOptions, factory=AnyEditSink,
+        name="anyedit", options=AnyEditOptions, factory=AnyEditSink, prepare=prepare_anyedit,
         needs=lambda _options: frozenset({"edit_type"}),
         description="JSON lines with AnyEdit's key names (edited object, new object, ...).")
     yield SinkPlugin(

@@ -6,22 +6,27 @@ AnyEdit's image stages read JSON records with keys that contain spaces
 visual_reference, ``target object`` and ``direction`` for relation). A missing
 key stops those stages with a ``KeyError``.
 
-:data:`CONTRACTS` is the single statement of that contract: the ``anyedit``
-sink writes records from it, a test reads the sink's output back with a
-reader written from it, and ``docs/anyedit.md`` renders it
-(:func:`contract_table`). :data:`ALIASES` maps the names instructgen used
-before it adopted AnyEdit's type names; they keep working, with a one-line
-notice (:func:`canonical_type`).
+Each edit type says what AnyEdit reads of it, as :class:`TypeContract` data on the
+type itself (``EditType.anyedit``, ``RuleType.anyedit``); the families hand their
+types' contracts to this one through ``instructgen_anyedit_contracts``
+(:mod:`.gather`), so this family depends on none of them and a plugin's type gets
+its own keys, not generic ones. The ``anyedit`` sink writes records from them, a test
+reads the sink's output back with a reader written from them, and ``docs/anyedit.md``
+renders them (:func:`contract_table`). :data:`ALIASES` maps the names instructgen used
+before it adopted AnyEdit's type names; they keep working, with a one-line notice
+(:func:`canonical_type`).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import Literal
 
+import attrs
 from attrs import field, frozen
 
+from instructgen.errors import PluginError
 from instructgen.records import as_tuple
 
 #: Keys every AnyEdit record has. ``image_file`` may be null; then ``edited_file``
@@ -71,83 +76,49 @@ class TypeContract:
     note: str = ""
 
 
-def _obj(required: bool = True) -> Key:
-    return Key("edited object", "edited_object", required=required,
-               meaning="the object the edit acts on")
+#: The keys most edit types share, as AnyEdit spells them.
+EDITED_OBJECT = Key("edited object", "edited_object", meaning="the object the edit acts on")
+NEW_OBJECT = Key("new object", "new_object", meaning="what replaces it")
+#: The visual condition stage spells it without the "-ed" (its records are copied from
+#: the remove/replace stage's output, which writes "edit object").
+CONDITION_OBJECT = Key("edit object", "edited_object",
+                       meaning="the object the condition marks")
+EDITED_FILE = Key("edited_file", "edited_file",
+                  meaning="the image AnyEdit's remove/replace stage drew (its output JSON)")
 
 
-def _new(required: bool = True) -> Key:
-    return Key("new object", "new_object", required=required, meaning="what replaces it")
+def optional(key: Key) -> Key:
+    """``key``, written only when the record has it."""
+    return attrs.evolve(key, required=False)
 
 
-def _t(name: str, made_by: Any, *keys: Key, note: str = "", **common: str) -> TypeContract:
-    return TypeContract(name=name, keys=keys, made_by=made_by, common_from=common, note=note)
+#: The edit types AnyEdit's stages dispatch on (``tools/tool.py``), by AnyEdit's names.
+#: A record of any other type is one no stage reads.
+ANYEDIT_TYPES: tuple[str, ...] = (
+    "add", "remove", "replace", "color_alter", "appearance_alter", "material_alter",
+    "texture_alter", "action_change", "background_change", "tone_transfer",
+    "textual_change", "counting", "movement", "resize", "visual_reference",
+    "visual_material_transfer", "visual_sketch", "visual_scribble", "visual_segment",
+    "visual_depth", "visual_bbox", "material_change", "style_change", "relation",
+    "rotation_change", "outpainting", "implicit_change")
+
+#: Types whose records carry an ``edit`` AnyEdit's pre-filters read (implicit records
+#: say ``instruction``).
+WITH_EDIT: tuple[str, ...] = tuple(n for n in ANYEDIT_TYPES if n != "implicit_change")
 
 
-def _cond_obj() -> Key:
-    # The visual condition stage spells it without the "-ed" (its records are copied
-    # from the remove/replace stage's output, which writes "edit object").
-    return Key("edit object", "edited_object", meaning="the object the condition marks")
+def contracts_of(gathered: Iterable[Iterable[TypeContract]]) -> dict[str, TypeContract]:
+    """Name -> contract from every ``instructgen_anyedit_contracts`` answer; a name given
+    twice is a plugin error naming it (two families would write its records differently)."""
+    out: dict[str, TypeContract] = {}
+    for answer in gathered:
+        for contract in answer or ():
+            if contract.name in out:
+                raise PluginError(f"AnyEdit contract for edit type {contract.name!r} is given "
+                                  "twice; each type has one")
+            out[contract.name] = contract
+    return out
 
-
-def _edited_file() -> Key:
-    return Key("edited_file", "edited_file",
-               meaning="the image AnyEdit's remove/replace stage drew (its output JSON)")
-
-
-_AFTER_STAGE = ("comes after AnyEdit's remove/replace image stage: made from that stage's "
-                "output JSON (source `anyedit_records`)")
-_LLM = "edit"
-_RULES = "edit_rules"
-
-#: Every edit type instructgen writes, with the keys AnyEdit reads for it.
-CONTRACTS: dict[str, TypeContract] = {c.name: c for c in (
-    _t("add", _LLM, _obj()),
-    _t("remove", _LLM, _obj()),
-    _t("replace", _LLM, _obj(), _new()),
-    _t("color_alter", _LLM, _obj(), note="the colour is read after \"to \" in the edit"),
-    _t("appearance_alter", _LLM, _obj()),
-    _t("material_alter", _LLM, _obj()),
-    _t("texture_alter", _LLM, _obj()),
-    _t("action_change", _LLM, _obj(), note="the action is read after \"to \" in the edit"),
-    _t("background_change", _LLM,
-       Key("new background", "new_background", meaning="the new setting (kept, not read)")),
-    _t("tone_transfer", _LLM,
-       Key("new state", "new_state", meaning="time, weather, season or era (kept, not read)")),
-    _t("textual_change", _LLM,
-       Key("edited object", "text_before", meaning="the text before the edit"),
-       Key("new object", "text_after", meaning="the text after, same word count")),
-    _t("counting", _RULES, _obj(),
-       Key("remove_number", "remove_number", kind="int",
-           meaning="how many instances to remove")),
-    _t("movement", _RULES, _obj()),
-    _t("resize", _RULES, _obj()),
-    _t("visual_reference", _RULES, _obj(),
-       Key("visual_input", "visual_input", meaning="path of the reference image"),
-       Key("ref_object", "ref_object", meaning="category of the reference object"),
-       note="the edit names the reference [V*]; new object is not written"),
-    _t("visual_material_transfer", _RULES, _obj(),
-       Key("visual_input", "visual_input", meaning="path of the material exemplar image"),
-       Key("material", "material", required=False, meaning="the exemplar's material")),
-    *(_t(name, _RULES, _cond_obj(), _edited_file(), _new(required=False), note=_AFTER_STAGE)
-      for name in ("visual_sketch", "visual_scribble", "visual_segment", "visual_depth",
-                   "visual_bbox")),
-    _t("material_change", _RULES, _obj(),
-       Key("material", "material", required=False, meaning="the material category")),
-    _t("style_change", _RULES),
-    _t("relation", _RULES, _obj(),
-       Key("target object", "target_object", required=False,
-           meaning="the reference object (absent for a plain move)"),
-       Key("direction", "direction", meaning="swap, left, right, down or upper")),
-    _t("rotation_change", _RULES, _obj(),
-       Key("direction", "direction", required=False,
-           meaning="clockwise or counterclockwise"),
-       note="the edit says clockwise or counterclockwise"),
-    _t("outpainting", _RULES,
-       Key("direction", "direction", required=False, meaning="where the canvas grows")),
-    _t("implicit_change", "implicit", note="image_file is null: the image is drawn first",
-       edit="instruction", input="original_caption", output="target_caption"),
-)}
 
 _noticed: set[str] = set()
 
@@ -165,18 +136,19 @@ def canonical_type(name: str, where: str = "") -> str:
     return new
 
 
-def anyedit_keys(etype: str) -> list[str]:
-    """Every key an AnyEdit record of ``etype`` must have (required ones only)."""
-    contract = CONTRACTS.get(ALIASES.get(etype, etype))
+def anyedit_keys(contract: TypeContract | None) -> list[str]:
+    """Every key an AnyEdit record of ``contract``'s type must have (required ones only)."""
     extra = [k.anyedit for k in contract.keys if k.required] if contract else []
     return [*COMMON_KEYS, *extra]
 
 
-def contract_table() -> str:
-    """The contract as a Markdown table (rendered into docs/anyedit.md)."""
+def contract_table(contracts: Mapping[str, TypeContract]) -> str:
+    """The contracts as a Markdown table (rendered into docs/anyedit.md), in AnyEdit's
+    order of types, then any others by name."""
     lines = ["| edit_type | made by | keys AnyEdit reads besides the common ones | note |",
              "|---|---|---|---|"]
-    for c in CONTRACTS.values():
+    rank = {name: i for i, name in enumerate(ANYEDIT_TYPES)}
+    for c in sorted(contracts.values(), key=lambda c: (rank.get(c.name, len(rank)), c.name)):
         keys = ", ".join(
             f"`{k.anyedit}`" + ("" if k.field == k.anyedit.replace(" ", "_") else
                                 f" (from `{k.field}`)")
@@ -184,7 +156,3 @@ def contract_table() -> str:
             for k in c.keys) or "-"
         lines.append(f"| `{c.name}` | `{c.made_by}` | {keys} | {c.note or ''} |")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":  # python -m instructgen.plugins.anyedit.contract > table.md
-    print(contract_table())

@@ -4,9 +4,10 @@ AnyEdit's stages read JSON records with ``edit``, ``input``, ``output``,
 ``edit_type``, ``image_file`` and, per edit type, keys with spaces
 (``edited object``, ``new object``, ...) or extra keys (``remove_number``,
 ``visual_input``, ``ref_object``, ``target object``, ``direction``). Which
-keys each type needs is :data:`~.contract.CONTRACTS`; this sink writes
-exactly that, from instructgen's snake_case records, so the file plugs
-straight in. The native ``records.jsonl`` keeps the clean names.
+keys each type needs is its :class:`~.contract.TypeContract`, which the type
+declares and the sink gathers at plan time; this sink writes exactly that,
+from instructgen's snake_case records, so the file plugs straight in. The native
+``records.jsonl`` keeps the clean names.
 
 * ``image_file`` is always written; when a record has no image (captions made
   by the concept generators, implicit quadruples) it is null and
@@ -37,7 +38,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -45,13 +46,18 @@ from instructgen.errors import UserError
 from instructgen.plugin import Sink
 from instructgen.records import OutputRecord
 
-from .contract import ALIASES, CONTRACTS, TypeContract
+from .contract import ALIASES, TypeContract
+from .gather import gather_contracts
 from .stage_rules import first_failure
+
+if TYPE_CHECKING:
+    from instructgen.plugin import BuildContext
 
 #: The file the sink writes its stage-rule counts to, beside its line file.
 STAGE_REPORT = "anyedit_stage_rules.json"
 
-#: Fields written under AnyEdit's name for edit types without a contract (plugins' own).
+#: Fields written under AnyEdit's name for edit types no loaded family gives a contract for
+#: (records read back from another tool or an uninstalled plugin).
 GENERIC_KEYS: dict[str, str] = {
     "edited_object": "edited object",
     "new_object": "new object",
@@ -89,12 +95,26 @@ class AnyEditOptions:
     stage_rules: Literal["check", "off"] = "check"
 
 
+@attrs.frozen
+class PreparedAnyEdit:
+    """The sink's options and, from plan time, the contract of every type it may meet."""
+
+    options: AnyEditOptions
+    contracts: Mapping[str, TypeContract]
+
+
+def prepare_anyedit(options: AnyEditOptions, ctx: BuildContext) -> PreparedAnyEdit:
+    """Plan time: gather the contracts of every edit type the loaded families write."""
+    return PreparedAnyEdit(options, gather_contracts(ctx))
+
+
 class AnyEditSink(Sink):
     """Encodes each record with the keys AnyEdit reads for its edit type."""
 
-    def __init__(self, options: AnyEditOptions) -> None:
-        self.options = options
-        self.filename = options.filename
+    def __init__(self, prepared: PreparedAnyEdit) -> None:
+        self.options = prepared.options
+        self.contracts = prepared.contracts
+        self.filename = self.options.filename
 
     def encode(self, record: OutputRecord) -> str | None:
         obj = self.anyedit_record(record)
@@ -168,7 +188,7 @@ class AnyEditSink(Sink):
         """One edit (or turn) with AnyEdit's keys for its type."""
         etype = str(data.get("edit_type", ""))
         etype = ALIASES.get(etype, etype)
-        contract = CONTRACTS.get(etype)
+        contract = self.contracts.get(etype)
         common = contract.common_from if contract else {}
         out: dict[str, Any] = {}
         for key in ("edit", "input", "output"):

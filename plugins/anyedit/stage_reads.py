@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .contract import CONTRACTS
+from .contract import ANYEDIT_TYPES
 
 Record = Mapping[str, Any]
 
@@ -328,6 +328,6 @@ def textual_files(record: Record) -> str | None:
 
 def type_name(record: Record) -> str | None:
     etype = _text(record, "edit_type")
-    if etype and etype not in CONTRACTS:
+    if etype and etype not in ANYEDIT_TYPES:
         return f"edit_type {etype!r} is not a name AnyEdit's stages dispatch on"
     return None

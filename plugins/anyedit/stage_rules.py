@@ -31,7 +31,7 @@ from typing import Any, Literal
 from attrs import frozen
 
 from . import stage_reads as r
-from .contract import CONTRACTS, canonical_type
+from .contract import ANYEDIT_TYPES, WITH_EDIT, TypeContract, canonical_type
 from .stage_reads import Record
 
 
@@ -60,11 +60,10 @@ _COLOUR = "filter_tool/pre_filter.py color_prefilter"
 _LOCAL = "adaptive_editing_pipelines/local_pipeline_tool.py __main__"
 _ACTION = "filter_tool/pre_filter.py action_prefilter"
 _APPEAR = "filter_tool/pre_filter.py appearance_prefilter"
-_WITH_EDIT = tuple(n for n in CONTRACTS if n != "implicit_change")
 
 #: Every rule, in the order the docs table lists them.
 STAGE_RULES: tuple[StageRule, ...] = (
-    StageRule("stage_edit_final_punctuation", _WITH_EDIT, "pre_filter.py (all pre-filters)",
+    StageRule("stage_edit_final_punctuation", WITH_EDIT, "pre_filter.py (all pre-filters)",
               "the edit has no final period or other punctuation", r.final_period),
     StageRule("stage_colour_one_to", ("color_alter",), _COLOUR,
               "exactly one \"to \" in the edit, before the colour", r.one_to),
@@ -125,7 +124,7 @@ STAGE_RULES: tuple[StageRule, ...] = (
     StageRule("stage_textual_files", ("textual_change",), "textual_change_tool.py",
               "image_file and edited_file, both relative to the AnyWord root",
               r.textual_files, level="record"),
-    StageRule("stage_type_name", tuple(CONTRACTS), "tools/tool.py return_parameters",
+    StageRule("stage_type_name", ANYEDIT_TYPES, "tools/tool.py return_parameters",
               "edit_type is AnyEdit's name (outpainting, not outpaint)", r.type_name,
               level="record"),
 )
@@ -134,7 +133,7 @@ STAGE_RULES: tuple[StageRule, ...] = (
 def rules_for(etype: str, level: Literal["answer", "record"] | None = None,
               ) -> tuple[StageRule, ...]:
     """The rules that concern ``etype`` (AnyEdit's name or an old alias), of one level."""
-    name = canonical_type(etype) if etype not in CONTRACTS else etype
+    name = canonical_type(etype) if etype not in ANYEDIT_TYPES else etype
     return tuple(r for r in STAGE_RULES
                  if name in r.types and (level is None or r.level == level))
 
@@ -151,12 +150,12 @@ def first_failure(record: Record, rules: Iterable[StageRule] | None = None,
     return None
 
 
-def anyedit_view(etype: str, caption: str, result: Mapping[str, Any]) -> dict[str, Any]:
+def anyedit_view(contract: TypeContract, caption: str,
+                 result: Mapping[str, Any]) -> dict[str, Any]:
     """An answer (our field names) as the record AnyEdit will read: its keys, its type."""
-    contract = CONTRACTS.get(etype)
-    out: dict[str, Any] = {"edit_type": etype, "input": caption, **{
+    out: dict[str, Any] = {"edit_type": contract.name, "input": caption, **{
         k: result[k] for k in ("edit", "output") if k in result}}
-    for key in contract.keys if contract else ():
+    for key in contract.keys:
         if key.field in result:
             out[key.anyedit] = result[key.field]
     return out
@@ -171,7 +170,7 @@ class StageCheck:
     """
 
     rule: StageRule
-    etype: str
+    contract: TypeContract
     constraint: None = None
 
     @property
@@ -179,7 +178,7 @@ class StageCheck:
         return self.rule.name
 
     def __call__(self, caption: str, result: Mapping[str, Any]) -> str | None:
-        return self.rule(anyedit_view(self.etype, caption, result))
+        return self.rule(anyedit_view(self.contract, caption, result))
 
 
 #: Rules the ``edit`` generator meets by rewriting the answer (it strips a final period
@@ -187,9 +186,9 @@ class StageCheck:
 NORMALISED: tuple[str, ...] = ("stage_edit_final_punctuation",)
 
 
-def answer_checks(etype: str) -> tuple[StageCheck, ...]:
-    """The answer-level stage rules of ``etype`` as the ``edit`` generator's checks."""
-    return tuple(StageCheck(r, etype) for r in rules_for(etype, "answer")
+def answer_checks(contract: TypeContract) -> tuple[StageCheck, ...]:
+    """The answer-level stage rules of ``contract``'s type as the ``edit`` generator's checks."""
+    return tuple(StageCheck(r, contract) for r in rules_for(contract.name, "answer")
                  if r.name not in NORMALISED)
 
 
@@ -207,7 +206,7 @@ def stage_rules_table() -> str:
     lines = ["| check | types | where AnyEdit applies it | a record passes when | test |",
              "|---|---|---|---|---|"]
     for rule in STAGE_RULES:
-        types = ("every type" if set(rule.types) >= set(_WITH_EDIT)
+        types = ("every type" if set(rule.types) >= set(WITH_EDIT)
                  else ", ".join(f"`{t}`" for t in rule.types))
         lines.append(f"| `{rule.name}` | {types} | `{rule.where}` | {rule.rule} | "
                      f"`{RULE_TEST}[{rule.name}]` |")

@@ -1,11 +1,15 @@
 """Edit instructions from captions: the AnyEdit edit types, chains, rules and output.
 
-* :class:`EditType` records, registered through the ``instructgen_edit_types``
-  hook, which this family declares (``hookspecs.py``, added through
-  ``instructgen_addhooks``); the eleven builtin types are registered here like
-  any third-party one.
+* :class:`EditType` records (LLM-written types), registered through the
+  ``instructgen_edit_types`` hook, and :class:`RuleType` records (rule-derived types),
+  through ``instructgen_rule_types``; this family declares both (``hookspecs.py``,
+  added through ``instructgen_addhooks``) and registers its builtins through them like
+  any third-party plugin. Each type carries everything about it: its AnyEdit keys
+  (handed to the ``anyedit`` family through ``instructgen_anyedit_contracts``), whether
+  it joins the default mix, and its payload fields.
 * The ``edit`` generator (single edits and multi-turn chains) and the
-  ``edit_rules`` generator (rule-derived types, no LLM).
+  ``edit_rules`` generator (rule-derived types, no LLM, :mod:`.rules`). Both resolve
+  their types at plan time (``prepare``) and are built from what that returns.
 
 What AnyEdit reads of these records (its keys, type names, sinks) is the
 ``anyedit`` family's (:mod:`instructgen.plugins.anyedit`).
@@ -13,28 +17,37 @@ What AnyEdit reads of these records (its keys, type names, sinks) is the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from instructgen.catalog import Catalog
 from instructgen.manager import hookimpl
 from instructgen.plugin import GeneratorPlugin, PayloadKeys
-from instructgen.plugins.anyedit.contract import ALIASES
+from instructgen.plugins.anyedit.contract import TypeContract
 
 from . import hookspecs
 from .attributes import ATTRIBUTE_TYPES
-from .generator import EditGenerator, EditOptions
+from .generator import EditGenerator, EditOptions, PreparedEdit, prepare_edit
 from .objects import OBJECT_TYPES
-from .rules import RULES, RulesGenerator, RulesOptions
-from .rules_records import CONDITIONS
+from .payloads import EditChain, EditTurn, FromItem
+from .rules import (
+    BUILTIN_RULE_TYPES,
+    RULE_TYPES,
+    RulesGenerator,
+    RulesOptions,
+    RuleType,
+    prepare_rules,
+    rule_keys,
+)
 from .scenes import SCENE_TYPES
 from .types import EDIT_TYPES, Check, EditExample, EditType, get_edit_types, select_edit_types
 
 if TYPE_CHECKING:
     from instructgen.plugin import BuildContext
 
-#: The eleven builtin edit types, in AnyEdit's order.
+#: The eleven builtin edit types, in AnyEdit's order (the default mix's).
 BUILTIN_EDIT_TYPES: tuple[EditType, ...] = OBJECT_TYPES + ATTRIBUTE_TYPES + SCENE_TYPES
 
 
@@ -48,92 +61,68 @@ def instructgen_edit_types() -> Iterator[EditType]:
     yield from BUILTIN_EDIT_TYPES
 
 
-def check_edit_types(options: EditOptions, ctx: BuildContext) -> EditOptions:
-    """Plan time: every name in ``generator.types`` is a registered edit type."""
-    select_edit_types(ctx.catalog(EDIT_TYPES), options.types, ctx.key("types"))
-    return options
+@hookimpl
+def instructgen_rule_types() -> Iterator[RuleType]:
+    yield from BUILTIN_RULE_TYPES
 
 
-#: Keys of one edit (``EditGenerator._turn`` and its retry loop), besides the type's fields.
-EDIT_KEYS = ("edit_type", "edit", "input", "output", "judge", "few_shot", "attempts")
-#: Keys of a chain (``turns`` > 1); its edits are under ``turns``.
-CHAIN_KEYS = ("edit_type", "num_turns", "input", "output", "turns", "chain")
-#: From the item, when it has them: its image, and the earlier record it was read from.
-ITEM_KEYS = ("image_file", "url", "derived_from")
+@hookimpl(optionalhook=True)
+def instructgen_anyedit_contracts(
+    catalog: Callable[[Catalog[Any]], Mapping[str, Any]],
+) -> Iterator[TypeContract]:
+    """Every edit type's contract, plugins' types included: each type carries its own."""
+    for etype in catalog(EDIT_TYPES).values():
+        yield etype.contract()
+    for rtype in catalog(RULE_TYPES).values():
+        yield rtype.contract()
 
 
-def edit_keys(options: EditOptions, ctx: BuildContext) -> PayloadKeys:
-    """The ``edit`` generator's keys: one edit's, with its type's fields, or a chain's."""
-    if options.turns > 1:
-        keys = PayloadKeys(CHAIN_KEYS)
+def edit_keys(prepared: PreparedEdit, _ctx: BuildContext) -> PayloadKeys:
+    """The ``edit`` generator's keys, read off its payload classes: one edit's with its
+    type's fields (one of its types), or a chain's; and what each record adds from its item."""
+    if prepared.options.turns > 1:
+        keys = EditChain.keys()
     else:
-        types = select_edit_types(ctx.catalog(EDIT_TYPES), options.types, ctx.key("types"))
-        keys = PayloadKeys.one_of(PayloadKeys((*EDIT_KEYS, *t.fields)) for t in types)
-        if options.judge and options.judge_format == "score":
-            keys = keys.plus(always=("judge_p_yes",))
-    return keys.plus(always=("prefilter",), may=(*ITEM_KEYS, "compose"))
+        options = prepared.options
+        scored = options.judge and options.judge_format == "score"
+        keys = PayloadKeys.one_of(EditTurn.keys(t.fields, scored=scored)
+                                  for t in prepared.types)
+    item = FromItem.keys()
+    return keys.plus(always=item.always, may=item.may)
 
 
-def edit_requires(options: EditOptions) -> dict[str, str]:
+def edit_requires(prepared: PreparedEdit) -> dict[str, str]:
     """The judge's score mode needs first-token scores, which only some backends give."""
+    options = prepared.options
     if options.judge and options.judge_format == "score":
         return {"scores": "judge_format"}
     return {}
 
 
-#: The keys each rule adds to ``edit_type``, ``edit``, ``input``, ``output`` and
-#: ``derived_from`` (rules_records.py, rules_scenes.py); a test runs the examples
-#: against this table.
-RULE_KEYS: dict[str, PayloadKeys] = {
-    "counting": PayloadKeys({"edited_object", "remove_number", "count_before", "count_after"}),
-    "movement": PayloadKeys({"edited_object", "position"}),
-    "resize": PayloadKeys({"edited_object", "scale"}),
-    "visual_reference": PayloadKeys({"edited_object", "new_object", "ref_object",
-                                     "visual_input", "reference"}),
-    "visual_material_transfer": PayloadKeys({"edited_object", "material", "visual_input",
-                                             "reference"}),
-    "material_change": PayloadKeys({"edited_object", "material"}),
-    **{name: PayloadKeys({"edited_object", "condition", "edited_file"}, {"new_object"})
-       for name in CONDITIONS},
-    "style_change": PayloadKeys({"style"}),
-    "relation": PayloadKeys({"edited_object", "direction", "relation_before"},
-                            {"target_object"}),
-    "rotation_change": PayloadKeys({"edited_object", "direction"}),
-    "outpainting": PayloadKeys({"direction"}),
-}
-
-
-def rule_keys(options: RulesOptions, _ctx: BuildContext) -> PayloadKeys:
-    """The ``edit_rules`` generator's keys for its types; an unknown type (refused when the
-    generator is built) leaves them open."""
-    names = [ALIASES.get(n, n) for n in options.types]
-    if not all(n in RULE_KEYS for n in names):
-        return PayloadKeys(open=True)
-    return PayloadKeys.one_of(RULE_KEYS[n] for n in names).plus(
-        always=("edit_type", "edit", "input", "output", "derived_from"), may=("image_file", "url"))
-
-
 @hookimpl
 def instructgen_generators() -> Iterator[GeneratorPlugin]:
     yield GeneratorPlugin(
-        name="edit", options=EditOptions, factory=EditGenerator, prepare=check_edit_types,
+        name="edit", options=EditOptions, factory=EditGenerator, prepare=prepare_edit,
         produces=edit_keys, requires=edit_requires,
         description="Edit instructions from captions (AnyEdit types), single or multi-turn, "
                     "with consistency checks and a yes/no self-check judge.")
     yield GeneratorPlugin(
-        name="edit_rules", options=RulesOptions, factory=RulesGenerator, produces=rule_keys,
+        name="edit_rules", options=RulesOptions, factory=RulesGenerator, prepare=prepare_rules,
+        produces=rule_keys,
         description="Rule-derived edits (counting, movement, resize, visual conditions, "
                     "style change, ...) from captions and earlier edit records; no LLM.")
 
 
 __all__ = [
     "BUILTIN_EDIT_TYPES",
+    "BUILTIN_RULE_TYPES",
     "EDIT_TYPES",
-    "RULES",
+    "RULE_TYPES",
     "Check",
     "EditExample",
     "EditGenerator",
     "EditType",
+    "RuleType",
     "get_edit_types",
     "select_edit_types",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from instructgen.plugins.anyedit.contract import EDITED_OBJECT
+
 from .checks import (
     in_input,
     in_output,
@@ -16,6 +18,8 @@ from .vocab import COLOURS, MATERIALS, TEXTURES
 
 COLOR_ALTER = EditType(
     name="color_alter",
+    anyedit=(EDITED_OBJECT,), anyedit_note="the colour is read after \"to \" in the edit",
+    default_mix=True,
     title="colour change",
     description="change the colour of one object that the caption mentions",
     verbs=("change", "make", "turn", "paint", "recolor", "recolour", "color", "colour",
@@ -71,6 +75,8 @@ COLOR_ALTER = EditType(
 
 APPEARANCE_ALTER = EditType(
     name="appearance_alter",
+    anyedit=(EDITED_OBJECT,),
+    default_mix=True,
     title="appearance change",
     description="change the shape, condition or look of one object without naming colours "
                 "or materials",
@@ -126,6 +132,8 @@ APPEARANCE_ALTER = EditType(
 
 MATERIAL_ALTER = EditType(
     name="material_alter",
+    anyedit=(EDITED_OBJECT,),
+    default_mix=True,
     title="material change",
     description="make one object out of a different material, such as wood, glass, metal, "
                 "stone or paper",
@@ -181,6 +189,8 @@ MATERIAL_ALTER = EditType(
 
 TEXTURE_ALTER = EditType(
     name="texture_alter",
+    anyedit=(EDITED_OBJECT,),
+    default_mix=True,
     title="texture change",
     description="give one object a new surface pattern or texture, such as dotted, striped "
                 "or woven",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -40,6 +40,7 @@ from .compose import ComposeFailure, compose_turn, composes, path_for, result_of
 from .constraints import NoCandidates, explain, item_schema
 from .coupling import couple, parse_fields
 from .fallback import first_usable
+from .payloads import EditChain, EditTurn, FromItem
 from .prefilter import CaptionAnalyzer, make_analyzer
 from .prompts import (
     edit_request,
@@ -52,13 +53,11 @@ from .prompts import (
 from .sense import sense_checks
 from .types import EDIT_TYPES, Check, EditType, select_edit_types
 
+if TYPE_CHECKING:
+    from instructgen.plugin import BuildContext
+
 #: Where the judge's measured accuracy is, for the log line that says it is off.
 JUDGE_FIGURES = 'docs/benchmarks.md, "Edit judge"'
-#: Every builtin type, as in the reference's mix. textual_change needs quoted text
-#: (AnyWord data); on other captions the prefilter rejects it before any model call.
-DEFAULT_TYPES = ["add", "remove", "replace", "color_alter", "appearance_alter",
-                 "material_alter", "texture_alter", "action_change", "background_change",
-                 "tone_transfer", "textual_change"]
 
 
 def _positive_weights(inst: Any, _a: Any, value: list[float]) -> None:
@@ -70,9 +69,11 @@ def _positive_weights(inst: Any, _a: Any, value: list[float]) -> None:
 class EditOptions:
     """Options of the ``edit`` generator."""
 
-    #: Edit types to draw from (any registered through ``instructgen_edit_types``).
-    types: list[str] = attrs.field(factory=lambda: list(DEFAULT_TYPES),
-                                   validator=attrs.validators.min_len(1))
+    #: Edit types to draw from (any registered through ``instructgen_edit_types``); empty:
+    #: the default mix, every registered type that joins it (``EditType.default_mix``: the
+    #: eleven builtins, as in the reference's mix). textual_change needs quoted text
+    #: (AnyWord data); on other captions the prefilter rejects it before any model call.
+    types: list[str] = attrs.field(factory=list)
     #: Relative weight of each entry of ``types``; empty: all equal.
     weights: list[float] = attrs.field(factory=list, validator=_positive_weights)
     #: Edits per chain; each turn edits the previous turn's output caption.
@@ -157,7 +158,7 @@ class EditOptions:
         if self.balance == "accepted" and not self.balance_from:
             raise ValueError("balance = 'accepted' needs balance_from, the directory of an "
                              "earlier run whose per-type acceptance it evens out")
-        if self.weights and len(self.weights) != len(self.types):
+        if self.weights and self.types and len(self.weights) != len(self.types):
             raise ValueError(f"weights has {len(self.weights)} entries but types has "
                              f"{len(self.types)}; give one weight per type or none")
 
@@ -172,38 +173,63 @@ class TurnFailure:
     raw: str | None = None
 
 
+@attrs.frozen
+class PreparedEdit:
+    """What the generator is built from: the options and the edit types they name,
+    resolved against the catalog at plan time (nothing is looked up after)."""
+
+    options: EditOptions
+    types: tuple[EditType, ...]
+
+
+def prepare_edit(options: EditOptions, ctx: BuildContext) -> PreparedEdit:
+    """Plan time: resolve ``generator.types`` (empty: the default mix) against the
+    ``instructgen_edit_types`` catalog, each unknown name reported with its key path, and
+    check what the options ask of those types."""
+    known = ctx.catalog(EDIT_TYPES)
+    if options.types:
+        types = select_edit_types(known, options.types, ctx.key("types"))
+    else:
+        types = [t for t in known.values() if t.default_mix]
+        if not types:
+            raise RecipeError(f"{ctx.key('types')}: empty, and no registered edit type joins "
+                              "the default mix; name the types to draw from")
+    if options.weights and len(options.weights) != len(types):
+        raise RecipeError(f"{ctx.key('weights')}: {len(options.weights)} entries for the "
+                          f"{len(types)} types of the default mix; give one weight per type, "
+                          "or none")
+    if options.turns > 1 and options.global_last and not any(t.scope == "local" for t in types):
+        raise RecipeError(f"{ctx.key('global_last')}: every type in {ctx.key('types')} is "
+                          "global, so no turn but the last could be filled; add a local type "
+                          "or set global_last = false")
+    return PreparedEdit(options, tuple(types))
+
+
 class EditGenerator(Generator):
     """Writes edit instructions (or chains of them) from each item's caption."""
 
-    def __init__(self, options: EditOptions) -> None:
-        self.options = options
-        self._types: list[EditType] = []
-        self._weights: list[float] = []
+    def __init__(self, prepared: PreparedEdit) -> None:
+        self.options = options = prepared.options
+        self._types = list(prepared.types)
+        self._weights = list(options.weights) or [1.0] * len(self._types)
         self._analyzer: CaptionAnalyzer | None = None
         self._logged = False
+        self._ready_ = False
         self._compose = "model" if options.compose == "model" else "rules"
 
     # -- setup ------------------------------------------------------------------------
 
     def setup(self, run: RunInfo) -> None:
-        """Resolve type names against the plan's edit types; unknown names name their key path."""
-        known = dict(run.context.catalog(EDIT_TYPES))
+        """Read what the run decides: the balanced weights, the prefilter, the compose path."""
         opts = self.options
-        self._types = select_edit_types(known, opts.types, "generator.types")
-        self._weights = list(opts.weights) or [1.0] * len(self._types)
         if opts.balance == "accepted":
             self._weights = balanced_weights(self._types, self._weights, opts.balance_from)
             if run.log is not None:
                 run.log.info("edit_balance", balance_from=opts.balance_from,
                              weights={t.name: round(w, 4)
                                       for t, w in zip(self._types, self._weights, strict=True)})
-        if opts.turns > 1 and opts.global_last and not any(
-            t.scope == "local" for t in self._types
-        ):
-            raise RecipeError("generator.global_last: every type in generator.types is global, "
-                              "so no turn but the last could be filled; add a local type or "
-                              "set global_last = false")
         self._analyzer = make_analyzer(opts.prefilter)
+        self._ready_ = True
         if opts.compose == "auto":
             self._compose, why = path_for(run.context.backend_model)
             if run.log is not None:
@@ -216,7 +242,7 @@ class EditGenerator(Generator):
                 "(benchmarks/quality.py --judge-eval)"))
 
     def _ready(self) -> None:
-        if not self._types:
+        if not self._ready_:
             raise RuntimeError("EditGenerator.setup() was not called")
 
     # -- per item ---------------------------------------------------------------------------
@@ -230,24 +256,23 @@ class EditGenerator(Generator):
             ctx.log.info("edit_prefilter", method=method,
                          skips=list(getattr(self._analyzer, "skips", ())))
         caption = caption_of(item, opts.caption_field)
-        turns: list[dict[str, Any]] = []
+        turns: list[EditTurn] = []
         current = caption
         for k in range(opts.turns):
             turns.append(await self._turn_with_retries(k, current, ctx))
             if opts.chain:
-                current = turns[-1]["output"]
-        payload: dict[str, Any]
+                current = turns[-1].output
         if opts.turns == 1:
-            payload = dict(turns[0])
+            payload = turns[0].payload()
         else:
-            payload = {"edit_type": "multi_turn", "num_turns": len(turns),
-                       "input": caption, "output": turns[-1]["output"], "turns": turns,
-                       "chain": opts.chain}
-        payload.update(image_of(item))
-        payload["prefilter"] = self._analyzer.method if self._analyzer else "off"
-        if "record_id" in item.data:  # read back from an earlier run (composition flow)
-            payload["derived_from"] = {"record_id": item.data["record_id"],
-                                       "generator": item.data.get("record_generator")}
+            payload = EditChain(num_turns=len(turns), input=caption, output=turns[-1].output,
+                                turns=[t.payload() for t in turns], chain=opts.chain).payload()
+        derived = ({"record_id": item.data["record_id"],  # an earlier run's record
+                    "generator": item.data.get("record_generator")}
+                   if "record_id" in item.data else None)
+        payload.update(FromItem(**image_of(item), derived_from=derived,
+                                prefilter=self._analyzer.method if self._analyzer else "off",
+                                ).payload())
         return [payload]
 
     def _pick(self, k: int, ctx: ItemContext) -> EditType:
@@ -257,15 +282,14 @@ class EditGenerator(Generator):
             types, weights = [p[0] for p in pairs], [p[1] for p in pairs]
         return ctx.rng.choices(types, weights=weights, k=1)[0]
 
-    async def _turn_with_retries(self, k: int, caption: str, ctx: ItemContext) -> dict[str, Any]:
+    async def _turn_with_retries(self, k: int, caption: str, ctx: ItemContext) -> EditTurn:
         opts = self.options
         chain = opts.turns > 1
         etype = self._pick(k, ctx)
         for attempt in range(1, opts.attempts + 1):
             outcome = await self._turn(etype, caption, ctx)
             if not isinstance(outcome, TurnFailure):
-                outcome["attempts"] = attempt
-                return outcome
+                return attrs.evolve(outcome, attempts=attempt)
             where = f"turn {k + 1} of {opts.turns}: " if chain else ""
             # A caption without what the type needs fails the same way again; a
             # chain picks another type instead, a single edit stops here.
@@ -284,7 +308,7 @@ class EditGenerator(Generator):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _turn(self, etype: EditType, caption: str,
-                    ctx: ItemContext) -> dict[str, Any] | TurnFailure:
+                    ctx: ItemContext) -> EditTurn | TurnFailure:
         opts = self.options
         if etype.needs and self._analyzer is not None and not self._analyzer.has(caption,
                                                                                  etype.needs):
@@ -328,17 +352,17 @@ class EditGenerator(Generator):
                 return TurnFailure(why[0], why[1], why[2], rej.raw)
             return TurnFailure("generate", rej.reason, rej.detail, rej.raw)
         return await self._accept(etype, caption, result, checks, ctx,
-                                  {"few_shot": [f"{etype.name}-{i}" for i, _ in examples]})
+                                  few_shot=[f"{etype.name}-{i}" for i, _ in examples])
 
     def _checks(self, etype: EditType) -> tuple[Check, ...]:
         """Every check an answer of ``etype`` must pass, on every path."""
         opts = self.options
         checks = (*etype.checks, *((uses_a_verb(etype.verbs),) if opts.require_verb else ()),
                   short_instruction(), prose_instruction(), *sense_checks(etype))
-        return (*checks, *answer_checks(etype.name))  # AnyEdit's stage rules
+        return (*checks, *answer_checks(etype.contract()))  # AnyEdit's stage rules
 
     async def _composed(self, etype: EditType, caption: str,
-                        ctx: ItemContext) -> dict[str, Any] | TurnFailure:
+                        ctx: ItemContext) -> EditTurn | TurnFailure:
         """The ``rules`` path: the model chooses the fields, rules write edit and output."""
         checks = self._checks(etype)
         made = await compose_turn(etype, caption, self._analyzer, ctx,
@@ -347,11 +371,11 @@ class EditGenerator(Generator):
         if isinstance(made, ComposeFailure):
             return TurnFailure(made.stage, made.reason, made.detail, made.raw)
         return await self._accept(etype, caption, result_of(made), checks, ctx,
-                                  {"few_shot": [], "compose": "rules"})
+                                  few_shot=[], compose="rules")
 
     async def _accept(self, etype: EditType, caption: str, result: Mapping[str, str],
-                      checks: Sequence[Check], ctx: ItemContext,
-                      extra: Mapping[str, Any]) -> dict[str, Any] | TurnFailure:
+                      checks: Sequence[Check], ctx: ItemContext, *, few_shot: list[str],
+                      compose: str | None = None) -> EditTurn | TurnFailure:
         """Run the checks and the judge on one answer; the turn's record, or why it failed."""
         opts = self.options
         result = {**result, "edit": strip_final_punctuation(result["edit"])}  # AnyEdit's form
@@ -361,29 +385,30 @@ class EditGenerator(Generator):
             if problem is not None:
                 return TurnFailure("consistency", check.name, problem, raw)
         verdict: str | None = None
-        scored: dict[str, float] = {}
+        p_yes: float | None = None
         if opts.judge:
             request = judge_request(etype, caption, result, mode=opts.judge_format,
                                     temperature=opts.judge_temperature)
             try:
                 if opts.judge_format == "score":
-                    verdict, p_yes = await ctx.ask(
+                    verdict, score = await ctx.ask(
                         request, validate=score_verdict(opts.judge_threshold), stage="judge")
-                    scored = {"judge_p_yes": round(p_yes, 4)}
+                    p_yes = round(score, 4)
                 else:
                     verdict = await ctx.ask(request, validate=parse_verdict(opts.judge_format),
                                             stage="judge")
             except Reject as rej:
                 return TurnFailure("judge", "judge_unparseable", rej.detail, rej.raw)
             if verdict != "yes":
-                why = (f" (P(yes) = {scored['judge_p_yes']:.4f} < judge_threshold "
-                       f"{opts.judge_threshold})" if scored else "")
+                why = (f" (P(yes) = {p_yes:.4f} < judge_threshold "
+                       f"{opts.judge_threshold})" if p_yes is not None else "")
                 return TurnFailure("judge", "judge_no",
                                    f"the judge says this is not a {etype.title} instruction{why}",
                                    raw)
-        fields = {f: result[f] for f in etype.fields}
-        return {"edit_type": etype.name, "edit": result["edit"], "input": caption,
-                "output": result["output"], **fields, "judge": verdict, **scored, **extra}
+        return EditTurn(edit_type=etype.name, edit=result["edit"], input=caption,
+                        output=result["output"], fields={f: result[f] for f in etype.fields},
+                        judge=verdict, judge_p_yes=p_yes, few_shot=few_shot, compose=compose,
+                        attempts=1)
 
 
 def balanced_weights(types: Sequence[EditType], weights: Sequence[float],

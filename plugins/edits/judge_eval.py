@@ -126,10 +126,8 @@ def evaluate_backend(backend: Backend, modes: Sequence[Mode] = ("json", "text", 
                      per_type: int = 2) -> dict[str, Any]:
     """Every mode the backend supports, on the labelled set of the builtin types."""
     from . import BUILTIN_EDIT_TYPES
-    from .generator import DEFAULT_TYPES
 
-    known = {t.name: t for t in BUILTIN_EDIT_TYPES}
-    cases = labelled_set([known[t] for t in DEFAULT_TYPES if t in known], per_type)
+    cases = labelled_set([t for t in BUILTIN_EDIT_TYPES if t.default_mix], per_type)
     results = {}
     for mode in modes:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from instructgen.plugins.anyedit.contract import EDITED_OBJECT, NEW_OBJECT
+
 from .checks import (
     fields_differ,
     gone_from_output,
@@ -21,6 +23,8 @@ def ex(input: str, edit: str, output: str, **fields: str) -> EditExample:
 
 ADD = EditType(
     name="add",
+    anyedit=(EDITED_OBJECT,),
+    default_mix=True,
     title="add an object",
     description="put one new object into the scene and keep everything else",
     verbs=("add", "put", "place", "insert", "include"),
@@ -77,6 +81,8 @@ ADD = EditType(
 
 REMOVE = EditType(
     name="remove",
+    anyedit=(EDITED_OBJECT,),
+    default_mix=True,
     title="remove an object",
     description="take one object that the caption mentions out of the scene",
     verbs=("remove", "delete", "erase", "take", "get rid of", "clear"),
@@ -130,6 +136,8 @@ REMOVE = EditType(
 
 REPLACE = EditType(
     name="replace",
+    anyedit=(EDITED_OBJECT, NEW_OBJECT),
+    default_mix=True,
     title="replace an object",
     description="swap one object in the caption that is not a person for a different object "
                 "that is not a person",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from instructgen.plugins.anyedit.contract import EDITED_OBJECT, Key
+
 from .checks import (
     fields_differ,
     in_input,
@@ -19,6 +21,8 @@ from .vocab import TONE_STATES
 
 ACTION_CHANGE = EditType(
     name="action_change",
+    anyedit=(EDITED_OBJECT,), anyedit_note="the action is read after \"to \" in the edit",
+    default_mix=True,
     title="action change",
     description="change what a person or animal in the caption is doing",
     verbs=("make", "have", "change", "let", "show", "switch"),
@@ -74,6 +78,9 @@ ACTION_CHANGE = EditType(
 
 BACKGROUND_CHANGE = EditType(
     name="background_change",
+    anyedit=(Key("new background", "new_background",
+                 meaning="the new setting (kept, not read)"),),
+    default_mix=True,
     title="background change",
     description="move the main subject to a different place, keeping the subject the same",
     verbs=("change", "replace", "put", "move", "set", "place", "swap"),
@@ -127,6 +134,9 @@ BACKGROUND_CHANGE = EditType(
 
 TONE_TRANSFER = EditType(
     name="tone_transfer",
+    anyedit=(Key("new state", "new_state",
+                 meaning="time, weather, season or era (kept, not read)"),),
+    default_mix=True,
     title="time, weather, season or era change",
     description="change only the time of day, the weather, the season or the era of the scene",
     verbs=("make", "turn", "change", "set"),
@@ -186,6 +196,9 @@ TONE_TRANSFER = EditType(
 
 TEXTUAL = EditType(
     name="textual_change",
+    anyedit=(Key("edited object", "text_before", meaning="the text before the edit"),
+             Key("new object", "text_after", meaning="the text after, same word count")),
+    default_mix=True,
     title="text change",
     description="change the words of one quoted text in the caption, keeping the same "
                 "number of words",

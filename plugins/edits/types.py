@@ -26,6 +26,7 @@ from attrs import field, frozen
 
 from instructgen.catalog import Catalog, name_validator
 from instructgen.errors import RecipeError, did_you_mean
+from instructgen.plugins.anyedit.contract import Key, TypeContract, canonical_type
 from instructgen.records import as_tuple
 
 if TYPE_CHECKING:
@@ -123,6 +124,14 @@ class EditType:
     scope: Literal["local", "global"] = "local"
     #: Extra rules for the prompt, one line each.
     rules: tuple[str, ...] = field(default=(), converter=as_tuple)
+    #: Keys AnyEdit's stages read for this type besides the common ones (the ``anyedit``
+    #: sink writes them from the answer's fields); empty: AnyEdit's generic keys.
+    anyedit: tuple[Key, ...] = field(default=(), converter=as_tuple)
+    #: One line for the AnyEdit contract table (docs/anyedit.md).
+    anyedit_note: str = ""
+    #: Drawn when a recipe names no ``generator.types``. Off for a plugin's type unless it
+    #: says so, so installing a plugin does not change what existing recipes make.
+    default_mix: bool = False
     #: Filled in from the registering distribution.
     dist: str = ""
 
@@ -144,6 +153,11 @@ class EditType:
             if lacking:
                 raise ValueError(f"edit type {self.name!r}: examples[{i}] lacks {lacking}")
 
+    def contract(self) -> TypeContract:
+        """What AnyEdit reads of this type's records."""
+        return TypeContract(name=self.name, keys=self.anyedit, made_by="edit",
+                            note=self.anyedit_note)
+
     def schema(self, max_length: int = 200) -> dict[str, Any]:
         """The JSON schema of the answer: ``edit``, the fields, ``output``, in that order."""
         text = {"type": "string", "minLength": 1, "maxLength": max_length}
@@ -154,8 +168,10 @@ class EditType:
                 "additionalProperties": False}
 
 
-#: The edit types every ``instructgen_edit_types`` implementation yields.
-EDIT_TYPES: Catalog[EditType] = Catalog("edit type", "instructgen_edit_types", EditType)
+#: The edit types every ``instructgen_edit_types`` implementation yields, in registration
+#: order (the builtins first, in AnyEdit's order: the default mix is drawn in that order).
+EDIT_TYPES: Catalog[EditType] = Catalog("edit type", "instructgen_edit_types", EditType,
+                                        sort=False)
 
 
 def get_edit_types(registry: PluginRegistry) -> dict[str, EditType]:
@@ -173,8 +189,6 @@ def select_edit_types(known: Mapping[str, EditType], names: list[str],
 
     An old name (``textual``) resolves to AnyEdit's (``textual_change``) with a notice.
     """
-    from instructgen.plugins.anyedit.contract import canonical_type
-
     problems = []
     resolved = []
     for i, name in enumerate(names):

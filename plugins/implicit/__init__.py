@@ -29,6 +29,7 @@ from instructgen.plugin import (
     PostProcessorPlugin,
     SourcePlugin,
 )
+from instructgen.plugins.anyedit.contract import TypeContract
 
 from .dedup import ImplicitDedup, ImplicitDedupOptions
 from .generator import ImplicitGenerator, ImplicitOptions
@@ -43,6 +44,18 @@ def implicit_keys(options: ImplicitOptions, _ctx: object) -> PayloadKeys:
     """Every record is one quadruple; a continue turn's records name their ``theme``
     when themes are on."""
     return PayloadKeys(QUADRUPLE_KEYS, ("theme",) if options.continue_turns else ())
+
+
+#: What AnyEdit reads of an implicit record, when one goes through the ``anyedit`` sink.
+IMPLICIT_CONTRACT = TypeContract(
+    name="implicit_change", keys=(), made_by="implicit",
+    common_from={"edit": "instruction", "input": "original_caption", "output": "target_caption"},
+    note="image_file is null: the image is drawn first")
+
+
+@hookimpl(optionalhook=True)
+def instructgen_anyedit_contracts(catalog: object) -> Iterator[TypeContract]:
+    yield IMPLICIT_CONTRACT
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 
 Two readers check the ``anyedit`` sink's output:
 
-* :func:`read_by_contract`, written from :data:`CONTRACTS` (every type);
+* :func:`read_by_contract`, written from the types' contracts (every type);
 * :func:`read_like_anyedit`, written from what AnyEdit's own stages index
   (``return_parameters`` and the relation stage), so the contract itself is
   checked against the reference, key by key, with plain ``[]`` lookups that
@@ -17,24 +17,26 @@ import re
 from pathlib import Path
 
 import pytest
+from builtin_types import DEFAULT_MIX, RULE_TYPES, anyedit_sink, apply_rule, contracts
 from edit_fakes import FAKE, Scripted, jsonl_source
 
 from instructgen.backends.fake import FakeBackend
 from instructgen.plugins.anyedit.contract import (
     ALIASES,
+    ANYEDIT_TYPES,
     COMMON_KEYS,
-    CONTRACTS,
     RELATION_DIRECTIONS,
     anyedit_keys,
     contract_table,
 )
-from instructgen.plugins.anyedit.sink import AnyEditOptions, AnyEditSink
 from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
-from instructgen.plugins.edits.generator import DEFAULT_TYPES, EditOptions
-from instructgen.plugins.edits.rules import RULES, RuleContext, RulesOptions
+from instructgen.plugins.edits.generator import EditOptions
+from instructgen.plugins.edits.rules import RuleContext, RulesOptions
 from instructgen.records import OutputRecord, SourceItem
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+#: Every builtin type's contract, gathered from the families as the sink gathers them.
+CONTRACTS = contracts()
 EXAMPLES = DOCS.parent / "examples" / "edits"
 
 
@@ -85,7 +87,7 @@ def encode(data: dict, rid: str = "r1", **options) -> dict:
     """The sink's line for ``data``. Stage rules are off unless asked: these tests are
     about the keys, and the stage readers below test the rules."""
     options.setdefault("stage_rules", "off")
-    sink = AnyEditSink(AnyEditOptions(**options))
+    sink = anyedit_sink(**options)
     line = sink.encode(OutputRecord(id=rid, item_id="i1", generator="g", data=data))
     assert line is not None, "the sink left the record out"
     return json.loads(line)
@@ -112,7 +114,7 @@ def _rule_record(name: str, seed: int = 0) -> dict:
                                    "image_size": [640, 480], "image_file": "1.jpg"}):
         item = SourceItem(id="it1", data=data)
         cap = data.get("caption")
-        made = RULES[name](RuleContext(item, cap, random.Random(seed), RulesOptions()))
+        made = apply_rule(name, RuleContext(item, cap, random.Random(seed), RulesOptions()))
         if made is not None:
             return {"edit_type": name, **made, "image_file": data["image_file"]}
     raise AssertionError(f"no fixture makes a {name} record")
@@ -124,7 +126,7 @@ def every_type_record() -> dict[str, dict]:
         ex = etype.examples[0]
         records[etype.name] = {"edit_type": etype.name, "input": ex.input, **ex.result(),
                                "image_file": "5.jpg", "judge": "yes"}
-    for name in RULES:
+    for name in RULE_TYPES:
         records[name] = _rule_record(name)
     records["implicit_change"] = {
         "edit_type": "implicit_change", "original_caption": "An egg on a kitchen table.",
@@ -135,6 +137,8 @@ def every_type_record() -> dict[str, dict]:
 
 def test_the_contract_covers_every_type_we_write():
     assert set(every_type_record()) == set(CONTRACTS)
+    # Every type the families hand a contract for is one AnyEdit's stages dispatch on.
+    assert set(CONTRACTS) == set(ANYEDIT_TYPES)
 
 
 @pytest.mark.parametrize("etype", sorted(CONTRACTS))
@@ -142,7 +146,7 @@ def test_every_type_goes_through_the_sink_and_both_readers(etype):
     obj = encode(every_type_record()[etype])
     assert obj["edit_type"] == etype
     read = read_by_contract(obj)
-    assert set(anyedit_keys(etype)) <= set(obj)
+    assert set(anyedit_keys(CONTRACTS[etype])) <= set(obj)
     assert read["edit"] and read["input"] and read["output"]
     read_like_anyedit(obj)  # raises KeyError where AnyEdit's stage would
     if etype == "visual_reference":
@@ -179,7 +183,7 @@ def test_records_without_an_image_name_the_file_to_draw():
 
 def test_contract_table_is_in_the_reference_page():
     page = (DOCS / "anyedit.md").read_text(encoding="utf-8")
-    assert contract_table() in page
+    assert contract_table(CONTRACTS) in page
 
 
 # -- point 2: AnyEdit's names, the old ones as aliases -------------------------------------
@@ -323,7 +327,7 @@ def test_relation_directions_follow_the_boxes():
     item = SourceItem(id="x", data={"caption": "A cat and a lamp.", "objects": objects})
     seen = set()
     for seed in range(30):
-        made = RULES["relation"](RuleContext(item, "A cat and a lamp.", random.Random(seed),
+        made = apply_rule("relation", RuleContext(item, "A cat and a lamp.", random.Random(seed),
                                              RulesOptions()))
         seen.add((made["edited_object"], made["direction"], made.get("target_object")))
     # The cat is left of the lamp: moves put it right of the lamp, and the lamp left of it.
@@ -359,7 +363,7 @@ def test_chain_false_edits_the_original_caption_and_array_form(tmp_path, run_rec
 
 def test_reference_defaults():
     assert EditOptions().examples == 5
-    assert "textual_change" in DEFAULT_TYPES
+    assert "textual_change" in DEFAULT_MIX
 
 
 def test_replace_never_edits_a_person():
@@ -550,7 +554,7 @@ def assert_still_agree(before: dict, after: dict) -> None:
 
 
 def _accepted_by_sink(data: dict) -> dict | None:
-    sink = AnyEditSink(AnyEditOptions())
+    sink = anyedit_sink()
     line = sink.encode(OutputRecord(id="r1", item_id="i1", generator="g", data=data))
     return None if line is None else json.loads(line)
 

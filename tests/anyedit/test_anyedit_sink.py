@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from instructgen.plugins.anyedit.sink import AnyEditOptions, AnyEditSink
+from builtin_types import anyedit_sink
+
 from instructgen.records import OutputRecord
 
 
 def encode(data, **options):
     options.setdefault("stage_rules", "off")  # these tests are about keys; see the rule tests
-    sink = AnyEditSink(AnyEditOptions(**options))
+    sink = anyedit_sink(**options)
     return json.loads(sink.encode(OutputRecord(id="r", item_id="i", generator="edit",
                                                data=data)))
 

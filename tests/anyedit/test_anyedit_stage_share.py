@@ -24,11 +24,9 @@ if __name__ == "__main__":  # run by path: test_anyedit_contract imports tests/e
     # a folder tests/conftest.py puts on sys.path under pytest (HELPER_FOLDERS)
     sys.path.append(str(Path(__file__).resolve().parents[1] / "edits"))
 
+from builtin_types import DEFAULT_MIX, RULE_TYPES, anyedit_sink
 from test_anyedit_contract import assert_still_agree, through_stages
 
-from instructgen.plugins.anyedit.sink import AnyEditOptions, AnyEditSink
-from instructgen.plugins.edits.generator import DEFAULT_TYPES
-from instructgen.plugins.edits.rules import RULES
 from instructgen.records import OutputRecord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,9 +36,9 @@ _SINK = {"name": "anyedit"}
 RUNS: dict[str, dict[str, Any]] = {
     "llm_coco": {"source": {"name": "coco", "path": f"{EX}/coco_captions.json",
                             "captions": "all"},
-                 "generator": {"name": "edit", "types": DEFAULT_TYPES[:-1]}},
+                 "generator": {"name": "edit", "types": DEFAULT_MIX[:-1]}},
     "llm_llava": {"source": {"name": "llava_cc3m", "path": f"{EX}/llava_cc3m.json"},
-                  "generator": {"name": "edit", "types": DEFAULT_TYPES[:-1]}},
+                  "generator": {"name": "edit", "types": DEFAULT_MIX[:-1]}},
     "llm_anyword": {"source": {"name": "anyword", "path": f"{EX}/anyword_data.json"},
                     "generator": {"name": "edit", "types": ["textual_change"]}},
     "rules_instances": {"source": {"name": "coco", "path": f"{EX}/coco_captions.json",
@@ -55,7 +53,7 @@ RUNS: dict[str, dict[str, Any]] = {
     "rules_stage": {"source": {"name": "anyedit_records",
                                "path": f"{EX}/remove_replace_stage.json"},
                     "generator": {"name": "edit_rules",
-                                  "types": [t for t in RULES if t.startswith("visual_")
+                                  "types": [t for t in RULE_TYPES if t.startswith("visual_")
                                             and t not in ("visual_reference",
                                                           "visual_material_transfer")]}},
 }
@@ -66,7 +64,7 @@ def measure(backend: Any, out: Path, *, attempts: int = 3, limit: int | None = N
     """Per edit type: how many accepted records there were and how many pass every stage."""
     import instructgen
 
-    sink = AnyEditSink(AnyEditOptions(stage_rules="off"))
+    sink = anyedit_sink(stage_rules="off")
     counts: dict[str, Counter[str]] = {}
     cwd = Path.cwd()
     os.chdir(REPO)

@@ -20,6 +20,7 @@ from instructgen.plugins.anyedit.stage_rules import (
     stage_rules_table,
     strip_final_punctuation,
 )
+from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
 
 _COLOUR = {"edit_type": "color_alter", "edit": "Change the car to blue", "edited object": "car",
            "input": "A red car on a road.", "output": "A blue car on a road."}
@@ -102,7 +103,8 @@ def test_each_rule_passes_and_fails(rule):
 
 
 def test_answer_checks_read_an_answer_with_our_field_names():
-    checks = {c.name: c for c in answer_checks("color_alter")}
+    color_alter = next(t for t in BUILTIN_EDIT_TYPES if t.name == "color_alter")
+    checks = {c.name: c for c in answer_checks(color_alter.contract())}
     result = {"edit": "Change the car to blue", "edited_object": "car",
               "output": "A blue car on a road."}
     assert all(c("A red car on a road.", result) is None for c in checks.values())

@@ -16,7 +16,7 @@ from instructgen.cli import main
 from instructgen.errors import RecipeError
 from instructgen.plugin import BackendPlugin, Generator
 from instructgen.plugins.edits import edit_requires
-from instructgen.plugins.edits.generator import EditOptions
+from instructgen.plugins.edits.generator import EditOptions, PreparedEdit
 
 SCORE_JUDGE = {"name": "edit", "judge": True, "judge_format": "score"}
 
@@ -82,10 +82,12 @@ def test_local_backends_provide_scores(tmp_path, backend) -> None:
 
 
 def test_only_the_score_judge_requires_scores() -> None:
-    assert edit_requires(EditOptions(judge=True, judge_format="score")) == {
-        "scores": "judge_format"}
-    assert edit_requires(EditOptions(judge=False, judge_format="score")) == {}
-    assert edit_requires(EditOptions(judge=True, judge_format="json")) == {}
+    def requires(**options: object) -> dict[str, str]:
+        return edit_requires(PreparedEdit(EditOptions(**options), ()))
+
+    assert requires(judge=True, judge_format="score") == {"scores": "judge_format"}
+    assert requires(judge=False, judge_format="score") == {}
+    assert requires(judge=True, judge_format="json") == {}
 
 
 def test_a_handed_backend_object_is_not_checked_against_the_recipe(tmp_path) -> None:

@@ -28,7 +28,7 @@ from instructgen.cli import main
 from instructgen.errors import RecipeError
 from instructgen.plan import payload_keys
 from instructgen.plugin import BuildContext, Generator, PayloadKeys, Sink
-from instructgen.plugins.edits import EDIT_TYPES, RULE_KEYS, RULES
+from instructgen.plugins.edits import BUILTIN_RULE_TYPES, EDIT_TYPES
 from instructgen.records import OutputRecord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,6 +36,9 @@ EXAMPLES = sorted(p for p in (REPO / "examples").glob("*/*.toml")
                   if "plugin-example" not in str(p))
 #: Keys of every ``edit_rules`` record besides its rule's own.
 RULE_COMMON = {"edit_type", "edit", "input", "output", "derived_from"}
+#: Each rule-derived type's own keys, read off its payload class.
+RULE_KEYS = {t.name: PayloadKeys(t.payload.keys().always - RULE_COMMON, t.payload.keys().may)
+             for t in BUILTIN_RULE_TYPES}
 ITEM_KEYS = {"image_file", "url"}
 
 
@@ -148,8 +151,28 @@ def test_example_records_carry_the_declared_keys(path: Path, tmp_path: Path) -> 
         assert "turns" in keys.always and "edited_object" not in keys.always | keys.may
 
 
-def test_every_rule_has_its_keys_declared() -> None:
-    assert set(RULE_KEYS) == set(RULES)
+def test_every_rule_type_writes_the_common_keys_and_its_own() -> None:
+    for rtype in BUILTIN_RULE_TYPES:
+        keys = rtype.payload.keys()
+        assert RULE_COMMON - {"edit_type"} <= keys.always, rtype.name
+        assert keys.always - RULE_COMMON, f"{rtype.name} declares no key of its own"
+    # An optional field is "may": a plain relation move has no target_object.
+    relation = next(t for t in BUILTIN_RULE_TYPES if t.name == "relation").payload.keys()
+    assert "target_object" in relation.may and "direction" in relation.always
+
+
+def test_payload_keys_of_a_class_read_its_fields() -> None:
+    import attrs
+
+    @attrs.frozen(kw_only=True)
+    class Shape:
+        a: str
+        b: int = 3
+        c: str | None = None
+
+    assert PayloadKeys.of(Shape) == PayloadKeys({"a", "b"}, {"c"})
+    with pytest.raises(TypeError, match="not an attrs class"):
+        PayloadKeys.of(dict)
 
 
 def test_material_change_records_carry_its_declared_keys() -> None:
@@ -162,21 +185,25 @@ def test_material_change_records_carry_its_declared_keys() -> None:
     item = SourceItem(id="r1", data={"edit_type": "remove", "edited_object": "chair",
                                      "input": "A chair next to a table.",
                                      "output": "A table."})
-    made = RULES["material_change"](RuleContext(item, None, random.Random(1), RulesOptions()))
+    rtype = next(t for t in BUILTIN_RULE_TYPES if t.name == "material_change")
+    made = rtype.rule(RuleContext(item, None, random.Random(1), RulesOptions()))
     assert made is not None
     own = RULE_KEYS["material_change"]
-    have = set(made) - RULE_COMMON
+    have = set(made.payload()) - RULE_COMMON
     assert own.always <= have <= own.always | own.may, sorted(have)
 
 
 def test_declared_keys_follow_the_options(registry) -> None:
     ctx = BuildContext(registry, "generator")
     edit = registry.get("generator", "edit", where="generator.name")
-    one = edit.produces(edit.options(types=["replace"]), ctx)
+    def produces(**options: Any) -> PayloadKeys:
+        return edit.produces(edit.prepare(edit.options(**options), ctx), ctx)
+
+    one = produces(types=["replace"])
     assert {"edit", "edited_object", "new_object", "prefilter"} <= one.always
-    mixed = edit.produces(edit.options(types=["replace", "add"]), ctx)
+    mixed = produces(types=["replace", "add"])
     assert "edited_object" in mixed.always and "new_object" in mixed.may
-    chain = edit.produces(edit.options(types=["replace"], turns=2), ctx)
+    chain = produces(types=["replace"], turns=2)
     assert "turns" in chain.always and "edit" not in chain.always | chain.may
     csv = registry.get("sink", "csv", where="sink.name")
     assert csv.needs(csv.options(layout="concept_pair")) == {"concepts", "caption"}

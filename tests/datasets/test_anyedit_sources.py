@@ -13,6 +13,7 @@ import random
 from pathlib import Path
 
 import pytest
+from builtin_types import apply_rule
 
 from instructgen.backends.fake import FakeBackend
 from instructgen.errors import RecipeError
@@ -21,8 +22,8 @@ from instructgen.plugins.datasets.anyedit_records import (
     AnyEditRecordsSource,
 )
 from instructgen.plugins.datasets.anyword import AnyWordOptions, AnyWordSource
-from instructgen.plugins.edits.rules import RULES, RuleContext, RulesOptions
-from instructgen.plugins.edits.rules_records import ReferencePool
+from instructgen.plugins.edits.rules import RuleContext, RulesOptions
+from instructgen.plugins.edits.rules.references import ReferencePool
 from instructgen.records import SourceItem
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "edits"
@@ -121,16 +122,16 @@ def test_reference_pool_picks_an_image_whose_category_fits(tmp_path):
     data = {"edit_type": "replace", "input": REPLACE["input"], "output": REPLACE["output"],
             "edited_object": "cat", "new_object": "buses", "image_file": "1.jpg"}
     rc = RuleContext(SourceItem(id="i", data=data), None, random.Random(0), options, pool)
-    made = RULES["visual_reference"](rc)
+    made = apply_rule("visual_reference", rc)
     assert made["visual_input"] == "jellycat_01.jpg" and made["ref_object"] == "bus"
     assert made["output"] == "A [V*] on a road." and "[V*]" in made["edit"]
     # Nothing in the pool fits a windmill: no record, unless any image will do.
     windmill = RuleContext(SourceItem(id="i", data={**data, "new_object": "windmill"}), None,
                            random.Random(0), options, pool)
-    assert RULES["visual_reference"](windmill) is None
+    assert apply_rule("visual_reference", windmill) is None
     anyway = RuleContext(windmill.item, None, random.Random(0),
                          RulesOptions(reference_match="any"), pool)
-    assert RULES["visual_reference"](anyway)["ref_object"] in {"bus", "rabbit"}
+    assert apply_rule("visual_reference", anyway)["ref_object"] in {"bus", "rabbit"}
 
 
 def test_reference_pool_mistakes_are_one_line_recipe_errors(tmp_path):

@@ -27,7 +27,7 @@ def stage_failure(etype: str, caption: str, result) -> object:
     """The first of AnyEdit's answer-level stage rules ``result`` fails (``None``: none)."""
     rules = pytest.importorskip("instructgen.plugins.anyedit.stage_rules",
                                 reason="AnyEdit's stage rules are not in this checkout")
-    view = rules.anyedit_view(etype, caption, result)
+    view = rules.anyedit_view(TYPES[etype].contract(), caption, result)
     return rules.first_failure(view, rules.rules_for(etype, "answer"))
 TYPES = {t.name: t for t in BUILTIN_EDIT_TYPES}
 
@@ -207,9 +207,9 @@ def _new_text(old: str) -> str:
 
 @pytest.mark.parametrize("etype", sorted(PLANNERS))
 def test_every_written_edit_passes_the_type_checks_and_the_stage_rules(etype):
-    from instructgen.plugins.edits.generator import EditGenerator, EditOptions
+    from builtin_types import edit_generator
 
-    gen = EditGenerator(EditOptions(types=[etype]))
+    gen = edit_generator(types=[etype])
     checks = gen._checks(TYPES[etype])
     rng = random.Random(3)
     written = 0

@@ -8,9 +8,9 @@ still passes the type's checks, the sense checks and AnyEdit's stage rules.
 from __future__ import annotations
 
 import pytest
+from builtin_types import edit_generator
 
 from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
-from instructgen.plugins.edits.generator import EditGenerator, EditOptions
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -46,7 +46,7 @@ def test_rules_records_on_the_embedded_model_pass_every_check(source, path, type
     res = run_recipe(recipe, backend=model_backend)
     assert res.summary.items == limit
     assert res.records, res.rejections  # the choices the model made were usable at least once
-    gen = EditGenerator(EditOptions(types=types))
+    gen = edit_generator(types=types)
     for rec in res.records:
         data = rec.data
         assert data["compose"] == "rules" and not data["edit"].endswith(".")

@@ -8,14 +8,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from builtin_types import apply_rule
 from edit_fakes import FAKE, jsonl_source
 
 from instructgen.backends.fake import FakeBackend
 from instructgen.errors import RecipeError
-from instructgen.plugins.edits.rule_helpers import singular
-from instructgen.plugins.edits.rules import RULES, RuleContext, RulesOptions
-from instructgen.plugins.edits.rules_records import with_material
-from instructgen.plugins.edits.rules_scenes import counting
+from instructgen.plugins.edits.nouns import singular
+from instructgen.plugins.edits.rules import RuleContext, RulesOptions
+from instructgen.plugins.edits.rules.from_records import with_material
 from instructgen.records import SourceItem
 from instructgen.text import mentions
 
@@ -31,7 +31,7 @@ def rc(caption=None, seed=1, **data):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_counting_removes_k_of_n(seed):
-    out = counting(rc("Four boats floating in a calm harbor.", seed))
+    out = apply_rule("counting", rc("Four boats floating in a calm harbor.", seed))
     left = out["count_after"]
     assert out["count_before"] == 4 and 1 <= left <= 3
     word = {1: "One", 2: "Two", 3: "Three"}[left]
@@ -44,13 +44,13 @@ def test_counting_removes_k_of_n(seed):
 
 
 def test_counting_handles_digits_adjectives_and_irregular_plurals():
-    out = counting(rc("A plate with 2 small pickles on a table."))
+    out = apply_rule("counting", rc("A plate with 2 small pickles on a table."))
     assert out["output"] == "A plate with 1 small pickle on a table."
-    out = counting(rc("Three children playing in the snow.", seed=4))
+    out = apply_rule("counting", rc("Three children playing in the snow.", seed=4))
     assert out["edited_object"] == "children" and "children" in out["edit"]
-    assert counting(rc("A dog on a couch.")) is None
-    assert counting(rc("One dog on a couch.")) is None
-    assert counting(rc("A bus with 12 seats.")) is None  # only 2 to 10
+    assert apply_rule("counting", rc("A dog on a couch.")) is None
+    assert apply_rule("counting", rc("One dog on a couch.")) is None
+    assert apply_rule("counting", rc("A bus with 12 seats.")) is None  # only 2 to 10
 
 
 def test_singular_and_material_helpers():
@@ -75,39 +75,39 @@ REPLACE = {"edit_type": "replace", "input": "A cat on a wooden chair.",
 
 @pytest.mark.parametrize("name", ["movement", "resize"])
 def test_movement_and_resize_come_from_remove_records(name):
-    out = RULES[name](rc(**REMOVE))
+    out = apply_rule(name, rc(**REMOVE))
     assert out["edited_object"] == "fire hydrant" and "fire hydrant" in out["edit"]
     assert out["input"] == REMOVE["input"]
     assert out["derived_from"] == {"item_id": "it", "record_id": "r1", "generator": "edit",
                                    "edit_type": "remove"}
-    assert RULES[name](rc(**REPLACE)) is None
+    assert apply_rule(name, rc(**REPLACE)) is None
 
 
 def test_visual_reference_and_material_transfer_come_from_replace_records():
-    ref = RULES["visual_reference"](rc(**REPLACE))
+    ref = apply_rule("visual_reference", rc(**REPLACE))
     # AnyEdit's visual stages name the reference image [V*] (was "[reference image]"),
     # in the edit and, in place of the object, in the output.
     assert "[V*]" in ref["edit"] and ref["output"] == "A cat on a wooden [V*]."
     assert ref["new_object"] == "sofa" and ref["derived_from"]["record_id"] == "r2"
-    mat = RULES["visual_material_transfer"](rc(**REPLACE))
+    mat = apply_rule("visual_material_transfer", rc(**REPLACE))
     assert mentions(mat["output"], f"{mat['material']} chair")
     assert "wooden" not in mat["output"] or mat["material"] == "wooden"
-    assert RULES["visual_reference"](rc(**REMOVE)) is None
+    assert apply_rule("visual_reference", rc(**REMOVE)) is None
 
 
 @pytest.mark.parametrize("name", ["visual_sketch", "visual_scribble", "visual_segment",
                                   "visual_depth", "visual_bbox"])
 def test_visual_conditions_come_from_replace_and_remove(name):
     for data in (REMOVE, REPLACE):
-        out = RULES[name](rc(**data))
+        out = apply_rule(name, rc(**data))
         assert out["condition"] in out["edit"]
         assert out["output"] == data["output"]
         assert out["derived_from"]["edit_type"] == data["edit_type"]
-    assert RULES[name](rc(**{**REPLACE, "edit_type": "add"})) is None
+    assert apply_rule(name, rc(**{**REPLACE, "edit_type": "add"})) is None
 
 
 def test_style_change_uses_the_style_list():
-    out = RULES["style_change"](rc("A dog on a couch."))
+    out = apply_rule("style_change", rc("A dog on a couch."))
     assert out["output"] == f"{_article(out['style'])} of a dog on a couch."
     assert out["derived_from"]["style"] == out["style"]
 

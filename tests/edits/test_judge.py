@@ -119,11 +119,12 @@ class _Log:
 
 @pytest.mark.parametrize("judge", [False, True])
 def test_setup_logs_why_the_judge_is_off(judge):
+    from builtin_types import edit_generator
+
     from instructgen.plugin import RunInfo
-    from instructgen.plugins.edits.generator import EditGenerator
 
     log = _Log()
-    EditGenerator(EditOptions(judge=judge)).setup(
+    edit_generator(judge=judge).setup(
         RunInfo(None, 1, "h", 0, BuildContext(make_registry()), log=log))
     said = [kw["why"] for event, kw in log.lines if event == "edit_judge_off"]
     if judge:

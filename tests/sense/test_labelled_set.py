@@ -45,9 +45,10 @@ def test_caption_keys_are_the_content_keys() -> None:
 
 
 def test_the_set_covers_every_llm_type_and_caption_family() -> None:
-    from instructgen.plugins.edits.generator import DEFAULT_TYPES
+    from instructgen.plugins.edits import BUILTIN_EDIT_TYPES
 
-    assert set(DEFAULT_TYPES) <= {r["edit_type"] for r in rows("edits")}
+    mix = {t.name for t in BUILTIN_EDIT_TYPES if t.default_mix}
+    assert mix <= {r["edit_type"] for r in rows("edits")}
     assert {"c2cap", "cb2cap", "cc2cap", "implicit"} <= {r["family"] for r in rows("captions")}
     assert any(p.endswith("turns3") for r in rows("edits") for p in r["paths"])
 

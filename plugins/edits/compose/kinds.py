@@ -20,7 +20,7 @@ from typing import Any
 from attrs import frozen
 
 from ..checks import quoted_texts
-from ..rule_helpers import plural, singular
+from ..nouns import plural, singular
 from ..vocab import COLOURS as ALL_COLOURS
 from ..vocab import MATERIALS as ALL_MATERIALS
 from ..vocab import TEXTURES as ALL_TEXTURES

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from attrs import frozen
 
+from ..nouns import is_plural, singular
 from ..prefilter import CaptionAnalyzer
-from ..rule_helpers import is_plural, singular
 from .caption import Words
 from .lexicon import CLASSES, COMPOUNDS, SCENERY
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
+from ..nouns import plural
 from ..prefilter import _ING_NOUNS, _VERBS, word_set
-from ..rule_helpers import plural
 from .caption import DETERMINERS, MODIFIERS, Words
 from .lexicon import TONE_WORDS
 from .objects import Found

@@ -7,29 +7,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from instructgen.text import mentions
 
-from .checks import object_phrase
-from .rule_helpers import (
-    TOKEN,
-    article,
-    derived,
-    from_record,
-    instances,
-    is_plural,
-    number_value,
-    plural,
-    singular,
+from ..checks import object_phrase
+from ..nouns import TOKEN, article, is_plural, number_value, plural, singular
+from ..vocab import NUMBER_NAMES, STYLES
+from .context import RuleContext
+from .helpers import derived, from_record, instances
+from .payloads import (
+    Counting,
+    Outpainting,
+    Relation,
+    RotationChange,
+    RuleEdit,
+    StyleChange,
 )
-from .vocab import NUMBER_NAMES, STYLES
-
-if TYPE_CHECKING:
-    from .rules import RuleContext
 
 
-def counting(rc: RuleContext) -> dict[str, Any] | None:
+def counting(rc: RuleContext) -> RuleEdit | None:
     """"Two dogs on a couch" → remove k of the N dogs → "one dog on a couch"."""
     if rc.caption is None:
         return None
@@ -68,9 +64,10 @@ def counting(rc: RuleContext) -> dict[str, Any] | None:
                 f"{'remains' if left == 1 else 'remain'}",
             ))
             match = caption[tok.start():tokens[j].end()]
-            return {"edit": edit, "input": caption, "output": output, "edited_object": noun,
-                    "remove_number": k, "count_before": n, "count_after": left,
-                    "derived_from": derived(rc.item, rule="number_before_noun", match=match)}
+            return Counting(edit=edit, input=caption, output=output, edited_object=noun,
+                            remove_number=k, count_before=n, count_after=left,
+                            derived_from=derived(rc.item, rule="number_before_noun",
+                                                 match=match))
     return None
 
 
@@ -78,7 +75,7 @@ def _count_words(n: int, digit: bool) -> str:
     return str(n) if digit else NUMBER_NAMES[n]
 
 
-def _counting_from_instances(rc: RuleContext, caption: str) -> dict[str, Any] | None:
+def _counting_from_instances(rc: RuleContext, caption: str) -> RuleEdit | None:
     """Counting from COCO instance annotations: N is the true count, not the caption's."""
     objects = rc.item.data.get("objects") or []
     crowds = {o.get("name") for o in objects if isinstance(o, Mapping) and o.get("iscrowd")}
@@ -102,9 +99,10 @@ def _counting_from_instances(rc: RuleContext, caption: str) -> dict[str, Any] | 
     output = _recount(caption, name, many, left)
     if output is None:
         output = f"{caption.rstrip('. ')}, with only {NUMBER_NAMES[left]} {noun}."
-    return {"edit": edit, "input": caption, "output": output, "edited_object": many,
-            "remove_number": k, "count_before": n, "count_after": left,
-            "derived_from": derived(rc.item, rule="instance_counts", category=name, count=n)}
+    return Counting(edit=edit, input=caption, output=output, edited_object=many,
+                    remove_number=k, count_before=n, count_after=left,
+                    derived_from=derived(rc.item, rule="instance_counts", category=name,
+                                         count=n))
 
 
 def _recount(caption: str, name: str, many: str, left: int) -> str | None:
@@ -127,7 +125,7 @@ def _recount(caption: str, name: str, many: str, left: int) -> str | None:
     return None
 
 
-def style_change(rc: RuleContext) -> dict[str, Any] | None:
+def style_change(rc: RuleContext) -> RuleEdit | None:
     if rc.caption is None:
         return None
     style = rc.rng.choice(rc.options.styles or STYLES)
@@ -139,8 +137,8 @@ def style_change(rc: RuleContext) -> dict[str, Any] | None:
     if not (len(first) > 1 and first.isupper()):  # keep acronyms such as "NYC"
         body = body[:1].lower() + body[1:]
     output = f"{article(style)} of {body}."
-    return {"edit": edit, "input": rc.caption, "output": output[:1].upper() + output[1:],
-            "style": style, "derived_from": derived(rc.item, rule="style_list", style=style)}
+    return StyleChange(edit=edit, input=rc.caption, output=output[:1].upper() + output[1:],
+                       style=style, derived_from=derived(rc.item, rule="style_list", style=style))
 
 
 _SIDE_PHRASE = {"left": "to the left of", "right": "to the right of", "upper": "above",
@@ -151,7 +149,7 @@ def _centre(box: list[float]) -> tuple[float, float]:
     return box[0] + box[2] / 2, box[1] + box[3] / 2
 
 
-def relation(rc: RuleContext) -> dict[str, Any] | None:
+def relation(rc: RuleContext) -> RuleEdit | None:
     """Change where one object is relative to another, from true COCO boxes.
 
     Only objects that occur once in the image take part, so "the cup" names one
@@ -199,10 +197,9 @@ def relation(rc: RuleContext) -> dict[str, Any] | None:
         edit = f"Move the {a} to the {direction}"
         output = f"{body}, with the {a} on the {direction} side."
     boxes = {name: box for name, box in single if name in (a, b)}
-    return {"edit": edit, "input": rc.caption, "output": output, "edited_object": a,
-            **({"target_object": b} if b else {}), "direction": direction,
-            "relation_before": before,
-            "derived_from": derived(rc.item, rule="coco_instance_boxes", boxes=boxes)}
+    return Relation(edit=edit, input=rc.caption, output=output, edited_object=a,
+                    target_object=b or None, direction=direction, relation_before=before,
+                    derived_from=derived(rc.item, rule="coco_instance_boxes", boxes=boxes))
 
 
 #: AnyEdit's rotation edits say clockwise or counterclockwise ("Rotate the chair clockwise").
@@ -212,7 +209,7 @@ _ROTATIONS = (("counterclockwise", "Rotate the {obj} counterclockwise"),
               ("clockwise", "Turn the {obj} 90 degrees clockwise"))
 
 
-def rotation_change(rc: RuleContext) -> dict[str, Any] | None:
+def rotation_change(rc: RuleContext) -> RuleEdit | None:
     """Turn one object in place; from a remove record's object or a single COCO instance."""
     data = from_record(rc.item, ("remove",))
     if data is not None:
@@ -226,8 +223,8 @@ def rotation_change(rc: RuleContext) -> dict[str, Any] | None:
         obj, caption = rc.rng.choice(single), rc.caption
     direction, template = rc.rng.choice(_ROTATIONS)
     # The caption rarely says which way an object faces: it stays.
-    return {"edit": template.format(obj=obj), "input": caption, "output": caption,
-            "edited_object": obj, "direction": direction, "derived_from": derived(rc.item)}
+    return RotationChange(edit=template.format(obj=obj), input=caption, output=caption,
+                          edited_object=obj, direction=direction, derived_from=derived(rc.item))
 
 
 _OUTPAINTS = (("left", "Extend the image to the left"),
@@ -237,11 +234,11 @@ _OUTPAINTS = (("left", "Extend the image to the left"),
               ("all", "Zoom out to show more of the surroundings"))
 
 
-def outpainting(rc: RuleContext) -> dict[str, Any] | None:
+def outpainting(rc: RuleContext) -> RuleEdit | None:
     """Grow the canvas around the whole scene of a caption."""
     if rc.caption is None:
         return None
     direction, edit = rc.rng.choice(_OUTPAINTS)
     output = f"{rc.caption.rstrip('. ')}, in a wider view."
-    return {"edit": edit, "input": rc.caption, "output": output, "direction": direction,
-            "derived_from": derived(rc.item, rule="whole_scene")}
+    return Outpainting(edit=edit, input=rc.caption, output=output, direction=direction,
+                       derived_from=derived(rc.item, rule="whole_scene"))

@@ -7,25 +7,26 @@
 
 from __future__ import annotations
 
-import json
-import random
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import attrs
-
-from instructgen.errors import RecipeError
 from instructgen.plugins.anyedit.sink import slug
-from instructgen.text import plural_forms
 
-from .checks import object_phrase
-from .rule_helpers import article, derived, from_record
-from .vocab import MATERIALS, TRANSFER_MATERIALS
-
-if TYPE_CHECKING:
-    from .rules import RuleContext
+from ..checks import object_phrase
+from ..nouns import article
+from ..vocab import MATERIALS, TRANSFER_MATERIALS
+from .context import RuleContext
+from .helpers import derived, from_record
+from .payloads import (
+    MaterialChange,
+    MaterialTransfer,
+    Movement,
+    Resize,
+    RuleEdit,
+    VisualCondition,
+    VisualReference,
+)
 
 CONDITIONS = {"visual_sketch": "sketch", "visual_scribble": "scribble",
               "visual_segment": "segmentation mask", "visual_depth": "depth map",
@@ -38,7 +39,7 @@ _POSITIONS = ("to the left side of the image", "to the right side of the image",
               "further into the background")
 
 
-def movement(rc: RuleContext) -> dict[str, Any] | None:
+def movement(rc: RuleContext) -> RuleEdit | None:
     data = from_record(rc.item, ("remove",))
     if data is None:
         return None
@@ -46,9 +47,9 @@ def movement(rc: RuleContext) -> dict[str, Any] | None:
     position = rc.rng.choice(_POSITIONS)
     verb = rc.rng.choice(("Move", "Shift", "Reposition"))
     # Only the object's place changes, which captions rarely say: the caption stays.
-    return {"edit": f"{verb} the {obj} {position}", "input": data["input"],
-            "output": data["input"], "edited_object": obj, "position": position,
-            "derived_from": derived(rc.item)}
+    return Movement(edit=f"{verb} the {obj} {position}", input=data["input"],
+                    output=data["input"], edited_object=obj, position=position,
+                    derived_from=derived(rc.item))
 
 
 _SIZES = (("larger", "Make the {obj} larger"), ("larger", "Make the {obj} twice as big"),
@@ -56,17 +57,17 @@ _SIZES = (("larger", "Make the {obj} larger"), ("larger", "Make the {obj} twice 
           ("larger", "Enlarge the {obj}"))
 
 
-def resize(rc: RuleContext) -> dict[str, Any] | None:
+def resize(rc: RuleContext) -> RuleEdit | None:
     data = from_record(rc.item, ("remove",))
     if data is None:
         return None
     obj = object_phrase(data["edited_object"])
     scale, template = rc.rng.choice(_SIZES)
-    return {"edit": template.format(obj=obj), "input": data["input"], "output": data["input"],
-            "edited_object": obj, "scale": scale, "derived_from": derived(rc.item)}
+    return Resize(edit=template.format(obj=obj), input=data["input"], output=data["input"],
+                  edited_object=obj, scale=scale, derived_from=derived(rc.item))
 
 
-def visual_reference(rc: RuleContext) -> dict[str, Any] | None:
+def visual_reference(rc: RuleContext) -> RuleEdit | None:
     """Replace an object with the one shown in a reference image, named ``[V*]``.
 
     As in the reference, the output is the input with the object replaced by ``[V*]``.
@@ -93,9 +94,10 @@ def visual_reference(rc: RuleContext) -> dict[str, Any] | None:
         visual_input, ref_object = f"{slug(new)}/{slug(rc.item.id)}.jpg", new
     edit = rc.rng.choice((f"Replace the {obj} with the {ref}",
                           f"Swap the {obj} for the {ref}"))
-    return {"edit": edit, "input": data["input"], "output": output,
-            "edited_object": obj, "new_object": new, "ref_object": ref_object,
-            "visual_input": visual_input, "reference": ref, "derived_from": derived(rc.item)}
+    return VisualReference(edit=edit, input=data["input"], output=output,
+                           edited_object=obj, new_object=new, ref_object=ref_object,
+                           visual_input=visual_input, reference=ref,
+                           derived_from=derived(rc.item))
 
 
 def _new_material(rc: RuleContext, from_types: tuple[str, ...],
@@ -110,7 +112,7 @@ def _new_material(rc: RuleContext, from_types: tuple[str, ...],
     return None if output is None else (data, obj, material, output)
 
 
-def material_transfer(rc: RuleContext) -> dict[str, Any] | None:
+def material_transfer(rc: RuleContext) -> RuleEdit | None:
     """Give an object the material shown in an exemplar image (``visual_material_transfer``)."""
     found = _new_material(rc, ("replace",))
     if found is None:
@@ -119,12 +121,13 @@ def material_transfer(rc: RuleContext) -> dict[str, Any] | None:
     ref = rc.options.reference_token
     edit = rc.rng.choice((f"Make the {obj} out of the material shown in {ref}",
                           f"Apply the material in {ref} to the {obj}"))
-    return {"edit": edit, "input": data["input"], "output": output, "edited_object": obj,
-            "material": material, "visual_input": f"{slug(material)}/{slug(rc.item.id)}.jpg",
-            "reference": ref, "derived_from": derived(rc.item)}
+    return MaterialTransfer(edit=edit, input=data["input"], output=output, edited_object=obj,
+                            material=material,
+                            visual_input=f"{slug(material)}/{slug(rc.item.id)}.jpg",
+                            reference=ref, derived_from=derived(rc.item))
 
 
-def material_change(rc: RuleContext) -> dict[str, Any] | None:
+def material_change(rc: RuleContext) -> RuleEdit | None:
     """Change an object's material by name, from a category list (no reference image)."""
     found = _new_material(rc, ("remove",))
     if found is None:
@@ -132,8 +135,8 @@ def material_change(rc: RuleContext) -> dict[str, Any] | None:
     data, obj, material, output = found
     edit = rc.rng.choice((f"Change the material of the {obj} to {material}",
                           f"Make the {obj} {material}"))
-    return {"edit": edit, "input": data["input"], "output": output, "edited_object": obj,
-            "material": material, "derived_from": derived(rc.item, rule="material_list")}
+    return MaterialChange(edit=edit, input=data["input"], output=output, edited_object=obj,
+                          material=material, derived_from=derived(rc.item, rule="material_list"))
 
 
 def with_material(caption: str, obj: str, material: str) -> str | None:
@@ -159,7 +162,7 @@ AFTER_IMAGE_STAGE = ("visual_* records come after AnyEdit's remove/replace image
                      "with the anyedit_records source")
 
 
-def condition_rule(name: str) -> Callable[[RuleContext], dict[str, Any] | None]:
+def condition_rule(name: str) -> Callable[[RuleContext], RuleEdit | None]:
     """The rule of one visual condition: the edit names the sketch, mask, map or box.
 
     AnyEdit makes these from the remove/replace image stage's output: the condition is
@@ -168,7 +171,7 @@ def condition_rule(name: str) -> Callable[[RuleContext], dict[str, Any] | None]:
     """
     cond = CONDITIONS[name]
 
-    def rule(rc: RuleContext) -> dict[str, Any] | None:
+    def rule(rc: RuleContext) -> RuleEdit | None:
         data = from_record(rc.item, ("replace", "remove"))
         if data is None:
             return None
@@ -180,94 +183,12 @@ def condition_rule(name: str) -> Callable[[RuleContext], dict[str, Any] | None]:
             new = object_phrase(data["new_object"])
             edit = rc.rng.choice((f"Following the {cond}, replace the {obj} with {article(new)}",
                                   f"Replace the {obj} with {article(new)} using the {cond}"))
-            extra = {"new_object": new}
         else:
+            new = None
             edit = rc.rng.choice((f"Remove the {obj} marked by the {cond}",
                                   f"Using the {cond}, remove the {obj}"))
-            extra = {}
-        return {"edit": edit, "input": data["input"], "output": data["output"],
-                "edited_object": obj, **extra, "condition": cond, "edited_file": edited_file,
-                "derived_from": derived(rc.item)}
+        return VisualCondition(edit=edit, input=data["input"], output=data["output"],
+                               edited_object=obj, new_object=new, condition=cond,
+                               edited_file=edited_file, derived_from=derived(rc.item))
 
     return rule
-
-
-_IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-
-
-@attrs.frozen
-class ReferencePool:
-    """visual_reference's reference images: file names in a folder, each with a category.
-
-    The reference crawled a pool of object photos and kept a mapping from each file
-    name to its category (``{"bear_01.jpg": {"animals": ["bear"]}}``, one a line).
-    A record takes an image whose category fits its new object, and that category
-    becomes ``ref_object``.
-    """
-
-    images: tuple[tuple[str, str], ...]
-
-    @classmethod
-    def load(cls, folder: str, mapping: str) -> ReferencePool:
-        """Read the folder and the mapping; a bad path or an empty pool is a recipe error."""
-        if not folder or not mapping:
-            raise RecipeError("generator.reference_images and generator.reference_mapping "
-                              "go together: a folder of reference images and the file "
-                              "mapping each image to its category")
-        root, table = Path(folder), Path(mapping)
-        if not root.is_dir():
-            raise RecipeError(f"generator.reference_images: {folder!r} is not a folder")
-        if not table.is_file():
-            raise RecipeError(f"generator.reference_mapping: {mapping!r} does not exist")
-        categories = _read_mapping(table)
-        files = sorted(p.name for p in root.iterdir() if p.suffix.lower() in _IMAGE_EXTS)
-        images = tuple((name, categories[name]) for name in files if name in categories)
-        if not images:
-            raise RecipeError(f"generator.reference_mapping: none of the {len(files)} images "
-                              f"in {folder!r} has a category in {mapping!r}")
-        return cls(images)
-
-    def pick(self, new_object: str, rng: random.Random, *, any_image: bool = False,
-             ) -> tuple[str, str] | None:
-        """(file name, category) for a record whose new object is ``new_object``."""
-        head = new_object.split()[-1].lower() if new_object.split() else ""
-        fits = [(f, c) for f, c in self.images
-                if any_image or (c.split() and plural_forms(c.split()[-1]) & {head})]
-        return rng.choice(fits) if fits else None
-
-
-def _read_mapping(path: Path) -> dict[str, str]:
-    """File name -> category, from a JSON object or JSON lines of objects."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        blocks = [json.loads(text)]
-    except json.JSONDecodeError:
-        try:
-            blocks = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise RecipeError(f"generator.reference_mapping: {path} is neither JSON nor JSON "
-                              f"lines ({exc})") from None
-    out: dict[str, str] = {}
-    for block in blocks:
-        if not isinstance(block, dict):
-            raise RecipeError(f"generator.reference_mapping: {path} holds a "
-                              f"{type(block).__name__}, not an object of file name -> category")
-        for name, value in block.items():
-            category = _category(value)
-            if category:
-                out[str(name)] = category
-    return out
-
-
-def _category(value: Any) -> str | None:
-    """The category of one mapping entry: a string, a list's first, or a dict's first list."""
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, list):
-        return _category(value[0]) if value else None
-    if isinstance(value, dict):
-        for inner in value.values():
-            found = _category(inner)
-            if found:
-                return found
-    return None
