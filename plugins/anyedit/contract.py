@@ -87,6 +87,17 @@ EDITED_FILE = Key("edited_file", "edited_file",
                   meaning="the image AnyEdit's remove/replace stage drew (its output JSON)")
 
 
+#: AnyEdit's names of the answer fields an LLM-written type may ask for: the keys written
+#: for a type that declares none of its own, and for records of a type no loaded family
+#: gives a contract for (read back from another tool or an uninstalled plugin).
+GENERIC_KEYS: dict[str, str] = {
+    "edited_object": "edited object",
+    "new_object": "new object",
+    "new_background": "new background",
+    "new_state": "new state",
+}
+
+
 def optional(key: Key) -> Key:
     """``key``, written only when the record has it."""
     return attrs.evolve(key, required=False)

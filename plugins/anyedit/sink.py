@@ -46,7 +46,7 @@ from instructgen.errors import UserError
 from instructgen.plugin import Sink
 from instructgen.records import OutputRecord
 
-from .contract import ALIASES, TypeContract
+from .contract import ALIASES, GENERIC_KEYS, TypeContract
 from .gather import gather_contracts
 from .stage_rules import first_failure
 
@@ -56,14 +56,6 @@ if TYPE_CHECKING:
 #: The file the sink writes its stage-rule counts to, beside its line file.
 STAGE_REPORT = "anyedit_stage_rules.json"
 
-#: Fields written under AnyEdit's name for edit types no loaded family gives a contract for
-#: (records read back from another tool or an uninstalled plugin).
-GENERIC_KEYS: dict[str, str] = {
-    "edited_object": "edited object",
-    "new_object": "new object",
-    "new_background": "new background",
-    "new_state": "new state",
-}
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 
 

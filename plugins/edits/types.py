@@ -26,7 +26,7 @@ from attrs import field, frozen
 
 from instructgen.catalog import Catalog, name_validator
 from instructgen.errors import RecipeError, did_you_mean
-from instructgen.plugins.anyedit.contract import Key, TypeContract, canonical_type
+from instructgen.plugins.anyedit.contract import GENERIC_KEYS, Key, TypeContract, canonical_type
 from instructgen.records import as_tuple
 
 if TYPE_CHECKING:
@@ -154,9 +154,11 @@ class EditType:
                 raise ValueError(f"edit type {self.name!r}: examples[{i}] lacks {lacking}")
 
     def contract(self) -> TypeContract:
-        """What AnyEdit reads of this type's records."""
-        return TypeContract(name=self.name, keys=self.anyedit, made_by="edit",
-                            note=self.anyedit_note)
+        """What AnyEdit reads of this type's records: its declared keys, else its answer
+        fields under AnyEdit's generic names (``new_state`` as ``new state``)."""
+        keys = self.anyedit or tuple(Key(GENERIC_KEYS[f], f) for f in self.fields
+                                     if f in GENERIC_KEYS)
+        return TypeContract(name=self.name, keys=keys, made_by="edit", note=self.anyedit_note)
 
     def schema(self, max_length: int = 200) -> dict[str, Any]:
         """The JSON schema of the answer: ``edit``, the fields, ``output``, in that order."""

@@ -627,3 +627,15 @@ def test_period_free_forms_of_the_colour_and_action_edits_pass():
     for data in good:
         obj = _accepted_by_sink({**data, "image_file": "1.jpg"})
         assert obj is not None and not _broken(obj)
+
+
+def test_a_type_name_with_two_contracts_is_a_plugin_error():
+    """An LLM type and a rule type of one name would be written two ways: refused."""
+    from instructgen.errors import PluginError
+    from instructgen.plugins.anyedit.contract import contracts_of
+
+    add = CONTRACTS["add"]
+    with pytest.raises(PluginError, match="'add' is given twice"):
+        contracts_of([[add], [CONTRACTS["counting"], add]])
+    assert contracts_of([[add], None, [CONTRACTS["counting"]]]) == {
+        "add": add, "counting": CONTRACTS["counting"]}

@@ -8,14 +8,19 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from attrs import frozen
 from builtin_types import apply_rule
 from edit_fakes import FAKE, jsonl_source
 
+from instructgen import hookimpl, make_registry
 from instructgen.backends.fake import FakeBackend
-from instructgen.errors import RecipeError
+from instructgen.errors import PluginError, RecipeError
+from instructgen.plugins.anyedit.contract import Key
+from instructgen.plugins.edits import RuleType
 from instructgen.plugins.edits.nouns import singular
-from instructgen.plugins.edits.rules import RuleContext, RulesOptions
+from instructgen.plugins.edits.rules import RuleContext, RuleEdit, RulesOptions
 from instructgen.plugins.edits.rules.from_records import with_material
+from instructgen.plugins.edits.rules.helpers import derived
 from instructgen.records import SourceItem
 from instructgen.text import mentions
 
@@ -179,3 +184,70 @@ def test_visual_conditions_without_the_image_stage_say_why(tmp_path, run_recipe,
     assert res.summary.rejection_reasons["visual_after_image_stage"] == 5
     why = next(r.detail for r in res.rejections if r.reason == "visual_after_image_stage")
     assert "after AnyEdit's remove/replace image stage" in why
+
+
+# -- a plugin's rule-derived type (issue 26 point 3) ----------------------------------------
+
+
+@frozen(kw_only=True)
+class Flip(RuleEdit):
+    direction: str
+
+
+def _flip(rc: RuleContext) -> Flip | None:
+    if rc.caption is None:
+        return None
+    return Flip(edit="Mirror the picture left to right", input=rc.caption, output=rc.caption,
+                direction="horizontal", derived_from=derived(rc.item, rule="flip"))
+
+
+class FlipPlugin:
+    """A third-party plugin adding one rule-derived type, with the key AnyEdit would read."""
+
+    def __init__(self, rule=_flip):
+        self.rule = rule
+
+    @hookimpl
+    def instructgen_rule_types(self):
+        yield RuleType(name="flip", description="mirror the whole picture", rule=self.rule,
+                       payload=Flip, anyedit=(Key("flip direction", "direction"),))
+
+
+def test_a_plugins_rule_type_runs_declares_its_keys_and_reaches_the_sink(tmp_path, run_recipe):
+    from instructgen.plugin import BuildContext
+
+    rows = [{"id": "1", "caption": "Two dogs on a couch.", "image_file": "1.jpg"}]
+    res = run_recipe({"backend": FAKE, "source": jsonl_source(tmp_path / "in.jsonl", rows),
+                      "generator": {"name": "edit_rules", "types": ["flip", "counting"]},
+                      "sink": {"name": "anyedit"}},
+                     plugins=[FlipPlugin()], backend=FakeBackend())
+    assert [r.data["edit_type"] for r in res.records] == ["flip", "counting"]
+    flip = res.records[0].data
+    assert flip["direction"] == "horizontal" and flip["derived_from"]["rule"] == "flip"
+    lines = [json.loads(x) for x in (res.run_dir / "anyedit.jsonl").read_text().splitlines()]
+    assert lines[0]["flip direction"] == "horizontal"
+    # The plan's keys for it are read off the payload class.
+    registry = make_registry([FlipPlugin()], autoload=False)
+    spec = registry.get("generator", "edit_rules")
+    ctx = BuildContext(registry, "generator")
+    keys = spec.produces(spec.prepare(RulesOptions(types=["flip"]), ctx), ctx)
+    assert keys.always == {"edit_type", "edit", "input", "output", "direction", "derived_from"}
+    # Types left unnamed means every registered one, the plugin's among them.
+    every = spec.prepare(RulesOptions(), ctx).types
+    assert "flip" in [t.name for t in every] and len(every) == 16
+
+
+def test_a_rule_that_returns_the_wrong_class_is_a_plugin_error(tmp_path, run_recipe):
+    def loose(rc):
+        return {"edit": "Mirror it", "input": rc.caption, "output": rc.caption}
+
+    rows = [{"id": "1", "caption": "A dog on a couch."}]
+    with pytest.raises(PluginError, match=r"'flip'.*returned dict, not Flip"):
+        run_recipe({"backend": FAKE, "source": jsonl_source(tmp_path / "in.jsonl", rows),
+                    "generator": {"name": "edit_rules", "types": ["flip"]}},
+                   plugins=[FlipPlugin(loose)], backend=FakeBackend())
+
+
+def test_a_rule_types_payload_must_be_a_rule_edit():
+    with pytest.raises(ValueError, match="subclass of RuleEdit"):
+        RuleType(name="bad", description="x", rule=_flip, payload=dict)

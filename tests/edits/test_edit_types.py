@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import attrs
 import pytest
 from edit_fakes import FAKE, Scripted, jsonl_source
 
 from instructgen import hookimpl, make_registry
 from instructgen.backends.fake import FakeBackend
 from instructgen.errors import DuplicatePluginError, RecipeError
+from instructgen.plugins.anyedit.contract import Key
 from instructgen.plugins.edits import BUILTIN_EDIT_TYPES, EditExample, EditType, get_edit_types
 from instructgen.plugins.edits.checks import output_differs, uses_a_verb
 from instructgen.plugins.edits.prefilter import HeuristicAnalyzer
@@ -124,3 +128,83 @@ def test_only_global_types_in_a_chain_is_refused(tmp_path, run_recipe):
         run_recipe({"backend": FAKE, "source": src,
                     "generator": {"name": "edit", "types": ["tone_transfer"], "turns": 2}},
                    backend=FakeBackend(responder=Scripted()))
+
+
+# -- everything about a type is on its record (issue 26 point 3) ----------------------------
+
+
+def _weather_plugin(**more):
+    class Plugin:
+        @hookimpl
+        def instructgen_edit_types(self):
+            ex = EditExample(input="A cat on a wall.", edit="Make it rain.",
+                             output="A cat on a wall in the rain.", fields={"new_state": "rain"})
+            yield attrs.evolve(_weather([ex] * 8), **more)
+
+    return Plugin()
+
+
+def _snow(caption, req):
+    return {"edit": "Make it snow.", "new_state": "snow", "output": "A dog in a snowy park."}
+
+
+def _anyedit_lines(res) -> list[dict]:
+    path = res.run_dir / "anyedit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_plugin_types_anyedit_keys_come_from_its_record(tmp_path, run_recipe, declared):
+    """Declared keys are written under their AnyEdit names; a type that declares none gets
+    its fields under the generic names. Either way the sink learns it from the type."""
+    more = {"anyedit": (Key("weather", "new_state", meaning="the new weather"),)} if declared \
+        else {}
+    plugin = _weather_plugin(**more)
+    src = jsonl_source(tmp_path / "in.jsonl", [{"id": "1", "caption": "A dog in a park."}])
+    res = run_recipe({"backend": FAKE, "source": src, "sink": {"name": "anyedit"},
+                      "generator": {"name": "edit", "types": ["weather_swap"]}},
+                     plugins=[plugin], backend=FakeBackend(responder=Scripted(edit=_snow)))
+    (line,) = _anyedit_lines(res)
+    assert line["edit_type"] == "weather_swap"
+    if declared:
+        assert line["weather"] == "snow" and "new state" not in line
+    else:
+        assert line["new state"] == "snow" and "weather" not in line
+
+
+@pytest.mark.parametrize("joins", [True, False])
+def test_the_default_mix_is_the_types_that_say_they_join_it(joins):
+    from instructgen.plugin import BuildContext
+    from instructgen.plugins.edits.generator import EditOptions, prepare_edit
+
+    registry = make_registry([_weather_plugin(default_mix=joins)], autoload=False)
+    ctx = BuildContext(registry, "generator")
+    mix = [t.name for t in prepare_edit(EditOptions(), ctx).types]
+    assert mix[:len(NAMES)] == NAMES  # the builtins first, in AnyEdit's order
+    assert ("weather_swap" in mix) is joins
+    named = prepare_edit(EditOptions(types=["weather_swap", "add"]), ctx).types
+    assert [t.name for t in named] == ["weather_swap", "add"]
+
+
+def test_types_are_resolved_at_plan_time_and_unknown_names_fail_validate(tmp_path):
+    from instructgen.plugin import BuildContext
+    from instructgen.plugins.edits.generator import EditOptions, prepare_edit
+
+    ctx = BuildContext(make_registry(autoload=False), "generator")
+    with pytest.raises(RecipeError, match=r"generator\.types\[1\]: unknown edit type 'ad'.*'add'"):
+        prepare_edit(EditOptions(types=["replace", "ad"]), ctx)
+    with pytest.raises(RecipeError, match=r"generator\.weights: 2 entries for the 11 types"):
+        prepare_edit(EditOptions(weights=[1.0, 2.0]), ctx)
+
+
+def test_edits_work_with_the_anyedit_family_blocked(tmp_path, run_recipe, monkeypatch):
+    """The families hand their contracts over through an optional hook: blocking the anyedit
+    family leaves the edit generator planning and running (with another sink)."""
+    monkeypatch.setenv("INSTRUCTGEN_DISABLE_PLUGINS", "anyedit")
+    assert "anyedit" not in make_registry(autoload=False).plugins("sink")
+    src = jsonl_source(tmp_path / "in.jsonl", [{"id": "1", "caption": "A dog in a park."}])
+    res = run_recipe({"backend": FAKE, "source": src,
+                      "generator": {"name": "edit", "types": ["weather_swap"]}},
+                     plugins=[_weather_plugin()],
+                     backend=FakeBackend(responder=Scripted(edit=_snow)))
+    assert [r.data["new_state"] for r in res.records] == ["snow"]
