@@ -82,6 +82,21 @@ class PayloadKeys:
         every = frozenset.union(*(v.always | v.may for v in variants))
         return cls(always, every - always, any(v.open for v in variants))
 
+    @classmethod
+    def of(cls, payload: type) -> PayloadKeys:
+        """The keys of records written from the attrs class ``payload``, read off its fields.
+
+        A field whose default is ``None`` is left out of a record when unset, so it is
+        ``may``; every other field is written every time, so it is ``always``. Declaring
+        a record's shape once, as the class that builds it, keeps the plan-time promise
+        and the records from drifting apart.
+        """
+        if not attrs.has(payload):
+            raise TypeError(f"{payload.__name__} is not an attrs class")
+        fields = attrs.fields(payload)
+        return cls({f.name for f in fields if f.default is not None},
+                   {f.name for f in fields if f.default is None})
+
     def plus(self, always: Iterable[str] = (), may: Iterable[str] = ()) -> PayloadKeys:
         """These keys with ``always`` added to every record and ``may`` to some."""
         now = self.always | frozenset(always)
@@ -323,6 +338,9 @@ class PlanLookups(Protocol):
 
     def catalog(self, catalog: Catalog[T]) -> Mapping[str, T]: ...
 
+    @property
+    def hook(self) -> Any: ...
+
 
 @frozen
 class BuildContext:
@@ -349,6 +367,13 @@ class BuildContext:
     def catalog(self, catalog: Catalog[T]) -> Mapping[str, T]:
         """Every record of ``catalog``, by name (a family's own catalog, say edit types)."""
         return self.registry.catalog(catalog)
+
+    @property
+    def hook(self) -> Any:
+        """The registry's hooks (pluggy's hook relay), as pytest's ``config.hook``: for a
+        family that gathers what other families declare for it at plan time (the
+        ``anyedit`` family calls ``instructgen_anyedit_contracts``)."""
+        return self.registry.hook
 
     def key(self, option: str) -> str:
         """The recipe key path of one option of this stage (``backend.model``)."""
