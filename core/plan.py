@@ -112,19 +112,28 @@ class Plan:
 
 
 def resolve_stage(registry: PluginRegistry, kind: str, name: str, options: Mapping[str, Any],
-                  where: str, *, prepare: bool = True, name_key: str = "") -> Stage[Any]:
+                  where: str, *, prepare: bool = True, name_key: str = "",
+                  backend_model: str | None = None) -> Stage[Any]:
     """One stage: find the plugin, structure its options, run its ``prepare`` step.
 
     Raises :class:`RecipeError` or :class:`PluginError` naming ``where`` (or
     ``name_key`` for an unknown name, default ``<where>.name``). Also used by
     commands that build a single plugin (``concepts filter --backend``).
+    ``backend_model`` is the model the recipe's backend names, for a ``prepare`` that
+    chooses by it (:attr:`BuildContext.backend_model`).
     """
     spec = registry.get(kind, name, where=name_key or f"{where}.name")
     structured = structure_options(options, spec.options, where)
     if prepare and spec.prepare is not None:
-        return Stage(where, spec, structured,
-                     spec.prepare(structured, BuildContext(registry, where)))
+        ctx = BuildContext(registry, where, backend_model=backend_model)
+        return Stage(where, spec, structured, spec.prepare(structured, ctx))
     return Stage(where, spec, structured)
+
+
+def _model_of(backend: Stage[Any] | None) -> str | None:
+    """The model the backend stage's options name (defaults included), if any."""
+    model = getattr(backend.options, "model", None) if backend is not None else None
+    return model if isinstance(model, str) else None
 
 
 def resolve(recipe: Recipe, registry: PluginRegistry, *, prepare_backend: bool = True) -> Plan:
@@ -135,27 +144,37 @@ def resolve(recipe: Recipe, registry: PluginRegistry, *, prepare_backend: bool =
     """
     errors: list[RecipeError | PluginError] = []
 
-    def stage(kind: str, ref: PluginRef, where: str, prepare: bool = True) -> Stage[Any] | None:
+    def stage(kind: str, ref: PluginRef, where: str, prepare: bool = True,
+              into: list[RecipeError | PluginError] = errors,
+              backend_model: str | None = None) -> Stage[Any] | None:
         try:
-            return resolve_stage(registry, kind, ref.name, ref.options, where, prepare=prepare)
+            return resolve_stage(registry, kind, ref.name, ref.options, where, prepare=prepare,
+                                 backend_model=backend_model)
         except (RecipeError, PluginError) as exc:
-            errors.append(exc)
+            into.append(exc)
             return None
 
     source = stage("source", recipe.source, "source")
-    generator = stage("generator", recipe.generator, "generator")
+    # The backend is read before the generator is prepared, so a generator can choose by
+    # the model it names (compose = "auto"); its errors are still reported after the
+    # generator's, in recipe order.
+    backend_errors: list[RecipeError | PluginError] = []
     # ``replicas`` and ``isolate`` belong to the runner, not to the backend's own options.
     backend_opts = dict(recipe.backend.options)
     replicas = backend_opts.pop("replicas", 1)
     try:
         check_replicas(None, None, replicas)
     except ValueError as exc:
-        errors.append(RecipeError(f"backend.replicas: {exc}"))
+        backend_errors.append(RecipeError(f"backend.replicas: {exc}"))
     isolate = backend_opts.pop("isolate", False)
     if not isinstance(isolate, bool):
-        errors.append(RecipeError(f"backend.isolate: expected true or false, got {isolate!r}"))
+        backend_errors.append(RecipeError(f"backend.isolate: expected true or false, "
+                                          f"got {isolate!r}"))
     backend = stage("backend", PluginRef(recipe.backend.name, backend_opts), "backend",
-                    prepare=prepare_backend)
+                    prepare=prepare_backend, into=backend_errors)
+    generator = stage("generator", recipe.generator, "generator",
+                      backend_model=_model_of(backend))
+    errors += backend_errors
     post = [stage("postprocessor", ref, f"postprocess[{i}]")
             for i, ref in enumerate(recipe.postprocess)]
     sink = stage("sink", recipe.sink, "sink") if recipe.sink else None
@@ -169,10 +188,8 @@ def resolve(recipe: Recipe, registry: PluginRegistry, *, prepare_backend: bool =
     if errors:
         raise _combined(errors)
     assert source and generator and backend
-    model = getattr(backend.options, "model", None)
     return Plan(recipe, source, generator, backend, tuple(p for p in post if p), sink, replicas,
-                isolate, context=BuildContext(registry, backend_model=model if isinstance(
-                    model, str) else None))
+                isolate, context=BuildContext(registry, backend_model=_model_of(backend)))
 
 
 def payload_keys(generator: Stage[Generator], ctx: BuildContext) -> PayloadKeys | None:

@@ -37,6 +37,7 @@ from instructgen.text import normalize
 
 from .checks import prose_instruction, short_instruction, uses_a_verb
 from .compose import ComposeFailure, compose_turn, composes, path_for, result_of
+from .compose.auto import Path as ComposePath
 from .constraints import NoCandidates, explain, item_schema
 from .coupling import couple, parse_fields
 from .fallback import first_usable
@@ -180,12 +181,18 @@ class PreparedEdit:
 
     options: EditOptions
     types: tuple[EditType, ...]
+    #: Who writes the edit and the output: ``compose`` as set, or, under ``auto``, the
+    #: path measured for the recipe's model (``compose/auto.py``).
+    compose: ComposePath = "rules"
+    #: Under ``auto``, why that path (logged at setup); ``None`` when set explicitly.
+    compose_why: str | None = None
 
 
 def prepare_edit(options: EditOptions, ctx: BuildContext) -> PreparedEdit:
     """Plan time: resolve ``generator.types`` (empty: the default mix) against the
-    ``instructgen_edit_types`` catalog, each unknown name reported with its key path, and
-    check what the options ask of those types."""
+    ``instructgen_edit_types`` catalog, each unknown name reported with its key path; check
+    what the options ask of those types; and under ``compose = "auto"`` choose the path
+    measured for the model the recipe's backend names."""
     known = ctx.catalog(EDIT_TYPES)
     if options.types:
         types = select_edit_types(known, options.types, ctx.key("types"))
@@ -202,7 +209,9 @@ def prepare_edit(options: EditOptions, ctx: BuildContext) -> PreparedEdit:
         raise RecipeError(f"{ctx.key('global_last')}: every type in {ctx.key('types')} is "
                           "global, so no turn but the last could be filled; add a local type "
                           "or set global_last = false")
-    return PreparedEdit(options, tuple(types))
+    compose, why = (path_for(ctx.backend_model) if options.compose == "auto"
+                    else (options.compose, None))
+    return PreparedEdit(options, tuple(types), compose, why)
 
 
 class EditGenerator(Generator):
@@ -215,7 +224,8 @@ class EditGenerator(Generator):
         self._analyzer: CaptionAnalyzer | None = None
         self._logged = False
         self._ready_ = False
-        self._compose = "model" if options.compose == "model" else "rules"
+        self._compose = prepared.compose
+        self._compose_why = prepared.compose_why
 
     # -- setup ------------------------------------------------------------------------
 
@@ -230,10 +240,8 @@ class EditGenerator(Generator):
                                       for t, w in zip(self._types, self._weights, strict=True)})
         self._analyzer = make_analyzer(opts.prefilter)
         self._ready_ = True
-        if opts.compose == "auto":
-            self._compose, why = path_for(run.context.backend_model)
-            if run.log is not None:
-                run.log.info("edit_compose", compose=self._compose, why=why)
+        if self._compose_why is not None and run.log is not None:
+            run.log.info("edit_compose", compose=self._compose, why=self._compose_why)
         if not opts.judge and run.log is not None:
             run.log.info("edit_judge_off", why=(
                 "the judge is off (generator.judge = false, the default): on the embedded "

@@ -37,15 +37,22 @@ def test_the_plan_names_the_backends_model_or_none(tmp_path):
 
 
 def test_edit_auto_takes_the_path_measured_on_the_recipes_model(tmp_path, monkeypatch):
-    recipe = _recipe(tmp_path, {"name": "edit"}, {"name": "llamacpp", "model": "big-model"})
-    the_plan, _ = plan(recipe, autoload=False, prepare_backend=False)
-    assert _setup(the_plan)._compose == "rules"  # unmeasured
+    """The edit generator chooses at plan time (its ``prepare``), from the model the
+    recipe's backend names; the recipe's own setting wins over the table."""
+    def path(backend, **generator):
+        recipe = _recipe(tmp_path, {"name": "edit", **generator}, backend)
+        the_plan, _ = plan(recipe, autoload=False, prepare_backend=False)
+        prepared = the_plan.generator.prepared
+        assert _setup(the_plan)._compose == prepared.compose
+        return prepared.compose
+
+    big = {"name": "llamacpp", "model": "big-model"}
+    assert path(big) == "rules"  # unmeasured
     monkeypatch.setattr(edit_paths, "MEASURED",
                         {"big-model": ("model", "a test's measurement")})
-    assert _setup(the_plan)._compose == "model"
-    embedded, _ = plan(_recipe(tmp_path, {"name": "edit"}, {"name": "llamacpp"}),
-                       autoload=False, prepare_backend=False)
-    assert _setup(embedded)._compose == "rules"  # SmolLM2-135M was measured on both
+    assert path(big) == "model"
+    assert path(big, compose="rules") == "rules"
+    assert path({"name": "llamacpp"}) == "rules"  # SmolLM2-135M was measured on both
 
 
 @pytest.mark.parametrize(("name", "family"), [("c2cap", "c2cap"), ("cc2cap", "cc2cap")])

@@ -8,8 +8,8 @@ only where that path was measured to be at least as precise as ``rules``.
 A model not in the table gets ``rules``, the path that does not depend on the
 model's writing.
 
-The generator learns the model from the plan (``RunInfo.context.backend_model``:
-the recipe backend's ``model`` option, defaults included). A backend without a
+The generator chooses at plan time, from the model the recipe's backend names
+(``BuildContext.backend_model``: its ``model`` option, defaults included). A backend without a
 model option (the fake) or a model not in the table is treated as unmeasured.
 """
 
