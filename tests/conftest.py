@@ -12,11 +12,12 @@ TESTS = Path(__file__).resolve().parent
 
 #: Folders holding helper modules that tests import by bare name from *other* folders
 #: (``from edit_fakes import ...`` in tests/anyedit, ``from rundir_helpers import ...``
-#: in tests/engines). pytest's prepend import mode puts only each collected test
-#: file's own folder on sys.path, so whether such an import worked would depend on
-#: which tests were collected first; they are put on sys.path here, once, for every
-#: selection. Appended, so no helper folder can shadow an installed package.
-HELPER_FOLDERS = ("core", "edits", "engines")
+#: in tests/engines, ``from report_runs import answer`` in tests/review). pytest's
+#: prepend import mode puts only each collected test file's own folder on sys.path,
+#: so whether such an import worked would depend on which tests were collected first;
+#: they are put on sys.path here, once, for every selection. Appended, so no helper
+#: folder can shadow an installed package.
+HELPER_FOLDERS = ("core", "edits", "engines", "report")
 for _folder in HELPER_FOLDERS:
     if str(TESTS / _folder) not in sys.path:
         sys.path.append(str(TESTS / _folder))

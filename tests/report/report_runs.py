@@ -91,7 +91,10 @@ _SPARE = ("lamp", "vase", "drum", "globe", "bucket", "teapot")
 
 
 def answer(req: LLMRequest) -> str:
-    """Valid edits for every caption but one, which always gets non-JSON."""
+    """Valid edits for every caption but one, which always gets non-JSON.
+
+    The review tests script their judged run with it too (``review_runs``).
+    """
     caption = req.messages[-1].content.removeprefix("Caption: ")
     if caption.startswith("BROKEN"):
         return "sorry, I cannot do that"

@@ -1,4 +1,8 @@
-"""A judged edit run on the fake backend, with images on disk, for the review tests."""
+"""A judged edit run on the fake backend, with images on disk, for the review tests.
+
+The model's edits are scripted by the report tests' ``answer`` (one helper for
+both); here the fake backend's ``scores`` add the judge's verdicts on top.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from instructgen.backend import LLMRequest
+from report_runs import answer
+
 from instructgen.backends.fake import FakeBackend, FakeOptions
 
 CAPTIONS = [
@@ -24,23 +29,6 @@ SCORES: dict[str, dict[str, float]] = {
     "cats": {"yes": 0.6, "no": 0.4}, "apples": {"yes": 0.55, "no": 0.45},
     ".": {"yes": 0.7, "no": 0.3},
 }
-_SPARE = ("lamp", "vase", "drum", "globe", "bucket", "teapot")
-
-
-def answer(req: LLMRequest) -> str:
-    """A valid edit for every caption but the BROKEN one."""
-    caption = req.messages[-1].content.removeprefix("Caption: ")
-    if caption.startswith("BROKEN"):
-        return "sorry, I cannot do that"
-    words = caption.rstrip(".").split()
-    old, new = words[-1], next(s for s in _SPARE if s not in caption.lower())
-    schema = req.schema or {}
-    props = schema.get("properties") or (schema.get("anyOf") or [{}])[0].get("properties", {})
-    if "new_object" in props:
-        return json.dumps({"edit": f"Replace the {old} with a {new}.", "edited_object": old,
-                           "new_object": new, "output": " ".join([*words[:-1], new]) + "."})
-    return json.dumps({"edit": f"Add a {new} next to the {old}.", "edited_object": new,
-                       "output": caption.rstrip(".") + f" with a {new}."})
 
 
 def image_names() -> list[str]:
