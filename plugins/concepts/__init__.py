@@ -18,6 +18,13 @@ from . import cli
 from .backgrounds import C2bOptions, ConceptBackgrounds
 from .captions import BackgroundCaptions, C2capOptions, Cb2capOptions, ConceptCaptions
 from .compose import Cc2capOptions, PairCaptions
+from .payloads import (
+    BackgroundCaptionPayload,
+    ConceptBackgroundsPayload,
+    ConceptCaptionPayload,
+    ConceptPayload,
+    PairCaptionPayload,
+)
 from .pool import Concept, ConceptPool, PoolError, load_pool
 from .sources import (
     ConceptPairsOptions,
@@ -41,39 +48,31 @@ def instructgen_sources() -> Iterator[SourcePlugin]:
         options=ConceptPairsOptions, factory=ConceptPairsSource)
 
 
-#: The payload keys of each generator's records, whatever its options (every record
-#: of one generator has the same keys; ``background`` of cc2cap may be null).
-KEYS: dict[str, PayloadKeys] = {
-    "c2b": PayloadKeys({"concept", "backgrounds", "target", "complete", "attempts",
-                        "invalid_answers", "counts", "dropped", "sources"}),
-    "c2cap": PayloadKeys({"concept", "caption", "sources"}),
-    "cb2cap": PayloadKeys({"concept", "background", "caption", "mentions_background",
-                           "background_overlap", "sources"}),
-    "cc2cap": PayloadKeys({"concepts", "sources", "caption", "base_caption", "background",
-                           "background_appended", "has_scene"}),
-}
-
-
-def _keys(name: str) -> Callable[[object, object], PayloadKeys]:
-    return lambda _options, _ctx: KEYS[name]
+def _keys(payload: type[ConceptPayload]) -> Callable[[object, object], PayloadKeys]:
+    """``produces`` for a generator whose records are all written from ``payload``: the
+    keys are read off that class, the same whatever the options."""
+    keys = payload.keys()
+    return lambda _options, _ctx: keys
 
 
 @hookimpl
 def instructgen_generators() -> Iterator[GeneratorPlugin]:
     yield GeneratorPlugin(
         name="c2b", description="Diverse, plausible backgrounds for each concept.",
-        options=C2bOptions, factory=ConceptBackgrounds, produces=_keys("c2b"))
+        options=C2bOptions, factory=ConceptBackgrounds,
+        produces=_keys(ConceptBackgroundsPayload))
     yield GeneratorPlugin(
         name="c2cap", description="One short factual caption per concept.",
-        options=C2capOptions, factory=ConceptCaptions, produces=_keys("c2cap"))
+        options=C2capOptions, factory=ConceptCaptions, produces=_keys(ConceptCaptionPayload))
     yield GeneratorPlugin(
         name="cb2cap", description="Captions of a concept in k of its backgrounds.",
-        options=Cb2capOptions, factory=BackgroundCaptions, produces=_keys("cb2cap"))
+        options=Cb2capOptions, factory=BackgroundCaptions,
+        produces=_keys(BackgroundCaptionPayload))
     yield GeneratorPlugin(
         name="cc2cap",
         description="A caption combining two concepts, with a pool background if it has no "
                     "scene.",
-        options=Cc2capOptions, factory=PairCaptions, produces=_keys("cc2cap"))
+        options=Cc2capOptions, factory=PairCaptions, produces=_keys(PairCaptionPayload))
 
 
 @hookimpl

@@ -21,6 +21,7 @@ from instructgen.records import SourceItem
 from instructgen.text import NearDuplicateIndex, clean_caption, mentions, word_count
 
 from .captions import concept_of
+from .payloads import ConceptBackgroundsPayload
 from .phrases import indefinite, lemma_key, strip_article
 from .prompts import backgrounds_prompt, backgrounds_schema
 
@@ -163,14 +164,14 @@ class ConceptBackgrounds(Generator):
             raise Reject("too_few_backgrounds",
                          f"{len(found.kept)} unique backgrounds after {attempts} attempts "
                          f"(min_backgrounds {opts.min_backgrounds})", stage="c2b")
-        return [{
-            "concept": concept,
-            "backgrounds": found.kept,
-            "target": opts.target,
-            "complete": found.done,
-            "attempts": attempts,
-            "invalid_answers": invalid,
-            "counts": found.counts,
-            "dropped": found.dropped,
-            "sources": list(item.data.get("sources", [])),
-        }]
+        return [ConceptBackgroundsPayload(
+            concept=concept,
+            backgrounds=found.kept,
+            target=opts.target,
+            complete=found.done,
+            attempts=attempts,
+            invalid_answers=invalid,
+            counts=found.counts,
+            dropped=found.dropped,
+            sources=list(item.data.get("sources", [])),
+        ).payload()]

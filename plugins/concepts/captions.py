@@ -33,6 +33,7 @@ from .fields import look_schema, read_look
 from .fluency import SenseProblem, check_sense
 from .lexicon import kind_of
 from .paths import COMPOSE_PATHS, Compose, resolve
+from .payloads import BackgroundCaptionPayload, ConceptCaptionPayload
 from .phrases import strip_article
 from .prompts import (
     background_caption_prompt,
@@ -270,8 +271,8 @@ class ConceptCaptions(ComposedCaptions[C2capOptions]):
             request = caption_request(rules, concept_caption_prompt(concept, rules.max_words),
                                       concepts=[concept])
             caption = await ask_caption(ctx, rules, request, [concept], "c2cap")
-        return [{"concept": concept, "caption": caption,
-                 "sources": list(item.data.get("sources", []))}]
+        return [ConceptCaptionPayload(concept=concept, caption=caption,
+                                      sources=list(item.data.get("sources", []))).payload()]
 
 
 @attrs.frozen(kw_only=True)
@@ -320,14 +321,14 @@ class BackgroundCaptions(ComposedCaptions[Cb2capOptions]):
                 ctx.reject(rej.reason, f"background {background!r}: {rej.detail}",
                            stage="cb2cap", raw=rej.raw, data={"background": background})
                 continue
-            out.append({
-                "concept": concept,
-                "background": background,
-                "caption": caption,
-                "mentions_background": mentions(caption, strip_article(background)),
-                "background_overlap": round(background_overlap(caption, background), 3),
-                "sources": list(item.data.get("sources", [])),
-            })
+            out.append(BackgroundCaptionPayload(
+                concept=concept,
+                background=background,
+                caption=caption,
+                mentions_background=mentions(caption, strip_article(background)),
+                background_overlap=round(background_overlap(caption, background), 3),
+                sources=list(item.data.get("sources", [])),
+            ).payload())
         # Each failed background is already in the rejects; an empty list is a valid result.
         return out
 

@@ -38,6 +38,7 @@ from .captions import (
 )
 from .fields import pair_schema, read_look, read_relation
 from .lexicon import creature_kind, fits_setting
+from .payloads import PairCaptionPayload
 from .phrases import PLACE_WORDS as _PLACE_WORDS
 from .phrases import indefinite, starts_with_preposition
 from .prompts import pair_caption_prompt, pair_look_prompt
@@ -152,10 +153,22 @@ class PairCaptions(ComposedCaptions[Cc2capOptions]):
             prompt = pair_caption_prompt(first, second, opts.max_words)
             request = caption_request(opts, prompt, concepts=[first, second])
             caption = await ask_caption(ctx, opts, request, [first, second], "cc2cap")
-        base = {"concepts": [first, second], "sources": item.data.get("sources", {})}
+        sources = item.data.get("sources", {})
+        # The template path places a background as its own captions do ("on a beach",
+        # "at a bus stop"); the model path keeps the one preposition of the options.
+        place = (append_setting if self.path("cc2cap") == "template"
+                 else lambda text, bg: append_background(text, bg, opts.preposition))
+
+        def record(background: str | None = None, scene: bool = False) -> dict[str, Any]:
+            """The record of ``caption``, with ``background`` appended if one is given."""
+            return PairCaptionPayload(
+                concepts=[first, second], sources=sources,
+                caption=caption if background is None else place(caption, background),
+                base_caption=caption, background=background,
+                background_appended=background is not None, has_scene=scene).payload()
+
         if has_scene(caption, concepts) or opts.append_backgrounds == 0:
-            return [{**base, "caption": caption, "base_caption": caption, "background": None,
-                     "background_appended": False, "has_scene": has_scene(caption, concepts)}]
+            return [record(scene=has_scene(caption, concepts))]
         # One entry per distinct background, so no two variants share one.
         pool = distinct(b for b in item.data.get("backgrounds", []) if isinstance(b, str))
         if self.path("cc2cap") == "template":  # no giraffe on a breakfast tray
@@ -165,14 +178,6 @@ class PairCaptions(ComposedCaptions[Cc2capOptions]):
                 raise Reject("no_fitting_scene", f"{water[0]!r} needs water, and no background "
                              "of the pair is water both concepts fit", stage="cc2cap")
         if not pool:  # nothing to append from: keep the caption as it is
-            return [{**base, "caption": caption, "base_caption": caption, "background": None,
-                     "background_appended": False, "has_scene": False}]
+            return [record()]
         chosen = ctx.rng.sample(pool, min(opts.append_backgrounds, len(pool)))
-        # The template path places a background as its own captions do ("on a beach",
-        # "at a bus stop"); the model path keeps the one preposition of the options.
-        place = (append_setting if self.path("cc2cap") == "template"
-                 else lambda text, bg: append_background(text, bg, opts.preposition))
-        return [{**base, "caption": place(caption, bg),
-                 "base_caption": caption, "background": bg, "background_appended": True,
-                 "has_scene": False}
-                for bg in chosen]
+        return [record(bg) for bg in chosen]

@@ -12,6 +12,9 @@ floor]). Plugins:
   :mod:`.checks`, in the words of :mod:`.prompts`;
 - post-processor ``implicit_dedup`` (:mod:`.dedup`): near-duplicates across seeds;
 
+Every record is one :class:`.payloads.Quadruple`, and the keys the plan declares for
+the generator are read off that class.
+
 The ``anyedit_implicit`` sink, which writes these quadruples with the keys AnyEdit's
 implicit stage reads, is the ``anyedit`` family's (:mod:`instructgen.plugins.anyedit`).
 
@@ -33,17 +36,14 @@ from instructgen.plugins.anyedit.contract import TypeContract
 
 from .dedup import ImplicitDedup, ImplicitDedupOptions
 from .generator import ImplicitGenerator, ImplicitOptions
+from .payloads import Quadruple
 from .seeds import ImplicitSeedsOptions, ImplicitSeedsSource
-
-#: A checked quadruple (``checks.check_quadruple``) as the generator yields it.
-QUADRUPLE_KEYS = ("edit_type", "original_caption", "instruction", "target_caption", "keywords",
-                  "seed_example", "turn")
 
 
 def implicit_keys(options: ImplicitOptions, _ctx: object) -> PayloadKeys:
-    """Every record is one quadruple; a continue turn's records name their ``theme``
-    when themes are on."""
-    return PayloadKeys(QUADRUPLE_KEYS, ("theme",) if options.continue_turns else ())
+    """Every record is one :class:`Quadruple`; ``theme`` is declared only when the options
+    can write it: a continue turn draws one, and only from a non-empty ``themes``."""
+    return Quadruple.keys(themed=bool(options.continue_turns and options.themes))
 
 
 #: What AnyEdit reads of an implicit record, when one goes through the ``anyedit`` sink.

@@ -23,6 +23,7 @@ from instructgen.text import NearDuplicateIndex
 from . import prompts
 from .checks import QuadrupleRules, check_quadruple, constrained_schema
 from .dedup import dedup_text
+from .payloads import Quadruple
 from .templated import (
     events_for,
     events_prompt,
@@ -229,6 +230,5 @@ class ImplicitGenerator(Generator):
                            f"({twin[1]:.2f}) to {twin[0]!r}", data={**quad, **where})
                 continue
             seen.add(dedup_text(quad))
-            # AnyEdit's name for this type, so its pipelines route the record.
-            yield {"edit_type": "implicit_change", **quad, "seed_example": seed_id, "turn": turn,
-                   **({"theme": theme} if theme else {})}
+            yield Quadruple(**quad, seed_example=seed_id, turn=turn,
+                            theme=theme or None).payload()
