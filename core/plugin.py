@@ -109,6 +109,19 @@ class PayloadKeys:
         return sorted(frozenset(needed) - self.always - self.may)
 
 
+def payload_of(record: Any) -> dict[str, Any]:
+    """What an instance of a payload class writes: its fields in declared order, a field
+    whose default is ``None`` left out while unset (the counterpart of
+    :meth:`PayloadKeys.of`, so the keys a record carries are the keys the plan promised).
+
+    Declared order is written order: JSON lines are compared byte for byte.
+    """
+    if not attrs.has(type(record)):
+        raise TypeError(f"{type(record).__name__} is not an attrs class")
+    return {a.name: getattr(record, a.name) for a in attrs.fields(type(record))
+            if not (a.default is None and getattr(record, a.name) is None)}
+
+
 #: ``produces(options, ctx)``: a generator's payload keys for these (prepared) options;
 #: it may read the build context's catalogs (the edit generator reads its types' fields).
 Produces = Callable[[Any, "BuildContext"], PayloadKeys]

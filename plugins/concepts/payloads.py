@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
 from attrs import frozen
 
-from instructgen.plugin import PayloadKeys
+from instructgen.plugin import PayloadKeys, payload_of
 
 
 @frozen(kw_only=True)
@@ -29,12 +28,7 @@ class ConceptPayload:
 
     def payload(self) -> dict[str, Any]:
         """The record's fields in declared order, unset optional ones left out."""
-        out: dict[str, Any] = {}
-        for a in attrs.fields(type(self)):
-            value = getattr(self, a.name)
-            if not (value is None and a.default is None):
-                out[a.name] = value
-        return out
+        return payload_of(self)
 
     @classmethod
     def keys(cls) -> PayloadKeys:

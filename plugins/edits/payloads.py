@@ -12,24 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import attrs
 from attrs import field, frozen
 
-from instructgen.plugin import PayloadKeys
-
-
-def _written(obj: Any, splice_after: str = "", spliced: Mapping[str, Any] | None = None,
-             ) -> dict[str, Any]:
-    """``obj``'s fields in declared order, unset optional ones left out, ``spliced``
-    written right after the field ``splice_after``."""
-    out: dict[str, Any] = {}
-    for a in attrs.fields(type(obj)):
-        value = getattr(obj, a.name)
-        if not (value is None and a.default is None):
-            out[a.name] = value
-        if a.name == splice_after and spliced:
-            out.update(spliced)
-    return out
+from instructgen.plugin import PayloadKeys, payload_of
 
 
 @frozen(kw_only=True)
@@ -55,8 +40,10 @@ class EditTurn:
     attempts: int
 
     def payload(self) -> dict[str, Any]:
-        out = _written(self, "output", self.fields)
-        del out["fields"]
+        """The turn's fields in declared order, the type's own in place of ``fields``."""
+        out: dict[str, Any] = {}
+        for key, value in payload_of(self).items():
+            out.update(value if key == "fields" else {key: value})
         return out
 
     @classmethod
@@ -84,7 +71,7 @@ class EditChain:
     chain: bool
 
     def payload(self) -> dict[str, Any]:
-        return _written(self)
+        return payload_of(self)
 
     @classmethod
     def keys(cls) -> PayloadKeys:
@@ -103,7 +90,7 @@ class FromItem:
     derived_from: Mapping[str, Any] | None = None
 
     def payload(self) -> dict[str, Any]:
-        return _written(self)
+        return payload_of(self)
 
     @classmethod
     def keys(cls) -> PayloadKeys:

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 from attrs import frozen
 
-from instructgen.plugin import PayloadKeys
+from instructgen.plugin import PayloadKeys, payload_of
 
 
 @frozen(kw_only=True)
@@ -39,8 +38,7 @@ class Quadruple:
 
     def payload(self) -> dict[str, Any]:
         """The record's fields in declared order, ``theme`` left out when unset."""
-        return {a.name: getattr(self, a.name) for a in attrs.fields(type(self))
-                if not (a.default is None and getattr(self, a.name) is None)}
+        return payload_of(self)
 
     @classmethod
     def keys(cls, *, themed: bool) -> PayloadKeys:

@@ -318,3 +318,22 @@ def test_rules_path_records_carry_the_declared_keys(path: Path, tmp_path: Path) 
     records = _run(recipe, FakeBackend(FakeOptions()))
     assert records, f"{path.name} wrote no record on the rules path"
     _check_records(keys, records)
+
+
+def test_payload_of_writes_what_payload_keys_of_promises() -> None:
+    import attrs
+
+    from instructgen.plugin import payload_of
+
+    @attrs.frozen(kw_only=True)
+    class Shape:
+        a: str
+        c: str | None = None
+        b: int | None
+
+    assert list(payload_of(Shape(a="x", b=None))) == ["a", "b"]  # b is always written
+    assert list(payload_of(Shape(a="x", c="y", b=1))) == ["a", "c", "b"]  # declared order
+    keys = PayloadKeys.of(Shape)
+    assert keys.always == {"a", "b"} and keys.may == {"c"}
+    with pytest.raises(TypeError, match="not an attrs class"):
+        payload_of({"a": 1})

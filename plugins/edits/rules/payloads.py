@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
 from attrs import frozen
 
-from instructgen.plugin import PayloadKeys
+from instructgen.plugin import PayloadKeys, payload_of
 
 
 @frozen(kw_only=True)
@@ -33,12 +32,8 @@ class RuleEdit:
     def payload(self) -> dict[str, Any]:
         """The record's fields in declared order, unset optional ones left out and the
         provenance last (it is the longest and the least read)."""
-        out: dict[str, Any] = {}
-        for a in attrs.fields(type(self)):
-            value = getattr(self, a.name)
-            if a.name != "derived_from" and not (value is None and a.default is None):
-                out[a.name] = value
-        out["derived_from"] = dict(self.derived_from)
+        out = payload_of(self)
+        out["derived_from"] = dict(out.pop("derived_from"))
         return out
 
     @classmethod
