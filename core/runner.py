@@ -16,6 +16,7 @@ writes) and :class:`~instructgen.counters.RunSummary` (the counts).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import abc
@@ -39,8 +40,15 @@ from .records import OutputRecord, SourceItem
 from .rundir import FRESH_FLAG
 from .signals import SignalGate, terminate_as_interrupt
 
+#: Environment variable that sets the checkpoint interval, in seconds: a test hook, not
+#: a setting (the recipe has no such key, and the output does not depend on it). Tests
+#: that kill a CLI run in a subprocess set it to 0, a checkpoint after every item, so
+#: they can strike on a checkpoint they saw instead of after a guessed sleep. Read
+#: once, at import; in-process tests patch ``_COMMIT_EVERY_S`` itself.
+COMMIT_EVERY_ENV = "INSTRUCTGEN_TEST_COMMIT_EVERY_S"
+
 #: Seconds between checkpoints (journal lines, then ``state.json``).
-_COMMIT_EVERY_S = 0.25
+_COMMIT_EVERY_S = float(os.environ.get(COMMIT_EVERY_ENV) or 0.25)
 
 
 class Runner:

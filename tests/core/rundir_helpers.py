@@ -9,6 +9,9 @@ for as long as it needs, without sleeping and hoping::
 
 With ``--cli N STARTED ARGS...`` it runs the ``instructgen`` command line instead,
 and the fake backend's N-th call creates ``STARTED`` and then waits for a signal.
+
+:func:`strike_at_checkpoints` is the kill loop of the signal and crash tests: it
+signals a run on a checkpoint it saw in ``state.json``, never after a guessed sleep.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import random
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +84,105 @@ def gated(recipe: Path, started: Path, release: Path) -> list[str]:
 
 def wait_for(path: Path, proc: Any, timeout: float = 60.0) -> None:
     """Wait until ``path`` exists (the gated run created it), failing if ``proc`` died."""
+    if not wait_until(path.exists, proc, timeout, f"{path.name} never appeared"):
+        raise AssertionError(f"the run ended ({proc.returncode}) before {path.name}")
+
+
+def wait_until(event: Callable[[], object], proc: Any | None, timeout: float = 60.0,
+               failure: str = "the event never happened", poll_s: float = 0.005) -> bool:
+    """Poll ``event()`` until it is true: ``True``; ``False`` if ``proc`` ended first.
+
+    ``proc`` is a :class:`subprocess.Popen`, or ``None`` for an event of this process
+    (a worker entering a batch). Fails with ``failure`` after ``timeout`` seconds.
+    """
     deadline = time.monotonic() + timeout
-    while not path.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"the run ended ({proc.returncode}) before {path.name}")
+    while not event():
+        if proc is not None and proc.poll() is not None:
+            return bool(event())
         if time.monotonic() > deadline:
-            raise AssertionError(f"{path.name} never appeared")
-        time.sleep(0.01)
+            raise AssertionError(f"{failure} (waited {timeout:.0f} s)")
+        time.sleep(poll_s)
+    return True
+
+
+def committed_items(out: Path) -> int:
+    """The items ``out/state.json`` says are committed (0 before the first checkpoint).
+
+    The state is replaced atomically, so a reader sees the old or the new one, whole.
+    """
+    try:
+        return int(json.loads((out / "state.json").read_text())["committed_items"])
+    except FileNotFoundError:
+        return 0
+
+
+def run_status(out: Path) -> str | None:
+    """The manifest's status, or ``None`` when the run directory has no manifest yet."""
+    path = out / "manifest.json"
+    return json.loads(path.read_text())["status"] if path.exists() else None
+
+
+@dataclass(frozen=True)
+class Strike:
+    """One attempt of :func:`strike_at_checkpoints`: a run started, signalled, ended."""
+
+    returncode: int
+    stderr: str
+    #: ``committed_items`` when the attempt started.
+    start: int
+    #: ``committed_items`` seen when the signal was sent; ``None``: the run ended first.
+    struck_at: int | None
+
+
+def strike_at_checkpoints(cmd: Sequence[object], out: Path, sig: int, *, seed: int,
+                          steps: tuple[int, int] = (1, 30), attempts: int = 3,
+                          group: bool = False, after: Callable[[Strike], None] | None = None,
+                          finish: bool = True, timeout: float = 60.0) -> list[Strike]:
+    """Run ``cmd`` (a run writing to ``out``) again and again, signalling it on a checkpoint.
+
+    Each attempt starts ``cmd`` with a checkpoint after every item (the runner's test
+    hook, ``instructgen.runner.COMMIT_EVERY_ENV`` = 0), waits until ``state.json``
+    counts ``step`` more committed items than when the attempt began (``step`` drawn
+    from ``steps`` by ``random.Random(seed)``, so the signal lands at a different item,
+    and so between batches, between two lines of an item or inside a checkpoint, yet
+    the same in every run of the test), then sends ``sig`` (to the whole process group
+    with ``group``) and waits for the process to end. ``after`` sees each attempt while
+    the run directory is as that attempt left it. The loop stops once the manifest says
+    ``finished`` or after ``attempts``; with ``finish``, a run still unfinished then is
+    run once more to the end, unsignalled. Returns every attempt, for the caller to
+    assert on.
+    """
+    from instructgen.runner import COMMIT_EVERY_ENV
+
+    rng = random.Random(seed)
+    env = {**os.environ, COMMIT_EVERY_ENV: "0"}
+    argv = [str(a) for a in cmd]
+    strikes: list[Strike] = []
+    for _ in range(attempts):
+        start = committed_items(out)
+        target = start + rng.randint(*steps)
+        proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=group, preexec_fn=as_from_a_terminal)
+        try:
+            reached = wait_until(lambda target=target: committed_items(out) >= target, proc,
+                                 timeout, f"the run never committed {target} items")
+            struck_at = committed_items(out) if reached and proc.poll() is None else None
+            if struck_at is not None:
+                (os.killpg if group else os.kill)(proc.pid, sig)
+            _, err = proc.communicate(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        strikes.append(Strike(proc.returncode, err, start, struck_at))
+        if after is not None:
+            after(strikes[-1])
+        if run_status(out) == "finished":
+            return strikes
+    if finish:
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout * 4)
+        assert done.returncode == 0, done.stderr
+    return strikes
 
 
 def as_unprivileged(fn: Callable[[], Any]) -> Any:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
-import random
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from rundir_helpers import as_from_a_terminal, cli, files, gated_cli, setup, wait_for
+from rundir_helpers import (
+    as_from_a_terminal,
+    cli,
+    files,
+    gated_cli,
+    run_status,
+    setup,
+    strike_at_checkpoints,
+    wait_for,
+)
 
 import instructgen
 from instructgen import rundir
@@ -76,38 +83,25 @@ def test_sigterm_at_random_points_then_resume_gives_identical_files(tmp_path):
     recipe, out = setup(tmp_path, "clean", n=120, delay=0.05)
     subprocess.run(cli("-q", "run", recipe, "--no-progress"), check=True, timeout=120)
     expected = files(out)
-    rng = random.Random(4321)
     recipe, out = setup(tmp_path, "termed", n=120, delay=0.05)
-    stops = 0
-    for _attempt in range(12):
-        proc = subprocess.Popen(cli("-q", "run", recipe, "--no-progress"),
-                                stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)
-        # Wait for this attempt's first checkpoint, then strike at a random moment:
-        # between batches, between two lines of one item, or inside a commit.
-        state = out / "state.json"
-        before = state.stat().st_mtime_ns if state.exists() else 0
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and proc.poll() is None and (
-                not state.exists() or state.stat().st_mtime_ns == before):
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 0.4))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-        if proc.returncode == 143:
-            stops += 1
-            assert "stopped by SIGTERM; finished work is saved" in err
-            assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
-            _state_matches_files(out)
-        finished = json.loads((out / "manifest.json").read_text())["status"] == "finished"
-        if proc.returncode == -signal.SIGTERM:  # it came after the run, as Python was exiting
-            assert finished, err
-        elif proc.returncode != 143:
-            assert proc.returncode == 0, err
-        if finished:
-            break
-    else:
-        subprocess.run(cli("-q", "run", recipe, "--no-progress"), check=True, timeout=120)
+
+    def check(strike):
+        """Each stop, before the next attempt resumes it: saved, interrupted, exact."""
+        finished = run_status(out) == "finished"
+        if strike.returncode == 143:
+            assert "stopped by SIGTERM; finished work is saved" in strike.stderr
+            assert run_status(out) == "interrupted"
+            assert _state_matches_files(out)["committed_items"] >= strike.struck_at
+        elif strike.returncode == -signal.SIGTERM:  # it came after the run, as Python exited
+            assert finished, strike.stderr
+        else:
+            assert strike.returncode == 0 and finished, strike.stderr
+
+    # SIGTERM on a checkpoint it has seen, a few items further each time (seeded): between
+    # batches, between two lines of one item, or inside a commit.
+    strikes = strike_at_checkpoints(cli("-q", "run", recipe, "--no-progress"), out,
+                                    signal.SIGTERM, seed=4321, after=check)
+    stops = sum(s.returncode == 143 for s in strikes)
     assert stops >= 2, "the run finished before it could be stopped; slow the fake backend"
     assert files(out) == expected
 
@@ -194,18 +188,14 @@ def test_sigterm_stops_a_ray_engine_run_like_ctrl_c(tmp_path):
     """ray.init puts its own SIGTERM handler (sys.exit) in the driver; the run takes it back."""
     pytest.importorskip("ray", reason="Ray is not installed (the ray extra)")
     recipe, out = setup(tmp_path, "ray", n=400, delay=0.05)
-    proc = subprocess.Popen(cli("-q", "run", recipe, "--no-progress", "--engine", "ray"),
-                            stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)
-    deadline = time.monotonic() + 180
-    while not (out / "state.json").exists() and proc.poll() is None:
-        assert time.monotonic() < deadline, "the Ray run never committed"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143, err
-    assert err.strip().splitlines()[-1] == ("instructgen: stopped by SIGTERM; finished work is "
-                                            "saved, rerun the same command to resume")
-    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    [strike] = strike_at_checkpoints(cli("-q", "run", recipe, "--no-progress", "--engine", "ray"),
+                                     out, signal.SIGTERM, seed=0, steps=(1, 1), attempts=1,
+                                     finish=False, timeout=180)
+    assert strike.struck_at is not None and strike.returncode == 143, strike.stderr
+    assert strike.stderr.strip().splitlines()[-1] == (
+        "instructgen: stopped by SIGTERM; finished work is saved, rerun the same command to "
+        "resume")
+    assert run_status(out) == "interrupted"
     _state_matches_files(out)
 
 
@@ -269,22 +259,15 @@ def test_a_signal_at_any_line_of_a_commit_keeps_the_files_exact(tmp_path, monkey
 @pytest.mark.slow
 def test_sigterm_to_the_process_group_stops_a_replica_run_without_worker_deaths(tmp_path):
     """A job scheduler signals every process of the job; the workers leave it to the parent."""
-    import os
-
     recipe, out = setup(tmp_path, "replicas", n=400, delay=0.05)
-    proc = subprocess.Popen(cli("-q", "run", recipe, "--no-progress", "--set",
-                                "backend.replicas=2"),
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=as_from_a_terminal)
-    deadline = time.monotonic() + 180
-    while not (out / "state.json").exists() and proc.poll() is None:
-        assert time.monotonic() < deadline, "the replica run never committed"
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143, err
+    [strike] = strike_at_checkpoints(cli("-q", "run", recipe, "--no-progress", "--set",
+                                         "backend.replicas=2"),
+                                     out, signal.SIGTERM, seed=0, steps=(1, 1), attempts=1,
+                                     group=True, finish=False, timeout=180)
+    err = strike.stderr
+    assert strike.struck_at is not None and strike.returncode == 143, err
     assert "worker died" not in err and "worker exited" not in err, err
     assert err.strip().splitlines()[-1] == ("instructgen: stopped by SIGTERM; finished work is "
                                             "saved, rerun the same command to resume")
-    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    assert run_status(out) == "interrupted"
     _state_matches_files(out)

@@ -9,6 +9,7 @@ import time
 
 import crash_backend
 import pytest
+from rundir_helpers import wait_until
 from scale_setup import (
     check_counts,
     fake_recipe,
@@ -139,15 +140,11 @@ def test_a_worker_killed_mid_batch_is_replaced_and_its_batch_retried(tmp_path, m
 
     def kill_the_first_worker_inside_a_batch() -> None:
         try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not killed:
-                for entered in sorted(gate.glob("entered.*")):
-                    pid = int(entered.suffix.lstrip("."))
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-                    break
-                else:
-                    time.sleep(0.01)
+            wait_until(lambda: list(gate.glob("entered.*")), None, 120,
+                       "no worker ever entered a batch")
+            pid = int(sorted(gate.glob("entered.*"))[0].suffix.lstrip("."))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
         finally:
             (gate / "closed").unlink()  # open the gate: the retry and the rest go through
 
@@ -167,23 +164,29 @@ def test_a_worker_killed_mid_batch_is_replaced_and_its_batch_retried(tmp_path, m
 def test_a_batch_that_kills_every_worker_fails_the_run_instead_of_looping(tmp_path):
     spec = make_registry(autoload=False).get("backend", "fake")
     pool = ReplicaPool(spec, FakeOptions(delay=5.0), 2)
+    stop, killed = threading.Event(), set()
+
+    def new_busy_workers() -> set[int]:
+        return set(pool.busy_pids) - killed
+
+    def killer():  # each worker that takes the batch is killed once it is inside it
+        while wait_until(lambda: new_busy_workers() or stop.is_set(), None, 120):
+            if stop.is_set():
+                return
+            for pid in new_busy_workers():
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
     try:
-        stop = threading.Event()
-
-        def killer():
-            while not stop.is_set():
-                for pid in pool.busy_pids:
-                    os.kill(pid, signal.SIGKILL)
-                time.sleep(0.05)
-
-        thread = threading.Thread(target=killer, daemon=True)
-        thread.start()
         with pytest.raises(RuntimeError, match="died serving the same batch"):
             pool.generate([LLMRequest(messages=[("user", "hello")])])
+    finally:
         stop.set()
         thread.join()
-    finally:
         pool.close()
+    assert len(killed) >= 2  # the batch was retried on a fresh worker before giving up
 
 
 # -- the embedded model -------------------------------------------------------------------
