@@ -16,7 +16,13 @@ from instructgen.plugin import CommandSpec, GeneratorPlugin, PayloadKeys, Source
 
 from . import cli
 from .backgrounds import C2bOptions, ConceptBackgrounds
-from .captions import BackgroundCaptions, C2capOptions, Cb2capOptions, ConceptCaptions
+from .captions import (
+    BackgroundCaptions,
+    C2capOptions,
+    Cb2capOptions,
+    ConceptCaptions,
+    prepare_captions,
+)
 from .compose import Cc2capOptions, PairCaptions
 from .payloads import (
     BackgroundCaptionPayload,
@@ -63,16 +69,18 @@ def instructgen_generators() -> Iterator[GeneratorPlugin]:
         produces=_keys(ConceptBackgroundsPayload))
     yield GeneratorPlugin(
         name="c2cap", description="One short factual caption per concept.",
-        options=C2capOptions, factory=ConceptCaptions, produces=_keys(ConceptCaptionPayload))
+        options=C2capOptions, factory=ConceptCaptions, prepare=prepare_captions("c2cap"),
+        produces=_keys(ConceptCaptionPayload))
     yield GeneratorPlugin(
         name="cb2cap", description="Captions of a concept in k of its backgrounds.",
-        options=Cb2capOptions, factory=BackgroundCaptions,
+        options=Cb2capOptions, factory=BackgroundCaptions, prepare=prepare_captions("cb2cap"),
         produces=_keys(BackgroundCaptionPayload))
     yield GeneratorPlugin(
         name="cc2cap",
         description="A caption combining two concepts, with a pool background if it has no "
                     "scene.",
-        options=Cc2capOptions, factory=PairCaptions, produces=_keys(PairCaptionPayload))
+        options=Cc2capOptions, factory=PairCaptions, prepare=prepare_captions("cc2cap"),
+        produces=_keys(PairCaptionPayload))
 
 
 @hookimpl

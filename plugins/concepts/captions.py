@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
 from instructgen.backend import Completion, LLMRequest
 from instructgen.context import ItemContext
 from instructgen.errors import InvalidOutput, Reject
-from instructgen.plugin import Generator, RunInfo
+from instructgen.plugin import BuildContext, Generator
 from instructgen.records import SourceItem
 from instructgen.text import clean_caption, contains_any_word, mentions, word_count, words
 
@@ -85,7 +85,7 @@ class CaptionRules:
     compose: Compose = attrs.field(default="auto",
                                    validator=attrs.validators.in_(COMPOSE_PATHS))
 
-    def path(self, family: str, model: str | None = None) -> str:
+    def path(self, family: str, model: str | None = None) -> Literal["model", "template"]:
         """``model`` or ``template``: what ``compose`` stands for in ``family`` on ``model``."""
         return resolve(self.compose, family, model)
 
@@ -93,19 +93,35 @@ class CaptionRules:
 Rules = TypeVar("Rules", bound=CaptionRules)
 
 
-class ComposedCaptions(Generator, Generic[Rules]):
-    """A caption generator whose ``compose = "auto"`` follows the run's model."""
+@attrs.frozen
+class PreparedCaptions(Generic[Rules]):
+    """What a caption generator is built from: its options and who writes its captions."""
 
     options: Rules
-    #: The recipe backend's model, from :meth:`setup` (``None``: not named, or no run).
-    model: str | None = None
+    #: ``model`` or ``template``: ``compose`` as set, or, under ``auto``, the path measured
+    #: for the model the recipe's backend names. Chosen at plan time.
+    path: Literal["model", "template"]
 
-    def setup(self, run: RunInfo) -> None:
-        self.model = run.context.backend_model
 
-    def path(self, family: str) -> str:
-        """``model`` or ``template`` for ``family`` in this run."""
-        return self.options.path(family, self.model)
+def prepare_captions(family: str) -> Callable[[Any, BuildContext], PreparedCaptions[Any]]:
+    """The plan-time step of ``family``'s generator: choose its path by the recipe's model."""
+
+    def prepare(options: CaptionRules, ctx: BuildContext) -> PreparedCaptions[Any]:
+        return PreparedCaptions(options, options.path(family, ctx.backend_model))
+
+    return prepare
+
+
+class ComposedCaptions(Generator, Generic[Rules]):
+    """A caption generator whose ``compose = "auto"`` follows the recipe's model."""
+
+    def __init__(self, prepared: PreparedCaptions[Rules]) -> None:
+        self.options: Rules = prepared.options
+        self._path = prepared.path
+
+    def path(self) -> Literal["model", "template"]:
+        """``model`` or ``template``: who writes this run's captions."""
+        return self._path
 
 
 def check_caption(answer: Completion, rules: CaptionRules, concepts: Sequence[str]) -> str:
@@ -255,13 +271,10 @@ class C2capOptions(CaptionRules):
 class ConceptCaptions(ComposedCaptions[C2capOptions]):
     """One short factual caption per concept."""
 
-    def __init__(self, options: C2capOptions) -> None:
-        self.options = options
-
     async def generate(self, item: SourceItem, ctx: ItemContext) -> list[dict[str, Any]]:
         concept = concept_of(item)
         rules = self.options
-        if self.path("c2cap") == "template":
+        if self.path() == "template":
             caption = await ask_template(
                 ctx, rules, look_request(rules, concept),
                 lambda parsed: concept_caption(concept, read_look(parsed), rules.max_words,
@@ -288,9 +301,6 @@ class Cb2capOptions(CaptionRules):
 class BackgroundCaptions(ComposedCaptions[Cb2capOptions]):
     """A caption per (concept, background) pair for ``k`` backgrounds of each concept."""
 
-    def __init__(self, options: Cb2capOptions) -> None:
-        self.options = options
-
     async def generate(self, item: SourceItem, ctx: ItemContext) -> list[dict[str, Any]]:
         concept = concept_of(item)
         rules = self.options
@@ -300,7 +310,7 @@ class BackgroundCaptions(ComposedCaptions[Cb2capOptions]):
         # sample() copies: the item's (possibly shared) list is never reordered.
         chosen = ctx.rng.sample(backgrounds, min(rules.k, len(backgrounds)))
         out: list[dict[str, Any]] = []
-        template = self.path("cb2cap") == "template"
+        template = self.path() == "template"
         for background in chosen:
             seed = ctx.derive_seed("cb2cap", background)
             try:

@@ -132,9 +132,6 @@ class Cc2capOptions(CaptionRules):
 class PairCaptions(ComposedCaptions[Cc2capOptions]):
     """A caption per unordered concept pair, with a background when it lacks a scene."""
 
-    def __init__(self, options: Cc2capOptions) -> None:
-        self.options = options
-
     async def generate(self, item: SourceItem, ctx: ItemContext) -> list[dict[str, Any]]:
         opts = self.options
         concepts = item.data.get("concepts")
@@ -144,7 +141,7 @@ class PairCaptions(ComposedCaptions[Cc2capOptions]):
         first, second = concepts
         if words(first.lower()) == words(second.lower()):
             raise Reject("same_concept", f"both concepts are {first!r}")
-        if self.path("cc2cap") == "template":
+        if self.path() == "template":
             caption = await ask_template(ctx, opts, pair_request(opts, first, second),
                                          lambda parsed: write_pair(parsed, first, second,
                                                                    opts.max_words, ctx.rng),
@@ -156,7 +153,7 @@ class PairCaptions(ComposedCaptions[Cc2capOptions]):
         sources = item.data.get("sources", {})
         # The template path places a background as its own captions do ("on a beach",
         # "at a bus stop"); the model path keeps the one preposition of the options.
-        place = (append_setting if self.path("cc2cap") == "template"
+        place = (append_setting if self.path() == "template"
                  else lambda text, bg: append_background(text, bg, opts.preposition))
 
         def record(background: str | None = None, scene: bool = False) -> dict[str, Any]:
@@ -171,7 +168,7 @@ class PairCaptions(ComposedCaptions[Cc2capOptions]):
             return [record(scene=has_scene(caption, concepts))]
         # One entry per distinct background, so no two variants share one.
         pool = distinct(b for b in item.data.get("backgrounds", []) if isinstance(b, str))
-        if self.path("cc2cap") == "template":  # no giraffe on a breakfast tray
+        if self.path() == "template":  # no giraffe on a breakfast tray
             pool = [b for b in pool if all(fits_setting(c, place_head(b)) for c in concepts)]
             water = [c for c in concepts if creature_kind(c) == "fish"]
             if water and not pool:  # a goldfish next to a camera, out of water

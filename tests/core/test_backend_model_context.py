@@ -58,10 +58,17 @@ def test_edit_auto_takes_the_path_measured_on_the_recipes_model(tmp_path, monkey
 @pytest.mark.parametrize(("name", "family"), [("c2cap", "c2cap"), ("cc2cap", "cc2cap")])
 def test_caption_auto_takes_the_model_path_only_where_it_measured_precise(
         tmp_path, monkeypatch, name, family):
-    recipe = _recipe(tmp_path, {"name": name}, {"name": "llamacpp", "model": "big-model"})
-    the_plan, _ = plan(recipe, autoload=False, prepare_backend=False)
-    assert _setup(the_plan).path(family) == "template"
+    """Chosen at plan time (the generator's ``prepare``), from the recipe's model."""
+    def path(**generator):
+        recipe = _recipe(tmp_path, {"name": name, **generator},
+                         {"name": "llamacpp", "model": "big-model"})
+        the_plan, _ = plan(recipe, autoload=False, prepare_backend=False)
+        assert _setup(the_plan).path() == the_plan.generator.prepared.path
+        return the_plan.generator.prepared.path
+
+    assert path() == "template"
     monkeypatch.setitem(caption_paths.MODEL_PATH_PRECISION, "big-model", {family: 0.95})
-    assert _setup(the_plan).path(family) == "model"
+    assert path() == "model"
+    assert path(compose="template") == "template"
     monkeypatch.setitem(caption_paths.MODEL_PATH_PRECISION, "big-model", {family: 0.5})
-    assert _setup(the_plan).path(family) == "template"
+    assert path() == "template"
