@@ -122,6 +122,26 @@ def payload_of(record: Any) -> dict[str, Any]:
             if not (a.default is None and getattr(record, a.name) is None)}
 
 
+@frozen(kw_only=True)
+class Payload:
+    """Base of a payload class: the attrs class a generator builds its records from.
+
+    The record's shape is said once, as the class: :meth:`payload` writes an instance
+    (:func:`payload_of`) and :meth:`keys` declares the keys the plan promises
+    (:meth:`PayloadKeys.of`), so the two cannot drift apart. A class whose keys depend on
+    the options keeps its own ``keys`` function instead.
+    """
+
+    def payload(self) -> dict[str, Any]:
+        """The record this instance writes."""
+        return payload_of(self)
+
+    @classmethod
+    def keys(cls) -> PayloadKeys:
+        """The payload keys of every record of this class."""
+        return PayloadKeys.of(cls)
+
+
 #: ``produces(options, ctx)``: a generator's payload keys for these (prepared) options;
 #: it may read the build context's catalogs (the edit generator reads its types' fields).
 Produces = Callable[[Any, "BuildContext"], PayloadKeys]

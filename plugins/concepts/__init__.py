@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from instructgen.manager import hookimpl
-from instructgen.plugin import CommandSpec, GeneratorPlugin, PayloadKeys, SourcePlugin
+from instructgen.plugin import CommandSpec, GeneratorPlugin, Payload, PayloadKeys, SourcePlugin
 
 from . import cli
 from .backgrounds import C2bOptions, ConceptBackgrounds
@@ -28,7 +28,6 @@ from .payloads import (
     BackgroundCaptionPayload,
     ConceptBackgroundsPayload,
     ConceptCaptionPayload,
-    ConceptPayload,
     PairCaptionPayload,
 )
 from .pool import Concept, ConceptPool, PoolError, load_pool
@@ -54,7 +53,7 @@ def instructgen_sources() -> Iterator[SourcePlugin]:
         options=ConceptPairsOptions, factory=ConceptPairsSource)
 
 
-def _keys(payload: type[ConceptPayload]) -> Callable[[object, object], PayloadKeys]:
+def _keys(payload: type[Payload]) -> Callable[[object, object], PayloadKeys]:
     """``produces`` for a generator whose records are all written from ``payload``: the
     keys are read off that class, the same whatever the options."""
     keys = payload.keys()

@@ -1,8 +1,8 @@
 """What each concept generator writes, as one attrs class per generator.
 
 A generator builds its records as an instance of its class and writes
-:meth:`ConceptPayload.payload`; the plan reads the keys the records carry off the
-same class (:meth:`instructgen.plugin.PayloadKeys.of`). The shape of a record is
+:meth:`~instructgen.plugin.Payload.payload`; the plan reads the keys the records carry
+off the same class (:meth:`~instructgen.plugin.Payload.keys`). The shape of a record is
 said once, where it is built, so the plan's promise and the records cannot drift
 apart.
 
@@ -15,29 +15,14 @@ set; every other field is written every time, ``None`` included (``cc2cap``'s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from attrs import frozen
 
-from instructgen.plugin import PayloadKeys, payload_of
+from instructgen.plugin import Payload
 
 
 @frozen(kw_only=True)
-class ConceptPayload:
-    """What every concept record has in common: how it is written and its keys."""
-
-    def payload(self) -> dict[str, Any]:
-        """The record's fields in declared order, unset optional ones left out."""
-        return payload_of(self)
-
-    @classmethod
-    def keys(cls) -> PayloadKeys:
-        """The payload keys of this generator's records, whatever its options."""
-        return PayloadKeys.of(cls)
-
-
-@frozen(kw_only=True)
-class ConceptBackgroundsPayload(ConceptPayload):
+class ConceptBackgroundsPayload(Payload):
     """A ``c2b`` record: the backgrounds kept for one concept and how they were found."""
 
     concept: str
@@ -60,7 +45,7 @@ class ConceptBackgroundsPayload(ConceptPayload):
 
 
 @frozen(kw_only=True)
-class ConceptCaptionPayload(ConceptPayload):
+class ConceptCaptionPayload(Payload):
     """A ``c2cap`` record: one caption of one concept."""
 
     concept: str
@@ -69,7 +54,7 @@ class ConceptCaptionPayload(ConceptPayload):
 
 
 @frozen(kw_only=True)
-class BackgroundCaptionPayload(ConceptPayload):
+class BackgroundCaptionPayload(Payload):
     """A ``cb2cap`` record: a caption of one concept in one of its backgrounds."""
 
     concept: str
@@ -83,7 +68,7 @@ class BackgroundCaptionPayload(ConceptPayload):
 
 
 @frozen(kw_only=True)
-class PairCaptionPayload(ConceptPayload):
+class PairCaptionPayload(Payload):
     """A ``cc2cap`` record: a caption combining two concepts, perhaps with a background."""
 
     #: The pair, in the item's order.

@@ -14,7 +14,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from instructgen.plugin import PayloadKeys, payload_of
+from instructgen.plugin import Payload, PayloadKeys, payload_of
 
 
 @frozen(kw_only=True)
@@ -57,7 +57,7 @@ class EditTurn:
 
 
 @frozen(kw_only=True)
-class EditChain:
+class EditChain(Payload):
     """A chain of edits (``turns`` > 1): each turn an :class:`EditTurn` under ``turns``."""
 
     edit_type: str = "multi_turn"
@@ -70,16 +70,9 @@ class EditChain:
     #: ``false``: every turn edited the original caption (the reference's form).
     chain: bool
 
-    def payload(self) -> dict[str, Any]:
-        return payload_of(self)
-
-    @classmethod
-    def keys(cls) -> PayloadKeys:
-        return PayloadKeys.of(cls)
-
 
 @frozen(kw_only=True)
-class FromItem:
+class FromItem(Payload):
     """What every ``edit`` record adds from its item, after the edit or the chain."""
 
     image_file: str | None = None
@@ -88,10 +81,3 @@ class FromItem:
     prefilter: str
     #: When the item is an earlier run's record: its id and generator.
     derived_from: Mapping[str, Any] | None = None
-
-    def payload(self) -> dict[str, Any]:
-        return payload_of(self)
-
-    @classmethod
-    def keys(cls) -> PayloadKeys:
-        return PayloadKeys.of(cls)

@@ -16,11 +16,11 @@ from typing import Any
 
 from attrs import frozen
 
-from instructgen.plugin import PayloadKeys, payload_of
+from instructgen.plugin import Payload, payload_of
 
 
 @frozen(kw_only=True)
-class RuleEdit:
+class RuleEdit(Payload):
     """What every rule-derived record says: the edit, the caption before and after, and
     where it came from (``derived_from``: the item, the record it was read from, the rule)."""
 
@@ -35,11 +35,6 @@ class RuleEdit:
         out = payload_of(self)
         out["derived_from"] = dict(out.pop("derived_from"))
         return out
-
-    @classmethod
-    def keys(cls) -> PayloadKeys:
-        """The payload keys of this type's records, read off the class."""
-        return PayloadKeys.of(cls)
 
 
 @frozen(kw_only=True)
